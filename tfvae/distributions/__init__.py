@@ -1,0 +1,22 @@
+"""Heads: tensors in, ``tfd.Distribution`` out."""
+
+from tfvae.distributions.base import DistributionHead
+from tfvae.distributions.likelihoods import (
+    BernoulliLikelihood,
+    ContinuousBernoulliLikelihood,
+    GaussianLikelihood,
+    Likelihood,
+)
+from tfvae.distributions.posteriors import DiagonalGaussianPosterior, PointMassPosterior
+from tfvae.distributions.priors import StandardNormalPrior
+
+__all__ = [
+    "BernoulliLikelihood",
+    "ContinuousBernoulliLikelihood",
+    "DiagonalGaussianPosterior",
+    "DistributionHead",
+    "GaussianLikelihood",
+    "Likelihood",
+    "PointMassPosterior",
+    "StandardNormalPrior",
+]

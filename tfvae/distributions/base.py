@@ -1,0 +1,49 @@
+"""The head contract: a Keras layer that maps tensors to a TFP distribution."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+class DistributionHead(keras.layers.Layer):
+    """Base class of the heads: parameters tensor in, ``tfd.Distribution`` out.
+
+    A head always computes in float32, whatever the global mixed-precision
+    policy, so every ``log_prob``, KL and loss is float32 (float16 log-probs of
+    784 pixels lose whole nats). The network in front of it produces
+    ``params_shape`` numbers per example; ``head(params)`` returns the
+    distribution with batch shape ``params.shape[:-len(params_shape)]``.
+
+    Heads are called by models, never by Keras: a distribution never leaves a
+    model through ``call``, ``predict`` or a SavedModel signature.
+    """
+
+    def __init__(self, **kwargs):
+        kwargs["dtype"] = "float32"
+        super().__init__(**kwargs)
+
+    @property
+    def params_shape(self) -> tuple[int, ...]:
+        """Shape of the parameter tensor for one example."""
+        raise NotImplementedError
+
+    def sample(self, distribution: tfd.Distribution, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
+        """Draw ``[num_samples, *batch, *event]`` from a distribution this head made.
+
+        Gaussian heads override this with reparameterised, device-portable noise
+        (see :mod:`tfvae.random`).
+        """
+        return distribution.sample(num_samples, seed=seed)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("dtype", None)
+        return config
+
+    @staticmethod
+    def _float32(params) -> tf.Tensor:
+        return tf.cast(params, tf.float32)

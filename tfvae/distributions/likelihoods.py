@@ -1,0 +1,151 @@
+"""Likelihood heads p(x|z).
+
+Each head reinterprets every data dimension as part of the event
+(``tfd.Independent``), so ``likelihood.log_prob(x)`` is one number per
+example: the sum over pixels, in nats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae.distributions.base import DistributionHead
+from tfvae.registry import LIKELIHOODS, serializable
+
+tfd = tfp.distributions
+
+
+class Likelihood(DistributionHead):
+    """A likelihood over data of shape ``event_shape``, parametrised per dimension.
+
+    Args:
+      event_shape: shape of one example, e.g. ``(28, 28, 1)``.
+    """
+
+    def __init__(self, event_shape: Sequence[int], **kwargs):
+        super().__init__(**kwargs)
+        event_shape = tuple(int(d) for d in event_shape)
+        if not event_shape or min(event_shape) < 1:
+            raise ValueError(f"event_shape must be a non-empty tuple of positive ints, got {event_shape}")
+        self.event_shape = event_shape
+
+    @property
+    def params_shape(self) -> tuple[int, ...]:
+        return self.event_shape
+
+    def _independent(self, distribution: tfd.Distribution) -> tfd.Distribution:
+        return tfd.Independent(distribution, reinterpreted_batch_ndims=len(self.event_shape))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "event_shape": list(self.event_shape)}
+
+
+@LIKELIHOODS.register("bernoulli")
+@serializable
+class BernoulliLikelihood(Likelihood):
+    r"""Bernoulli likelihood with logits, for binary (or [0, 1]) data.
+
+    ``log p(x|z) = sum_i x_i log sigma(l_i) + (1 - x_i) log(1 - sigma(l_i))``;
+    for grey levels in [0, 1] this is the binary cross-entropy used by most
+    VAE papers on MNIST (not a normalised density: prefer
+    :class:`ContinuousBernoulliLikelihood` there). ``mean()`` is ``sigma(l)``.
+    """
+
+    def call(self, params) -> tfd.Distribution:
+        return self._independent(tfd.Bernoulli(logits=self._float32(params), dtype=tf.float32))
+
+
+@LIKELIHOODS.register("continuous_bernoulli")
+@serializable
+class ContinuousBernoulliLikelihood(Likelihood):
+    r"""Continuous Bernoulli likelihood, the normalised density on [0, 1].
+
+    ``p(x|l) = C(l) l^x (1 - l)^(1 - x)`` with normaliser
+    ``C(l) = 2 artanh(1 - 2l) / (1 - 2l)`` (and ``C(1/2) = 2``).
+
+    References:
+      Loaiza-Ganem, G. & Cunningham, J. P. (2019). The continuous Bernoulli:
+      fixing a pervasive error in variational autoencoders. NeurIPS.
+    """
+
+    def call(self, params) -> tfd.Distribution:
+        return self._independent(tfd.ContinuousBernoulli(logits=self._float32(params)))
+
+
+def _inverse_softplus(y: float) -> float:
+    return float(y + np.log(-np.expm1(-y)))
+
+
+@LIKELIHOODS.register("gaussian")
+@serializable
+class GaussianLikelihood(Likelihood):
+    r"""Gaussian likelihood ``N(x; mu(z), sigma^2)`` with fixed or learned sigma.
+
+    The network outputs the mean. The scale is
+
+    * ``learn_scale=None``: the fixed ``scale``;
+    * ``"global"``: one trainable sigma for all dimensions;
+    * ``"per_dimension"``: one trainable sigma per data dimension;
+
+    learned as ``softplus(r) + scale_floor``, initialised at ``scale``.
+
+    Args:
+      event_shape: shape of one example.
+      scale: the fixed sigma, or the initial value of a learned one.
+      learn_scale: ``None``, ``"global"`` or ``"per_dimension"``.
+      scale_floor: smallest learned sigma.
+    """
+
+    LEARN_SCALE = (None, "global", "per_dimension")
+
+    def __init__(
+        self,
+        event_shape: Sequence[int],
+        scale: float = 1.0,
+        learn_scale: str | None = None,
+        scale_floor: float = 1e-3,
+        **kwargs,
+    ):
+        super().__init__(event_shape, **kwargs)
+        if learn_scale not in self.LEARN_SCALE:
+            raise ValueError(f"learn_scale must be one of {self.LEARN_SCALE}, got {learn_scale!r}")
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        if learn_scale is not None and not scale > scale_floor:
+            raise ValueError(f"scale ({scale}) must exceed scale_floor ({scale_floor}) when it is learned")
+        self.scale = float(scale)
+        self.learn_scale = learn_scale
+        self.scale_floor = float(scale_floor)
+        self.raw_scale = None
+        if learn_scale is not None:
+            shape = () if learn_scale == "global" else self.event_shape
+            self.raw_scale = self.add_weight(
+                name="raw_scale",
+                shape=shape,
+                initializer=keras.initializers.Constant(_inverse_softplus(self.scale - self.scale_floor)),
+                trainable=True,
+            )
+
+    def stddev(self) -> tf.Tensor:
+        """The current sigma (scalar or ``event_shape``)."""
+        if self.raw_scale is None:
+            return tf.constant(self.scale, tf.float32)
+        return tf.math.softplus(self.raw_scale) + self.scale_floor
+
+    def call(self, params) -> tfd.Distribution:
+        loc = self._float32(params)
+        scale = tf.broadcast_to(self.stddev(), tf.shape(loc))
+        return self._independent(tfd.Normal(loc=loc, scale=scale))
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "scale": self.scale,
+            "learn_scale": self.learn_scale,
+            "scale_floor": self.scale_floor,
+        }

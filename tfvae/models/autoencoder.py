@@ -1,0 +1,228 @@
+"""The ``Autoencoder`` contract: encode to a distribution, decode to a distribution."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae.distributions import DistributionHead, Likelihood, PointMassPosterior
+from tfvae.models.base import GenerativeModel
+from tfvae.networks import MLP, ConvDecoder, ConvEncoder
+from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.validation import check_data_shape, check_latent
+
+tfd = tfp.distributions
+
+
+def _deserialize(obj):
+    return obj if isinstance(obj, keras.layers.Layer) else keras.saving.deserialize_keras_object(obj)
+
+
+@MODELS.register("autoencoder")
+@serializable
+class Autoencoder(GenerativeModel):
+    """Encoder network + posterior head, decoder network + likelihood head.
+
+    ``encode(x)`` returns ``q(z|x)`` and ``decode(z)`` returns ``p(x|z)``, both
+    ``tfd.Distribution`` objects with batch shape ``[B]`` (``[S, B]`` for codes
+    ``z`` of shape ``[S, B, latent_dim]``). The plain autoencoder uses a
+    point-mass posterior and minimises the distortion ``-log p(x|z)`` at
+    ``z = E[q(z|x)]``, summed over data dimensions and averaged over the batch.
+
+    ``call(x)`` returns the reconstruction tensor ``E[p(x|E[q(z|x)])]``, so
+    ``predict`` and SavedModel signatures only ever see tensors.
+
+    Args:
+      encoder: network ``x -> posterior parameters`` of shape ``posterior.params_shape``.
+      decoder: network ``z -> likelihood parameters`` of shape ``likelihood.params_shape``.
+      posterior: head turning encoder outputs into ``q(z|x)``.
+      likelihood: head turning decoder outputs into ``p(x|z)``; its
+        ``event_shape`` is the data shape.
+      seed: seed of the model's random draws.
+    """
+
+    loss_term_names = ("loss", "distortion")
+    default_posterior: type[DistributionHead] = PointMassPosterior
+
+    def __init__(
+        self,
+        encoder: keras.layers.Layer,
+        decoder: keras.layers.Layer,
+        posterior: DistributionHead,
+        likelihood: Likelihood,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, **kwargs)
+        self.encoder = _deserialize(encoder)
+        self.decoder = _deserialize(decoder)
+        self.posterior = _deserialize(posterior)
+        self.likelihood = _deserialize(likelihood)
+        self.latent_dim = int(self.posterior.latent_dim)
+        self.data_shape = tuple(self.likelihood.event_shape)
+        self.build((None, *self.data_shape))
+
+    # ----------------------------------------------------------------- builders
+    @classmethod
+    def mlp(
+        cls,
+        data_shape: Sequence[int] = (28, 28, 1),
+        latent_dim: int = 16,
+        hidden_units: Sequence[int] = (512, 256),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        likelihood_kwargs: dict | None = None,
+        **kwargs,
+    ):
+        """An MLP encoder/decoder model (decoder widths mirror the encoder's).
+
+        Args:
+          data_shape: shape of one example.
+          latent_dim: size of z.
+          hidden_units: encoder hidden widths, e.g. ``(512, 256)`` for 784-512-256.
+          activation: hidden activation.
+          likelihood: registered likelihood name (``"bernoulli"``,
+            ``"gaussian"``, ``"continuous_bernoulli"``).
+          likelihood_kwargs: extra arguments of the likelihood head.
+          **kwargs: the model's own arguments (``beta``, ``kl``, ``seed``, ...).
+        """
+        posterior = cls.default_posterior(latent_dim, name="posterior")
+        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        encoder = MLP(posterior.params_shape, hidden_units, activation, name="encoder")
+        decoder = MLP(head.params_shape, tuple(reversed(tuple(hidden_units))), activation, name="decoder")
+        return cls(encoder, decoder, posterior, head, **kwargs)
+
+    @classmethod
+    def conv(
+        cls,
+        data_shape: Sequence[int] = (28, 28, 1),
+        latent_dim: int = 16,
+        filters: Sequence[int] = (32, 64),
+        hidden_units: Sequence[int] = (256,),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        likelihood_kwargs: dict | None = None,
+        **kwargs,
+    ):
+        """A convolutional encoder and transposed-convolution decoder for images.
+
+        Args:
+          data_shape: ``(height, width, channels)``; height and width divisible
+            by ``2 ** len(filters)``.
+          latent_dim: size of z.
+          filters: encoder channels per stride-2 stage (the decoder mirrors them).
+          hidden_units: dense widths between the convolutions and the code.
+          activation: hidden activation.
+          likelihood: registered likelihood name.
+          likelihood_kwargs: extra arguments of the likelihood head.
+          **kwargs: the model's own arguments.
+        """
+        posterior = cls.default_posterior(latent_dim, name="posterior")
+        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        encoder = ConvEncoder(posterior.params_shape, filters, hidden_units=hidden_units, activation=activation, name="encoder")
+        decoder = ConvDecoder(
+            head.params_shape,
+            tuple(reversed(tuple(filters))),
+            hidden_units=tuple(reversed(tuple(hidden_units))),
+            activation=activation,
+            name="decoder",
+        )
+        return cls(encoder, decoder, posterior, head, **kwargs)
+
+    # -------------------------------------------------------------------- build
+    def build(self, input_shape=None):
+        x = tf.zeros((1, *self.data_shape), tf.float32)
+        params = self.encoder(x)
+        if tuple(params.shape[1:]) != tuple(self.posterior.params_shape):
+            raise ValueError(
+                f"the encoder outputs shape {tuple(params.shape[1:])} per example but the posterior "
+                f"{type(self.posterior).__name__} needs {tuple(self.posterior.params_shape)}"
+            )
+        z = self.posterior(params).mean()
+        params = self.decoder(z)
+        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
+            raise ValueError(
+                f"the decoder outputs shape {tuple(params.shape[1:])} per example but the likelihood "
+                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
+            )
+        self.likelihood(params)
+        self.built = True
+
+    # ------------------------------------------------------------ the contract
+    def _check_condition(self, condition) -> None:
+        if condition is not None:
+            raise ValueError(f"{type(self).__name__} is unconditional; got a condition")
+
+    def encode(self, x, condition=None, training: bool = False) -> tfd.Distribution:
+        """The posterior ``q(z|x)``, batch shape ``[B]``, event shape ``[latent_dim]``.
+
+        Args:
+          x: float data of shape ``(batch, *data_shape)``.
+          condition: unused by unconditional models (must be ``None``).
+          training: whether layers run in training mode.
+        """
+        self._check_condition(condition)
+        return self._encode(check_data_shape(x, self.data_shape), training)
+
+    def decode(self, z, condition=None, training: bool = False) -> tfd.Distribution:
+        """The likelihood ``p(x|z)``; batch shape ``z.shape[:-1]``, event shape the data shape.
+
+        Args:
+          z: codes of shape ``(batch, latent_dim)`` or ``(samples, batch, latent_dim)``.
+          condition: unused by unconditional models (must be ``None``).
+          training: whether layers run in training mode.
+        """
+        self._check_condition(condition)
+        return self._decode(check_latent(z, self.latent_dim), training)
+
+    def reconstruct(self, x, condition=None) -> tf.Tensor:
+        """``E[p(x | E[q(z|x)])]``: the mean reconstruction, a tensor shaped like ``x``."""
+        return self.decode(self.encode(x, condition).mean(), condition).mean()
+
+    def call(self, x, training: bool = False):
+        x = check_data_shape(x, self.data_shape)
+        return self._decode(self._encode(x, training).mean(), training).mean()
+
+    def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
+        return self.posterior(self.encoder(x, training=training))
+
+    def _decode(self, z: tf.Tensor, training) -> tfd.Distribution:
+        leading = tf.shape(z)[:-1]
+        params = self.decoder(tf.reshape(z, [-1, self.latent_dim]), training=training)
+        params = tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0))
+        return self.likelihood(params)
+
+    # --------------------------------------------------------------- objective
+    def unpack_data(self, data) -> tf.Tensor:
+        """The data tensor of a batch (``x``, ``(x,)``, ``(x, y)`` ...), checked."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return check_data_shape(x, self.data_shape)
+
+    def per_example_terms(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """Per-example terms in nats, each of shape ``[B]``."""
+        q = self._encode(x, training)
+        distortion = -self._decode(q.mean(), training).log_prob(x)
+        return {"distortion": distortion}
+
+    def objective(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        """The per-example loss minimised, from :meth:`per_example_terms`."""
+        return terms["distortion"]
+
+    def loss_terms(self, data, training: bool = False) -> dict[str, tf.Tensor]:
+        terms = self.per_example_terms(self.unpack_data(data), training)
+        out = {"loss": tf.reduce_mean(self.objective(terms))}
+        for name in self.loss_term_names[1:]:
+            out[name] = tf.reduce_mean(terms[name])
+        return out
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "encoder": keras.saving.serialize_keras_object(self.encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "posterior": keras.saving.serialize_keras_object(self.posterior),
+            "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+        }

@@ -1,0 +1,108 @@
+"""``GenerativeModel``: one ``loss_terms`` contract for ``fit`` and custom loops."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+def replica_scaled(loss: tf.Tensor) -> tf.Tensor:
+    """Divide a per-replica batch-mean loss by the number of replicas in sync.
+
+    Under ``tf.distribute`` the optimizer sums gradients across replicas, so
+    ``mean over the local batch / replicas`` is the mean over the global batch
+    (equal local batches). Outside a strategy this is the identity.
+    """
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss if replicas == 1 else loss / tf.cast(replicas, loss.dtype)
+
+
+def gradient_step(model: "GenerativeModel", optimizer: keras.optimizers.Optimizer, data) -> dict[str, tf.Tensor]:
+    """One optimisation step on ``model.loss_terms(data)``; returns the terms.
+
+    Shared by :meth:`GenerativeModel.train_step` (Keras ``fit``) and
+    :func:`tfvae.loops.train_loop`, so both drivers compute the same update.
+    ``optimizer.scale_loss`` applies dynamic loss scaling when the optimizer
+    is a ``keras.optimizers.LossScaleOptimizer`` (``mixed_float16``), and the
+    wrapper unscales the gradients again in ``apply_gradients``.
+    """
+    variables = model.trainable_variables
+    with tf.GradientTape() as tape:
+        terms = model.loss_terms(data, training=True)
+        loss = optimizer.scale_loss(replica_scaled(terms["loss"]))
+    gradients = tape.gradient(loss, variables)
+    optimizer.apply_gradients(zip(gradients, variables))
+    return terms
+
+
+class GenerativeModel(keras.Model):
+    """Base of every tfvae model: subclasses write ``loss_terms`` once.
+
+    ``loss_terms(data, training)`` returns a dict of scalar float32 tensors with
+    one entry per name in ``loss_term_names``; ``"loss"`` is minimised. Keras
+    ``fit``/``evaluate`` (through ``train_step``/``test_step``) and
+    :mod:`tfvae.loops` all call it, and each term is tracked by its own
+    ``keras.metrics.Mean`` weighted by the batch size, so epoch values are
+    per-example means.
+
+    Args:
+      seed: seed of the model's ``keras.random.SeedGenerator``; every random
+        draw in ``loss_terms`` comes from it, so the same seed gives the same run.
+    """
+
+    loss_term_names: tuple[str, ...] = ("loss",)
+
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.term_trackers = [keras.metrics.Mean(name=name) for name in self.loss_term_names]
+
+    @property
+    def metrics(self):
+        return list(self.term_trackers)
+
+    def loss_terms(self, data, training: bool = False) -> dict[str, tf.Tensor]:
+        raise NotImplementedError
+
+    def update_term_trackers(self, terms: dict[str, tf.Tensor], batch_size) -> dict[str, tf.Tensor]:
+        """Accumulate the terms; return the running means (Keras log values)."""
+        weight = tf.cast(batch_size, tf.float32)
+        for tracker in self.term_trackers:
+            tracker.update_state(terms[tracker.name], sample_weight=weight)
+        return {tracker.name: tracker.result() for tracker in self.term_trackers}
+
+    def batch_size_of(self, data) -> tf.Tensor:
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        first = tf.nest.flatten(x)[0]
+        return tf.shape(first)[0]
+
+    def train_step(self, data):
+        terms = gradient_step(self, self.optimizer, data)
+        return self.update_term_trackers(terms, self.batch_size_of(data))
+
+    def test_step(self, data):
+        terms = self.loss_terms(data, training=False)
+        return self.update_term_trackers(terms, self.batch_size_of(data))
+
+    # The seed generator's state lives outside the layer's own variables, so
+    # Keras would not save it: store it beside them, so a reloaded model
+    # continues the same random stream.
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store["seed_generator_state"] = self.seed_generator.state
+
+    def load_own_variables(self, store):
+        own = self._trainable_variables + self._non_trainable_variables
+        for i, variable in enumerate(own):
+            variable.assign(store[f"{i}"])
+        if "seed_generator_state" in store.keys():
+            self.seed_generator.state.assign(store["seed_generator_state"])
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
+            "seed": self.seed,
+        }
