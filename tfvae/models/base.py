@@ -58,6 +58,22 @@ class GenerativeModel(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.term_trackers = [keras.metrics.Mean(name=name) for name in self.loss_term_names]
 
+    def compile(self, optimizer="adam", **kwargs):
+        """Keras ``compile``; the optimizer's variables are created right away.
+
+        Building them here (the model is built at construction) means a ``fit``
+        that failed on bad data can simply be called again with good data:
+        otherwise its first trace would stop before the optimizer built its
+        slots and the retry would create variables in a traced function.
+        """
+        super().compile(optimizer=optimizer, **kwargs)
+        if self.optimizer is not None and not self.optimizer.built:
+            self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        """Recompile a loaded model (``keras.saving.load_model``) with its saved optimizer."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     @property
     def metrics(self):
         return list(self.term_trackers)
