@@ -101,6 +101,8 @@ def train_loop(
     steps_per_execution: int = 1,
     jit_compile: bool = False,
     validation_data=None,
+    initial_epoch: int = 0,
+    callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int = 1,
 ) -> dict[str, list[float]]:
     """Train ``model`` with a hand-written ``tf.function`` loop.
@@ -116,14 +118,21 @@ def train_loop(
       steps_per_execution: optimisation steps per ``tf.function`` call.
       jit_compile: compile each step with XLA.
       validation_data: optional data evaluated after each epoch (``val_`` keys).
+      initial_epoch: epoch to start from (when resuming); runs epochs
+        ``initial_epoch .. epochs - 1``, as ``fit`` does.
+      callbacks: Keras callbacks; the loop calls their train and epoch hooks
+        (``on_epoch_end`` gets the epoch's logs) and stops when one sets
+        ``model.stop_training``. Batch hooks are not called.
       verbose: 0 silent, 1 a progress bar per epoch.
 
     Returns:
-      ``{term: [value per epoch]}`` for every name in ``model.loss_term_names``
+      ``{term: [value per epoch run]}`` for every name in ``model.loss_term_names``
       (and ``val_<term>`` with validation data).
     """
     if int(epochs) < 1 or int(steps_per_execution) < 1:
         raise ValueError("epochs and steps_per_execution must be >= 1")
+    if not 0 <= int(initial_epoch) <= int(epochs):
+        raise ValueError(f"initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
     optimizer = _prepare_optimizer(model, optimizer)
     dataset = _as_dataset(data, batch_size)
 
@@ -134,7 +143,11 @@ def train_loop(
     runner = _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution))
     evaluator = _evaluation_runner(model, int(steps_per_execution), jit_compile) if validation_data is not None else None
     history: dict[str, list[float]] = {}
-    for epoch in range(int(epochs)):
+    hooks = keras.callbacks.CallbackList(callbacks or [], model=model)
+    model.stop_training = False
+    hooks.on_train_begin()
+    for epoch in range(int(initial_epoch), int(epochs)):
+        hooks.on_epoch_begin(epoch)
         title = f"Epoch {epoch + 1}/{epochs}"
         results = _run_epoch(model, dataset, runner, title, verbose)
         if evaluator is not None:
@@ -144,6 +157,10 @@ def train_loop(
                 print("  " + "  ".join(f"val_{k}: {v:.4f}" for k, v in val.items()))
         for key, value in results.items():
             history.setdefault(key, []).append(value)
+        hooks.on_epoch_end(epoch, dict(results))
+        if model.stop_training:
+            break
+    hooks.on_train_end()
     return history
 
 

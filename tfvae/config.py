@@ -1,0 +1,286 @@
+"""Typed, validated experiment configs (TOML files in ``training/``).
+
+A config has four tables, each a dataclass::
+
+    name = "vae"                    # default run directory: runs/<name>
+
+    [model]                         # ModelConfig
+    name = "vae"                    # a registered model: vae, beta_vae, autoencoder
+    architecture = "mlp"            # mlp | conv
+    latent_dim = 16
+
+    [data]                          # DataConfig
+    dataset = "digits"              # the embedded default (offline)
+
+    [train]                         # TrainConfig
+    epochs = 20
+
+Unknown keys and values of the wrong type are errors that name the key
+(``train.epoch: unknown key; did you mean 'epochs'?``). Any value can be
+overridden from the command line with ``--set table.key=value``, where the
+value is written as in TOML (``--set model.hidden_units=[256,128]``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A config key is unknown, or its value has the wrong type or range."""
+
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+DRIVERS = ("fit", "loop")
+ARCHITECTURES = ("mlp", "conv")
+
+
+@dataclass
+class ModelConfig:
+    """Which model and which networks.
+
+    Attributes:
+      name: registered model name (``tfvae.registry.MODELS``).
+      architecture: ``"mlp"`` or ``"conv"`` encoder/decoder.
+      latent_dim: size of z.
+      hidden_units: dense widths of the encoder (the decoder mirrors them).
+      filters: convolution channels per stride-2 stage (``conv`` only).
+      activation: hidden activation.
+      likelihood: registered likelihood (``bernoulli``, ``gaussian``, ``continuous_bernoulli``).
+      likelihood_kwargs: extra likelihood arguments, e.g. ``{learn_scale = "global"}``.
+      beta: weight of the rate term (VAE family).
+      kl: ``"analytic"`` or ``"mc"`` (VAE family).
+      num_samples: Monte-Carlo samples per example (VAE family).
+    """
+
+    name: str = "vae"
+    architecture: str = "mlp"
+    latent_dim: int = 16
+    hidden_units: list[int] = field(default_factory=lambda: [512, 256])
+    filters: list[int] = field(default_factory=lambda: [32, 64])
+    activation: str = "relu"
+    likelihood: str = "bernoulli"
+    likelihood_kwargs: dict[str, Any] = field(default_factory=dict)
+    beta: float | None = None
+    kl: str | None = None
+    num_samples: int | None = None
+
+
+@dataclass
+class DataConfig:
+    """Where the data comes from and how it is prepared.
+
+    Attributes:
+      dataset: ``digits`` (embedded, offline), a tfds name, or ``idx:<dir>``.
+      batch_size: examples per batch.
+      binarize: ``None``, ``"dynamic"`` (fresh draw each epoch) or ``"static"``.
+      dequantize: add uniform noise to 8-bit data.
+      data_dir: tfds data directory (or manual directory).
+    """
+
+    dataset: str = "digits"
+    batch_size: int = 100
+    binarize: str | None = None
+    dequantize: bool = False
+    data_dir: str | None = None
+
+
+@dataclass
+class TrainConfig:
+    """How training runs.
+
+    Attributes:
+      epochs: passes over the training split.
+      learning_rate: Adam step size.
+      driver: ``"fit"`` (Keras) or ``"loop"`` (the custom ``tf.function`` loop).
+      precision: ``float32``, ``mixed_float16`` or ``mixed_bfloat16``.
+      jit_compile: compile the step with XLA.
+      steps_per_execution: steps per ``tf.function`` call.
+      seed: seed of the model's initialisation and random draws, and of shuffling.
+      checkpoint_every: save a checkpoint every this many epochs.
+      keep_checkpoints: how many checkpoints to keep.
+    """
+
+    epochs: int = 20
+    learning_rate: float = 1e-3
+    driver: str = "fit"
+    precision: str = "float32"
+    jit_compile: bool = False
+    steps_per_execution: int = 1
+    seed: int = 0
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 3
+
+
+@dataclass
+class ExperimentConfig:
+    """One experiment: a name and the model, data and train tables."""
+
+    name: str = "vae"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExperimentConfig:
+        config = _build(cls, data, "")
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        """Range and choice checks that types alone do not catch."""
+        from tfvae.registry import LIKELIHOODS, MODELS
+
+        checks = [
+            ("model.name", self.model.name in MODELS, f"one of {MODELS.names()}"),
+            ("model.architecture", self.model.architecture in ARCHITECTURES, f"one of {list(ARCHITECTURES)}"),
+            ("model.likelihood", self.model.likelihood in LIKELIHOODS, f"one of {LIKELIHOODS.names()}"),
+            ("model.latent_dim", self.model.latent_dim >= 1, ">= 1"),
+            ("model.kl", self.model.kl in (None, "analytic", "mc"), "'analytic' or 'mc'"),
+            ("model.num_samples", self.model.num_samples is None or self.model.num_samples >= 1, ">= 1"),
+            ("model.beta", self.model.beta is None or self.model.beta >= 0, ">= 0"),
+            ("data.batch_size", self.data.batch_size >= 1, ">= 1"),
+            ("data.binarize", self.data.binarize in (None, "dynamic", "static"), "'dynamic', 'static' or absent"),
+            ("train.epochs", self.train.epochs >= 1, ">= 1"),
+            ("train.learning_rate", self.train.learning_rate > 0, "> 0"),
+            ("train.driver", self.train.driver in DRIVERS, f"one of {list(DRIVERS)}"),
+            ("train.precision", self.train.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
+            ("train.steps_per_execution", self.train.steps_per_execution >= 1, ">= 1"),
+            ("train.checkpoint_every", self.train.checkpoint_every >= 1, ">= 1"),
+            ("train.keep_checkpoints", self.train.keep_checkpoints >= 1, ">= 1"),
+        ]
+        for key, ok, expected in checks:
+            if not ok:
+                section, name = key.split(".")
+                value = getattr(getattr(self, section), name)
+                raise ConfigError(f"{key}: must be {expected}, got {value!r}")
+
+
+def _type_name(tp) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp``; ints are accepted as floats."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{key}: expected {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list of {_type_name(item)}, got {value!r}")
+        return [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp is int and isinstance(value, bool) or not isinstance(value, tp):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def _build(cls, data: Any, prefix: str):
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table, got {data!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(names)}"
+            raise ConfigError(f"{prefix}{key}: unknown key{hint}")
+    kwargs = {}
+    for name in names:
+        if name not in data:
+            continue
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, data[name], f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(data[name], tp, f"{prefix}{name}")
+    return cls(**kwargs)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``table.key=value`` (value in TOML syntax; bare words are strings)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r}: expected table.key=value")
+    key, raw = text.split("=", 1)
+    path = key.strip().split(".")
+    if not all(path):
+        raise ConfigError(f"override {text!r}: bad key {key!r}")
+    raw = raw.strip()
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``table.key=value`` overrides applied."""
+    data = json.loads(json.dumps(data))
+    for text in overrides:
+        path, value = parse_override(text)
+        node = data
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {text!r}: {part} is not a table")
+        node[path[-1]] = value
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Read a TOML config, apply overrides, validate.
+
+    Args:
+      path: the ``.toml`` file.
+      overrides: ``table.key=value`` strings.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    data.setdefault("name", path.stem)
+    try:
+        return ExperimentConfig.from_dict(apply_overrides(data, overrides or []))
+    except ConfigError as error:
+        raise ConfigError(f"{path}: {error}") from None
+
+
+def default_config(model_name: str, overrides: list[str] | None = None) -> ExperimentConfig:
+    """The built-in config for a registered model name, with overrides."""
+    data = {"name": model_name, "model": {"name": model_name}}
+    return ExperimentConfig.from_dict(apply_overrides(data, overrides or []))

@@ -1,0 +1,316 @@
+"""Experiment runs: build the model from a config, train it, keep a run directory.
+
+A run directory ``runs/<name>/`` holds::
+
+    config.json          the resolved config (what `--resume` restarts from)
+    history.csv          one row per epoch: epoch, train terms, val_ terms
+    logs/                TensorBoard scalars (train and validation terms)
+    checkpoints/         tf.train.CheckpointManager: model weights, optimizer
+                         state, epoch and the model's RNG state
+    reconstructions.png  test digits (odd rows) and their reconstructions
+    samples.png          decoded prior samples (models with a prior)
+    summary.json         the final test terms, per example in nats
+
+Nothing already saved is ever deleted: a directory that holds a run is only
+reused with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.config import ConfigError, ExperimentConfig, ModelConfig
+from tfvae.loops import evaluate_loop, train_loop
+from tfvae.models.base import GenerativeModel
+from tfvae.registry import MODELS
+from tfvae.viz import image_grid, save_png
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+SUMMARY_FILE = "summary.json"
+
+
+class RunError(RuntimeError):
+    """A run directory cannot be used as asked (exists, missing, corrupt)."""
+
+
+def _init_parameters(cls) -> set[str]:
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is GenerativeModel:
+            break
+        if "__init__" in vars(klass):
+            names |= set(inspect.signature(klass.__init__).parameters)
+    return names
+
+
+def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | None = None) -> GenerativeModel:
+    """Instantiate the registered model that ``config`` names, for data of ``data_shape``.
+
+    Args:
+      config: the ``[model]`` table.
+      data_shape: shape of one example, e.g. ``(28, 28, 1)``.
+      seed: the model's seed.
+    """
+    cls = MODELS.get(config.name)
+    kwargs: dict[str, Any] = {
+        "data_shape": tuple(data_shape),
+        "latent_dim": config.latent_dim,
+        "hidden_units": tuple(config.hidden_units),
+        "activation": config.activation,
+        "likelihood": config.likelihood,
+        "likelihood_kwargs": dict(config.likelihood_kwargs),
+        "seed": seed,
+    }
+    if config.architecture == "conv":
+        kwargs["filters"] = tuple(config.filters)
+    accepted = _init_parameters(cls)
+    for option in ("beta", "kl", "num_samples"):
+        value = getattr(config, option)
+        if value is None:
+            continue
+        if option not in accepted:
+            raise ConfigError(f"model.{option} does not apply to model {config.name!r}")
+        kwargs[option] = value
+    return getattr(cls, config.architecture)(**kwargs)
+
+
+class RunDirectory:
+    """The files of one run (see the module docstring)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / HISTORY_FILE
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    def holds_a_run(self) -> bool:
+        return self.config_path.exists() or self.checkpoint_dir.exists()
+
+    def write_config(self, config: ExperimentConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.config_path.write_text(config.to_json() + "\n")
+
+    def read_config(self) -> ExperimentConfig:
+        if not self.config_path.is_file():
+            raise RunError(f"{self.path} holds no run to resume (no {CONFIG_FILE})")
+        try:
+            return ExperimentConfig.from_dict(json.loads(self.config_path.read_text()))
+        except (json.JSONDecodeError, ConfigError) as error:
+            raise RunError(f"{self.config_path} is not a valid run config: {error}") from None
+
+    def append_history(self, epoch: int, logs: dict[str, float]) -> None:
+        row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
+        new = not self.history_path.exists()
+        with self.history_path.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def read_history(self) -> list[dict[str, float]]:
+        if not self.history_path.exists():
+            return []
+        with self.history_path.open() as handle:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+class Checkpointer:
+    """``tf.train.CheckpointManager`` over the model, optimizer, epoch and RNG state.
+
+    Model variables are keyed by their Keras path (the RNG state, a model
+    variable, is among them), optimizer variables by position.
+    """
+
+    def __init__(self, directory: Path, model: GenerativeModel, max_to_keep: int = 3):
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        self.checkpoint = tf.train.Checkpoint(
+            model={v.path.replace("/", "."): v for v in model.variables},
+            optimizer=list(model.optimizer.variables),
+            epoch=self.epoch,
+        )
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
+
+    def save(self, epoch: int) -> str:
+        self.epoch.assign(epoch)
+        return self.manager.save(checkpoint_number=epoch)
+
+    def restore_latest(self) -> int:
+        """Restore the newest checkpoint; returns the number of epochs it had done."""
+        path = self.manager.latest_checkpoint
+        if path is None:
+            raise RunError(f"no checkpoint in {self.manager.directory}")
+        try:
+            self.checkpoint.restore(path).assert_existing_objects_matched()
+        except (tf.errors.OpError, AssertionError, ValueError) as error:
+            raise RunError(
+                f"checkpoint {path} could not be restored ({type(error).__name__}: {str(error).splitlines()[0]}); "
+                "it is left as it is: restore an older one from the same directory or start a new run with --out"
+            ) from None
+        return int(self.epoch.numpy())
+
+
+class RunLogger(keras.callbacks.Callback):
+    """Per epoch: a history.csv row, TensorBoard scalars and (every N epochs) a checkpoint."""
+
+    def __init__(self, run: RunDirectory, checkpointer: Checkpointer, every: int = 1):
+        super().__init__()
+        self.run = run
+        self.checkpointer = checkpointer
+        self.every = every
+        self.writer = tf.summary.create_file_writer(str(run.path / "logs"))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        done = epoch + 1
+        self.run.append_history(done, logs)
+        with self.writer.as_default(step=done):
+            for key, value in logs.items():
+                tf.summary.scalar(key, float(value))
+        self.writer.flush()
+        if done % self.every == 0:
+            self.checkpointer.save(done)
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports."""
+
+    model: GenerativeModel
+    directory: Path
+    history: list[dict[str, float]]
+    test: dict[str, float]
+    epochs_done: int
+
+
+def _set_precision(precision: str) -> None:
+    keras.mixed_precision.set_global_policy(precision)
+
+
+def _write_images(model: GenerativeModel, test_batch: np.ndarray, directory: Path) -> list[Path]:
+    written = []
+    if hasattr(model, "reconstruct"):
+        originals = test_batch[:32]
+        recon = model.reconstruct(originals).numpy()
+        rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
+        written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
+    if hasattr(model, "prior") and hasattr(model, "sample"):
+        samples = model.sample(64, seed=tf.constant([0, 1])).numpy()
+        written.append(save_png(directory / "samples.png", image_grid(samples, columns=8)))
+    return written
+
+
+def train(
+    config: ExperimentConfig,
+    out: str | Path | None = None,
+    resume: bool = False,
+    verbose: int = 1,
+) -> RunResult:
+    """Train ``config`` into a run directory; resume it from its last checkpoint.
+
+    Args:
+      config: the experiment (ignored on resume except ``train.epochs``, which
+        may extend the run: the saved config is the one that continues).
+      out: the run directory; defaults to ``runs/<config.name>``.
+      resume: continue the run in ``out`` from its newest checkpoint.
+      verbose: 0 silent, 1 progress bars and a summary line.
+    """
+    from tfvae.data import dataset_info, load_dataset
+
+    run = RunDirectory(out if out is not None else Path("runs") / config.name)
+    if resume:
+        saved = run.read_config()
+        if config.train.epochs != saved.train.epochs:
+            saved.train.epochs = config.train.epochs
+        config = saved
+    elif run.holds_a_run():
+        raise RunError(
+            f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
+        )
+
+    _set_precision(config.train.precision)
+    try:
+        data = config.data
+        info = dataset_info(data.dataset, data_dir=data.data_dir)
+        loader = dict(
+            batch_size=data.batch_size,
+            seed=config.train.seed,
+            binarize=data.binarize,
+            dequantize=data.dequantize,
+            data_dir=data.data_dir,
+        )
+        train_data = load_dataset(data.dataset, "train", **loader)
+        test_data = load_dataset(data.dataset, "test", **loader)
+        model = build_model(config.model, info.image_shape, seed=config.train.seed)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.train.learning_rate),
+            jit_compile=config.train.jit_compile,
+            steps_per_execution=config.train.steps_per_execution,
+        )
+        checkpointer = Checkpointer(run.checkpoint_dir, model, config.train.keep_checkpoints)
+        initial_epoch = 0
+        if resume:
+            initial_epoch = checkpointer.restore_latest()
+            if verbose:
+                print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
+        else:
+            run.write_config(config)
+        logger = RunLogger(run, checkpointer, config.train.checkpoint_every)
+        started = time.perf_counter()
+        if initial_epoch < config.train.epochs:
+            if config.train.driver == "fit":
+                model.fit(
+                    train_data,
+                    epochs=config.train.epochs,
+                    initial_epoch=initial_epoch,
+                    validation_data=test_data,
+                    callbacks=[logger],
+                    verbose="auto" if verbose else 0,
+                )
+            else:
+                train_loop(
+                    model,
+                    train_data,
+                    epochs=config.train.epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_execution=config.train.steps_per_execution,
+                    jit_compile=config.train.jit_compile,
+                    validation_data=test_data,
+                    callbacks=[logger],
+                    verbose=verbose,
+                )
+            if config.train.epochs % config.train.checkpoint_every:
+                checkpointer.save(config.train.epochs)
+        seconds = time.perf_counter() - started
+        test = evaluate_loop(model, test_data, verbose=0)
+        test_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False, data_dir=data.data_dir)))
+        images = _write_images(model, np.asarray(test_batch), run.path)
+        summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
+                   "images": [p.name for p in images]}
+        (run.path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    finally:
+        _set_precision("float32")
+    if verbose:
+        headline = "elbo" if "elbo" in test else "loss"
+        terms = ", ".join(f"{k} {v:.2f}" for k, v in test.items() if k != headline)
+        print(f"Test {headline}: {test[headline]:.2f} nats/example ({terms}); run saved in {run.path}")
+    return RunResult(model, run.path, run.read_history(), test, config.train.epochs)
