@@ -137,14 +137,19 @@ class RunDirectory:
 class Checkpointer:
     """``tf.train.CheckpointManager`` over the model, optimizer, epoch and RNG state.
 
-    Model variables are keyed by their Keras path (the RNG state, a model
-    variable, is among them), optimizer variables by position.
+    Model variables are keyed by their Keras path below the model (so the
+    instance name, ``vae`` or ``vae_3``, does not matter; the RNG state is
+    among them), optimizer variables by position.
     """
 
     def __init__(self, directory: Path, model: GenerativeModel, max_to_keep: int = 3):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        prefix = f"{model.name}/"
+        variables = {v.path.removeprefix(prefix).replace("/", "."): v for v in model.variables}
+        if len(variables) != len(model.variables):
+            raise RunError("the model has two variables with the same path; cannot checkpoint it by name")
         self.checkpoint = tf.train.Checkpoint(
-            model={v.path.replace("/", "."): v for v in model.variables},
+            model=variables,
             optimizer=list(model.optimizer.variables),
             epoch=self.epoch,
         )
@@ -161,7 +166,7 @@ class Checkpointer:
             raise RunError(f"no checkpoint in {self.manager.directory}")
         try:
             self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError) as error:
+        except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as error:
             raise RunError(
                 f"checkpoint {path} could not be restored ({type(error).__name__}: {str(error).splitlines()[0]}); "
                 "it is left as it is: restore an older one from the same directory or start a new run with --out"
@@ -282,6 +287,7 @@ def train(
                     train_data,
                     epochs=config.train.epochs,
                     initial_epoch=initial_epoch,
+                    shuffle=False,  # the dataset reshuffles itself each epoch
                     validation_data=test_data,
                     callbacks=[logger],
                     verbose="auto" if verbose else 0,

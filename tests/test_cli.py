@@ -1,0 +1,89 @@
+"""The tfvae command line end to end: help, train, resume, and errors."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tfvae.cli import main
+
+TINY = ["--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
+
+
+def history_epochs(run):
+    with (run / "history.csv").open() as handle:
+        return [int(float(row["epoch"])) for row in csv.DictReader(handle)]
+
+
+def test_help_documents_every_option():
+    out = subprocess.run(
+        [sys.executable, "-m", "tfvae.cli", "train", "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    for option in ("--dataset", "--driver", "--epochs", "--precision", "--jit", "--no-jit", "--out", "--resume",
+                   "--set", "--seed", "--batch-size", "--steps-per-execution", "--data-dir"):
+        assert option in out
+    top = subprocess.run([sys.executable, "-m", "tfvae.cli", "--help"], capture_output=True, text=True, check=True).stdout
+    assert "train" in top and "configs" in top
+
+
+@pytest.mark.parametrize("driver", ["fit", "loop"])
+def test_train_writes_the_run_directory(driver, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--driver", driver, "--out", str(run), *TINY]) == 0
+    for name in ("config.json", "history.csv", "summary.json", "reconstructions.png", "samples.png"):
+        assert (run / name).is_file(), name
+    assert any((run / "logs").iterdir())
+    config = json.loads((run / "config.json").read_text())
+    assert config["train"]["driver"] == driver and config["model"]["latent_dim"] == 4
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["test"]["elbo"] < 0 and summary["test"]["rate"] > 0
+    assert history_epochs(run) == [1]
+
+
+def test_resume_continues_from_the_saved_step(tmp_path, capsys):
+    from tfvae.runs import Checkpointer, RunDirectory, build_model, train
+
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--out", str(run), *TINY]) == 0
+    steps_per_epoch = 4000 // 250
+    # a second plain run into the same directory is refused and changes nothing
+    before = (run / "history.csv").read_text()
+    assert main(["train", "vae", "--out", str(run), *TINY]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert (run / "history.csv").read_text() == before
+
+    config = RunDirectory(run).read_config()
+    config.train.epochs = 3
+    result = train(config, out=run, resume=True, verbose=0)
+    assert history_epochs(run) == [1, 2, 3]
+    assert int(result.model.optimizer.iterations) == 3 * steps_per_epoch  # not 2 * steps: it went on from step 16
+    # the newest checkpoint holds epoch 3, step 48
+    model = build_model(config.model, (28, 28, 1))
+    model.compile(optimizer="adam")
+    assert Checkpointer(run / "checkpoints", model).restore_latest() == 3
+    assert int(model.optimizer.iterations) == 3 * steps_per_epoch
+
+
+def test_corrupt_checkpoint_is_named_and_kept(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--out", str(run), *TINY]) == 0
+    data_file = next((run / "checkpoints").glob("ckpt-1.data-*"))
+    data_file.write_bytes(b"not a checkpoint")
+    assert main(["train", "vae", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "ckpt-1" in err and "could not be restored" in err
+    assert data_file.read_bytes() == b"not a checkpoint"
+    assert history_epochs(run) == [1]
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    assert main(["train", "no_such_model", "--out", str(tmp_path / "a")]) == 2
+    assert "neither a config file" in capsys.readouterr().err
+    assert main(["train", "vae", "--set", "train.epohcs=1", "--out", str(tmp_path / "b")]) == 2
+    assert "did you mean 'epochs'" in capsys.readouterr().err
+    assert main(["train", "missing.toml"]) == 2
+    assert main(["train", "vae", "--resume", "--out", str(tmp_path / "nothing")]) == 2
+    assert "holds no run" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()

@@ -1,0 +1,89 @@
+"""Experiment configs: TOML files, overrides and errors that name the key."""
+
+import pytest
+
+from tfvae.cli import TRAINING_DIRS
+from tfvae.config import ConfigError, ExperimentConfig, apply_overrides, default_config, load_config
+from tfvae.runs import build_model
+
+
+def test_every_shipped_config_loads_and_builds_its_model():
+    paths = sorted(TRAINING_DIRS[1].glob("*.toml"))
+    assert {p.stem for p in paths} >= {"vae", "conv_vae", "beta_vae", "autoencoder"}
+    for path in paths:
+        config = load_config(path)
+        assert config.name == path.stem
+        model = build_model(config.model, (28, 28, 1), seed=0)
+        assert model.latent_dim == config.model.latent_dim
+        if config.model.beta is not None:
+            assert model.beta == config.model.beta
+
+
+def test_overrides_are_typed_like_toml(tmp_path):
+    path = tmp_path / "exp.toml"
+    path.write_text('[model]\nname = "vae"\n[train]\nepochs = 3\n')
+    config = load_config(
+        path,
+        ["train.epochs=7", "model.hidden_units=[64, 32]", "train.learning_rate=2e-4", "data.binarize=static",
+         "train.jit_compile=true", "model.likelihood_kwargs={learn_scale = \"global\"}", "model.likelihood=gaussian"],
+    )
+    assert config.name == "exp"
+    assert config.train.epochs == 7 and config.model.hidden_units == [64, 32]
+    assert config.train.learning_rate == 2e-4 and config.data.binarize == "static"
+    assert config.train.jit_compile is True
+    model = build_model(config.model, (28, 28, 1))
+    assert model.likelihood.learn_scale == "global"
+
+
+def test_integers_are_accepted_where_floats_are_expected():
+    assert default_config("vae", ["train.learning_rate=1"]).train.learning_rate == 1.0
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("train.epoch=5", "train.epoch: unknown key; did you mean 'epochs'"),
+        ("bogus.key=1", "bogus: unknown key"),
+        ("train.epochs=five", "train.epochs: expected int, got 'five'"),
+        ("train.epochs=2.5", "train.epochs: expected int"),
+        ("train.jit_compile=1", "train.jit_compile: expected bool"),
+        ("model.hidden_units=[1.5]", r"model.hidden_units\[0\]: expected int"),
+        ("model.hidden_units=64", "model.hidden_units: expected a list"),
+        ("train.driver=fits", "train.driver: must be one of"),
+        ("train.precision=float16", "train.precision: must be one of"),
+        ("model.name=gan", "model.name: must be one of"),
+        ("model.architecture=resnet", "model.architecture: must be one of"),
+        ("train.epochs=0", "train.epochs: must be >= 1"),
+        ("data.binarize=sometimes", "data.binarize: must be"),
+        ("train=3", "train: expected a table"),
+        ("noequals", "expected table.key=value"),
+    ],
+)
+def test_bad_values_name_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        default_config("vae", [override])
+
+
+def test_options_a_model_does_not_take_are_refused():
+    config = default_config("autoencoder", ["model.beta=2.0"])
+    with pytest.raises(ConfigError, match="model.beta does not apply to model 'autoencoder'"):
+        build_model(config.model, (28, 28, 1))
+
+
+def test_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config file not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\nepochs = 3")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[train]\nepohcs = 3\n")
+    with pytest.raises(ConfigError, match=r"typo.toml: train.epohcs: unknown key; did you mean 'epochs'"):
+        load_config(typo)
+
+
+def test_json_round_trip():
+    config = default_config("beta_vae", ["model.beta=3.0", "data.dataset=idx:/tmp/x"])
+    again = ExperimentConfig.from_dict(apply_overrides(config.to_dict(), []))
+    assert again == config
