@@ -1,6 +1,6 @@
 """Heads: tensors in, ``tfd.Distribution`` out."""
 
-from tfvae.distributions.base import DistributionHead
+from tfvae.distributions.base import DistributionHead, LatentHead
 from tfvae.distributions.likelihoods import (
     BernoulliLikelihood,
     ContinuousBernoulliLikelihood,
@@ -16,6 +16,7 @@ __all__ = [
     "DiagonalGaussianPosterior",
     "DistributionHead",
     "GaussianLikelihood",
+    "LatentHead",
     "Likelihood",
     "PointMassPosterior",
     "StandardNormalPrior",

@@ -47,3 +47,20 @@ class DistributionHead(keras.layers.Layer):
     @staticmethod
     def _float32(params) -> tf.Tensor:
         return tf.cast(params, tf.float32)
+
+
+class LatentHead(DistributionHead):
+    """A head over the latent space (posterior or prior), with ``latent_dim``.
+
+    Args:
+      latent_dim: size of z (>= 1).
+    """
+
+    def __init__(self, latent_dim: int, **kwargs):
+        super().__init__(**kwargs)
+        if int(latent_dim) < 1:
+            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        self.latent_dim = int(latent_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "latent_dim": self.latent_dim}

@@ -6,14 +6,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae import random
-from tfvae.distributions.base import DistributionHead
+from tfvae.distributions.base import LatentHead
 from tfvae.registry import serializable
 
 tfd = tfp.distributions
 
 
 @serializable
-class DiagonalGaussianPosterior(DistributionHead):
+class DiagonalGaussianPosterior(LatentHead):
     r"""Diagonal Gaussian posterior with a softplus scale and a floor.
 
     The network outputs ``2 * latent_dim`` numbers ``[m, r]`` per example::
@@ -33,12 +33,9 @@ class DiagonalGaussianPosterior(DistributionHead):
     """
 
     def __init__(self, latent_dim: int, scale_floor: float = 1e-4, **kwargs):
-        super().__init__(**kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
+        super().__init__(latent_dim, **kwargs)
         if not scale_floor > 0:
             raise ValueError(f"scale_floor must be > 0, got {scale_floor}")
-        self.latent_dim = int(latent_dim)
         self.scale_floor = float(scale_floor)
 
     @property
@@ -58,11 +55,11 @@ class DiagonalGaussianPosterior(DistributionHead):
         return loc + scale * random.normal(shape, seed, loc.dtype)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "latent_dim": self.latent_dim, "scale_floor": self.scale_floor}
+        return {**super().get_config(), "scale_floor": self.scale_floor}
 
 
 @serializable
-class PointMassPosterior(DistributionHead):
+class PointMassPosterior(LatentHead):
     """Point-mass posterior ``q(z|x) = delta(z - f(x))`` for deterministic autoencoders.
 
     It keeps the :class:`~tfvae.models.Autoencoder` contract (``encode``
@@ -72,12 +69,6 @@ class PointMassPosterior(DistributionHead):
     Args:
       latent_dim: size of z.
     """
-
-    def __init__(self, latent_dim: int, **kwargs):
-        super().__init__(**kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
 
     @property
     def params_shape(self) -> tuple[int, ...]:
@@ -89,6 +80,3 @@ class PointMassPosterior(DistributionHead):
     def sample(self, distribution, num_samples, seed):
         loc = distribution.distribution.loc
         return tf.broadcast_to(loc, tf.concat([[num_samples], tf.shape(loc)], axis=0))
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "latent_dim": self.latent_dim}

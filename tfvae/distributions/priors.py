@@ -6,14 +6,14 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae import random
-from tfvae.distributions.base import DistributionHead
+from tfvae.distributions.base import LatentHead
 from tfvae.registry import serializable
 
 tfd = tfp.distributions
 
 
 @serializable
-class StandardNormalPrior(DistributionHead):
+class StandardNormalPrior(LatentHead):
     """Isotropic standard normal prior ``p(z) = N(0, I)``.
 
     ``prior()`` returns a ``tfd.MultivariateNormalDiag`` with event shape
@@ -24,12 +24,6 @@ class StandardNormalPrior(DistributionHead):
     Args:
       latent_dim: size of z.
     """
-
-    def __init__(self, latent_dim: int, **kwargs):
-        super().__init__(**kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
 
     @property
     def params_shape(self) -> tuple[int, ...]:
@@ -42,6 +36,3 @@ class StandardNormalPrior(DistributionHead):
 
     def sample(self, distribution, num_samples, seed):
         return random.normal([num_samples, self.latent_dim], seed, tf.float32)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "latent_dim": self.latent_dim}

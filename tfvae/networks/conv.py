@@ -12,8 +12,44 @@ from tfvae.networks.mlp import check_activation
 from tfvae.registry import serializable
 
 
+class _ConvNetwork(keras.layers.Layer):
+    """Arguments and config shared by the convolutional encoder and decoder."""
+
+    def __init__(
+        self,
+        target_shape: Sequence[int],
+        filters: Sequence[int],
+        kernel_size: int,
+        hidden_units: Sequence[int],
+        activation: str,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+        self.filters = tuple(int(f) for f in filters)
+        self.kernel_size = int(kernel_size)
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation = check_activation(activation)
+        self.hidden = [
+            keras.layers.Dense(u, activation=activation, name=f"dense_{i}") for i, u in enumerate(self.hidden_units)
+        ]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.target_shape)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "target_shape": list(self.target_shape),
+            "filters": list(self.filters),
+            "kernel_size": self.kernel_size,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+        }
+
+
 @serializable
-class ConvEncoder(keras.layers.Layer):
+class ConvEncoder(_ConvNetwork):
     """LeNet-like encoder: strided 3x3 convolutions, a dense layer, a float32 output.
 
     ``28x28x1 -> conv32/2 -> conv64/2 -> dense(hidden) -> dense(target)``.
@@ -35,20 +71,12 @@ class ConvEncoder(keras.layers.Layer):
         activation: str = "relu",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-        self.filters = tuple(int(f) for f in filters)
-        self.kernel_size = int(kernel_size)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
-        self.activation = check_activation(activation)
+        super().__init__(target_shape, filters, kernel_size, hidden_units, activation, **kwargs)
         self.convs = [
             keras.layers.Conv2D(f, self.kernel_size, strides=2, padding="same", activation=activation, name=f"conv_{i}")
             for i, f in enumerate(self.filters)
         ]
         self.flatten = keras.layers.Flatten()
-        self.hidden = [
-            keras.layers.Dense(u, activation=activation, name=f"dense_{i}") for i, u in enumerate(self.hidden_units)
-        ]
         self.projection = keras.layers.Dense(int(np.prod(self.target_shape)), dtype="float32", name="projection")
 
     def build(self, input_shape):
@@ -73,22 +101,9 @@ class ConvEncoder(keras.layers.Layer):
             h = layer(h, training=training)
         return tf.reshape(self.projection(h), [-1, *self.target_shape])
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.target_shape)
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "target_shape": list(self.target_shape),
-            "filters": list(self.filters),
-            "kernel_size": self.kernel_size,
-            "hidden_units": list(self.hidden_units),
-            "activation": self.activation,
-        }
-
 
 @serializable
-class ConvDecoder(keras.layers.Layer):
+class ConvDecoder(_ConvNetwork):
     """Transposed-convolution decoder to an image of ``target_shape``.
 
     ``z -> dense(hidden) -> dense(h/2^n * w/2^n * filters[0]) -> reshape ->
@@ -112,9 +127,7 @@ class ConvDecoder(keras.layers.Layer):
         activation: str = "relu",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-        self.filters = tuple(int(f) for f in filters)
+        super().__init__(target_shape, filters, kernel_size, hidden_units, activation, **kwargs)
         if len(self.target_shape) != 3:
             raise ValueError(f"ConvDecoder makes images (height, width, channels), got target_shape {self.target_shape}")
         if not self.filters:
@@ -126,13 +139,7 @@ class ConvDecoder(keras.layers.Layer):
                 f"image size {height}x{width} must be divisible by 2**len(filters) = {factor}; "
                 f"use fewer upsampling stages than filters={self.filters}"
             )
-        self.kernel_size = int(kernel_size)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
-        self.activation = check_activation(activation)
         self.base_shape = (height // factor, width // factor, self.filters[0])
-        self.hidden = [
-            keras.layers.Dense(u, activation=activation, name=f"dense_{i}") for i, u in enumerate(self.hidden_units)
-        ]
         self.to_base = keras.layers.Dense(int(np.prod(self.base_shape)), activation=activation, name="to_base")
         self.deconvs = [
             keras.layers.Conv2DTranspose(
@@ -162,16 +169,3 @@ class ConvDecoder(keras.layers.Layer):
         for deconv in self.deconvs:
             h = deconv(h, training=training)
         return self.projection(h)
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], *self.target_shape)
-
-    def get_config(self) -> dict:
-        return {
-            **super().get_config(),
-            "target_shape": list(self.target_shape),
-            "filters": list(self.filters),
-            "kernel_size": self.kernel_size,
-            "hidden_units": list(self.hidden_units),
-            "activation": self.activation,
-        }
