@@ -307,7 +307,7 @@ def train(
             if config.train.epochs % config.train.checkpoint_every:
                 checkpointer.save(config.train.epochs)
         seconds = time.perf_counter() - started
-        test = evaluate_loop(model, test_data, verbose=0)
+        test = evaluate_loop(model, test_data, verbose=verbose)
         test_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False, data_dir=data.data_dir)))
         images = _write_images(model, np.asarray(test_batch), run.path)
         summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
