@@ -19,7 +19,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import weakref
+from collections.abc import Callable, Iterable
 
 import keras
 import tensorflow as tf
@@ -46,6 +47,18 @@ def _as_dataset(data, batch_size: int | None) -> tf.data.Dataset:
     if batch_size is None:
         raise ValueError("pass batch_size when the data is an array, not a tf.data.Dataset")
     return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+
+
+# Traced runners per model, so repeated calls (one epoch at a time, resuming,
+# warm-up then timing) reuse one trace, as Keras caches its train_function.
+_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_runner(model: GenerativeModel, key: tuple, make: Callable[[], Callable]) -> Callable:
+    runners = _RUNNERS.setdefault(model, {})
+    if key not in runners:
+        runners[key] = make()
+    return runners[key]
 
 
 def _make_runner(step_fn, steps_per_execution: int):
@@ -136,11 +149,14 @@ def train_loop(
     optimizer = _prepare_optimizer(model, optimizer)
     dataset = _as_dataset(data, batch_size)
 
-    def step(batch):
-        terms = gradient_step(model, optimizer, batch)
-        model.update_term_trackers(terms, model.batch_size_of(batch))
+    def make_train_runner():
+        def step(batch):
+            terms = gradient_step(model, optimizer, batch)
+            model.update_term_trackers(terms, model.batch_size_of(batch))
 
-    runner = _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution))
+        return _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution))
+
+    runner = _cached_runner(model, ("train", optimizer, int(steps_per_execution), bool(jit_compile)), make_train_runner)
     evaluator = _evaluation_runner(model, int(steps_per_execution), jit_compile) if validation_data is not None else None
     history: dict[str, list[float]] = {}
     hooks = keras.callbacks.CallbackList(callbacks or [], model=model)
@@ -165,11 +181,14 @@ def train_loop(
 
 
 def _evaluation_runner(model: GenerativeModel, steps_per_execution: int, jit_compile: bool):
-    def step(batch):
-        terms = model.loss_terms(batch, training=False)
-        model.update_term_trackers(terms, model.batch_size_of(batch))
+    def make_evaluation_runner():
+        def step(batch):
+            terms = model.loss_terms(batch, training=False)
+            model.update_term_trackers(terms, model.batch_size_of(batch))
 
-    return _make_runner(tf.function(step, jit_compile=jit_compile), steps_per_execution)
+        return _make_runner(tf.function(step, jit_compile=jit_compile), steps_per_execution)
+
+    return _cached_runner(model, ("evaluate", int(steps_per_execution), bool(jit_compile)), make_evaluation_runner)
 
 
 def evaluate_loop(
