@@ -2,7 +2,7 @@
 
 import pytest
 
-from tfvae.cli import TRAINING_DIRS
+from tfvae.commands.train import TRAINING_DIRS
 from tfvae.config import ConfigError, ExperimentConfig, apply_overrides, default_config, load_config
 from tfvae.runs import build_model
 

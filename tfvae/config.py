@@ -33,8 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tfvae.errors import TfvaeError
 
-class ConfigError(ValueError):
+
+class ConfigError(TfvaeError, ValueError):
     """A config key is unknown, or its value has the wrong type or range."""
 
 

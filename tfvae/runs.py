@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.config import ConfigError, ExperimentConfig, ModelConfig
+from tfvae.errors import TfvaeError
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
 from tfvae.registry import MODELS
@@ -40,7 +41,7 @@ HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "summary.json"
 
 
-class RunError(RuntimeError):
+class RunError(TfvaeError, RuntimeError):
     """A run directory cannot be used as asked (exists, missing, corrupt)."""
 
 
@@ -255,7 +256,10 @@ def train(
     _set_precision(config.train.precision)
     try:
         data = config.data
-        info = dataset_info(data.dataset, data_dir=data.data_dir)
+        try:
+            info = dataset_info(data.dataset, data_dir=data.data_dir)
+        except ValueError as error:
+            raise ConfigError(f"data.dataset: {error}") from None
         loader = dict(
             batch_size=data.batch_size,
             seed=config.train.seed,

@@ -61,6 +61,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data import preprocessing
+from tfvae.errors import TfvaeError
 from tfvae.data.idx import read_idx, read_idx_header
 
 __all__ = [
@@ -97,7 +98,7 @@ _TFDS_EXAMPLES = ("mnist", "fashion_mnist", "binarized_mnist", "cifar10", "dspri
 _IDX_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(TfvaeError, RuntimeError):
     """A known dataset whose data is not on this machine and cannot be fetched."""
 
 

@@ -1,0 +1,103 @@
+"""``tfvae train``: train a model from a config or a model name."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+TRAINING_DIRS = (Path("training"), Path(__file__).resolve().parents[2] / "training")
+
+
+def _find_config(target: str) -> Path | None:
+    path = Path(target)
+    if path.suffix == ".toml" or path.is_file():
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        return path
+    for directory in TRAINING_DIRS:
+        candidate = directory / f"{target}.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_config(target: str, overrides: list[str]):
+    """The config for ``target``: a TOML path, a config in ``training/``, or a model name."""
+    from tfvae.config import default_config, load_config
+    from tfvae.registry import MODELS
+
+    path = _find_config(target)
+    if path is not None:
+        return load_config(path, overrides)
+    if target in MODELS:
+        return default_config(target, overrides)
+    known = sorted({p.stem for d in TRAINING_DIRS if d.is_dir() for p in d.glob("*.toml")})
+    raise FileNotFoundError(
+        f"{target!r} is neither a config file, a config in training/ ({', '.join(known) or 'none'}), "
+        f"nor a model ({', '.join(MODELS.names())})"
+    )
+
+
+def _flag_overrides(args: argparse.Namespace) -> list[str]:
+    flags = {
+        "data.dataset": args.dataset,
+        "data.batch_size": args.batch_size,
+        "data.data_dir": args.data_dir,
+        "train.driver": args.driver,
+        "train.epochs": args.epochs,
+        "train.precision": args.precision,
+        "train.jit_compile": args.jit,
+        "train.steps_per_execution": args.steps_per_execution,
+        "train.seed": args.seed,
+        "train.learning_rate": args.learning_rate,
+    }
+    return [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+
+
+def run(args: argparse.Namespace) -> int:
+    from tfvae.runs import train
+
+    overrides = list(args.set or []) + _flag_overrides(args)
+    config = resolve_config(args.target, overrides)
+    if args.name:
+        config.name = args.name
+    train(config, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)
+    return 0
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "train",
+        help="train a model from a config or a model name",
+        description=(
+            "Train a model. TARGET is a TOML config file, the name of a config in training/ "
+            "(e.g. vae, conv_vae, beta_vae, autoencoder) or a registered model name. "
+            "With no options it trains on the embedded digits (offline) and writes runs/<name>/: "
+            "config.json, history.csv, TensorBoard logs, checkpoints, reconstructions.png, "
+            "samples.png and summary.json."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("target", nargs="?", default="vae", metavar="CONFIG|MODEL", help="config file, config name or model name")
+    parser.add_argument("--dataset", help="digits (embedded, offline), a tfds name (mnist, fashion_mnist, ...) or idx:<dir>")
+    parser.add_argument("--data-dir", help="tfds data directory, or a directory of IDX files")
+    parser.add_argument("--driver", choices=("fit", "loop"), help="Keras fit, or the custom tf.function loop")
+    parser.add_argument("--epochs", type=int, help="total epochs (on --resume: train up to this many)")
+    parser.add_argument("--batch-size", type=int, help="examples per batch")
+    parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
+    parser.add_argument(
+        "--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), help="Keras mixed-precision policy"
+    )
+    parser.add_argument("--jit", dest="jit", action="store_true", default=None, help="compile steps with XLA")
+    parser.add_argument("--no-jit", dest="jit", action="store_false", help="do not compile with XLA")
+    parser.add_argument("--steps-per-execution", type=int, help="training steps per tf.function call")
+    parser.add_argument("--seed", type=int, help="seed of initialisation, sampling and shuffling")
+    parser.add_argument("--out", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--name", help="name of the run (default: the config's name)")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    parser.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="override any config key, e.g. --set model.latent_dim=8 (repeatable)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or summary line")
+    parser.set_defaults(handler=run)
