@@ -5,9 +5,11 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tfvae.cli import main
+from tfvae.data import load_dataset
 
 TINY = ["--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
 
@@ -43,7 +45,7 @@ def test_train_writes_the_run_directory(driver, tmp_path, capsys):
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, capsys):
-    from tfvae.runs import Checkpointer, RunDirectory, build_model, train
+    from tfvae.runs import Checkpointer, RunDirectory, build_model, load_run, train
 
     run = tmp_path / "run"
     assert main(["train", "vae", "--out", str(run), *TINY]) == 0
@@ -59,6 +61,11 @@ def test_resume_continues_from_the_saved_step(tmp_path, capsys):
     result = train(config, out=run, resume=True, verbose=0)
     assert history_epochs(run) == [1, 2, 3]
     assert int(result.model.optimizer.iterations) == 3 * steps_per_epoch  # not 2 * steps: it went on from step 16
+    # load_run rebuilds the same model from the run directory
+    loaded = load_run(run)
+    assert loaded.epochs_done == 3 and int(loaded.model.optimizer.iterations) == 3 * steps_per_epoch
+    x = next(iter(load_dataset("digits", "test", 8)))
+    np.testing.assert_allclose(loaded.model.reconstruct(x), result.model.reconstruct(x), rtol=1e-5, atol=1e-6)
     # the newest checkpoint holds epoch 3, step 48
     model = build_model(config.model, (28, 28, 1))
     model.compile(optimizer="adam")

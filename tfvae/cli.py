@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 
-from tfvae.commands import COMMANDS
+from tfvae.commands import command_names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train, evaluate, plot and export autoencoders and VAEs (TensorFlow, Keras 3, TFP).",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_names():
         importlib.import_module(f"tfvae.commands.{name}").register(commands)
     return parser
 

@@ -225,6 +225,46 @@ def _write_images(model: GenerativeModel, test_batch: np.ndarray, directory: Pat
     return written
 
 
+@dataclass
+class LoadedRun:
+    """A trained model restored from a run directory."""
+
+    config: ExperimentConfig
+    model: GenerativeModel
+    directory: Path
+    epochs_done: int
+    data_shape: tuple[int, ...]
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Rebuild the model of a run directory and restore its newest checkpoint.
+
+    The model is built in float32 whatever precision it was trained in (its
+    variables are float32 either way) and compiled with the run's optimizer,
+    whose state is restored too.
+
+    Args:
+      path: a run directory written by :func:`train` (``runs/<name>``).
+
+    Raises:
+      RunError: no run there, or its checkpoint cannot be restored.
+    """
+    from tfvae.data import dataset_info
+
+    run = RunDirectory(path)
+    if not run.path.is_dir():
+        raise RunError(f"run directory not found: {run.path}")
+    config = run.read_config()
+    try:
+        info = dataset_info(config.data.dataset, data_dir=config.data.data_dir)
+    except ValueError as error:
+        raise ConfigError(f"data.dataset: {error}") from None
+    model = build_model(config.model, info.image_shape, seed=config.train.seed)
+    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
+    epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
+    return LoadedRun(config, model, run.path, epochs_done, tuple(info.image_shape))
+
+
 def train(
     config: ExperimentConfig,
     out: str | Path | None = None,
