@@ -3,7 +3,16 @@
 from tfvae import _backend  # noqa: F401  (selects the Keras TensorFlow backend)
 from tfvae import distributions, kl, networks, random
 from tfvae.kl import kl_divergence
-from tfvae.models import VAE, Autoencoder, BetaVAE, GenerativeModel
+from tfvae.models import (
+    VAE,
+    Autoencoder,
+    BetaVAE,
+    ContractiveAE,
+    DenoisingAE,
+    GenerativeModel,
+    KSparseAE,
+    SparseAE,
+)
 
 __version__ = "0.1.0"
 
@@ -11,7 +20,11 @@ __all__ = [
     "VAE",
     "Autoencoder",
     "BetaVAE",
+    "ContractiveAE",
+    "DenoisingAE",
     "GenerativeModel",
+    "KSparseAE",
+    "SparseAE",
     "distributions",
     "kl",
     "kl_divergence",

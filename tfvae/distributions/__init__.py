@@ -7,7 +7,7 @@ from tfvae.distributions.likelihoods import (
     GaussianLikelihood,
     Likelihood,
 )
-from tfvae.distributions.posteriors import DiagonalGaussianPosterior, PointMassPosterior
+from tfvae.distributions.posteriors import DiagonalGaussianPosterior, KSparsePosterior, PointMassPosterior
 from tfvae.distributions.priors import StandardNormalPrior
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "DiagonalGaussianPosterior",
     "DistributionHead",
     "GaussianLikelihood",
+    "KSparsePosterior",
     "LatentHead",
     "Likelihood",
     "PointMassPosterior",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -64,19 +65,85 @@ class PointMassPosterior(LatentHead):
 
     It keeps the :class:`~tfvae.models.Autoencoder` contract (``encode``
     returns a distribution) for models without a stochastic code; ``mean()``
-    and ``sample()`` are the code itself.
+    and ``sample()`` are the code itself, ``f(x) = activation(encoder(x))``.
 
     Args:
       latent_dim: size of z.
+      activation: code activation: ``None`` (linear), ``"sigmoid"`` (sparse
+        and contractive AEs), ``"relu"`` or ``"tanh"``.
     """
+
+    ACTIVATIONS = {None: tf.identity, "sigmoid": tf.sigmoid, "relu": tf.nn.relu, "tanh": tf.tanh}
+
+    def __init__(self, latent_dim: int, activation: str | None = None, **kwargs):
+        super().__init__(latent_dim, **kwargs)
+        if activation not in self.ACTIVATIONS:
+            raise ValueError(f"activation must be one of {list(self.ACTIVATIONS)}, got {activation!r}")
+        self.activation = activation
 
     @property
     def params_shape(self) -> tuple[int, ...]:
         return (self.latent_dim,)
 
+    def code(self, params) -> tf.Tensor:
+        """The code ``f(x)`` from the encoder's output."""
+        return self.ACTIVATIONS[self.activation](self._float32(params))
+
     def call(self, params) -> tfd.Distribution:
-        return tfd.Independent(tfd.Deterministic(loc=self._float32(params)), reinterpreted_batch_ndims=1)
+        return tfd.Independent(tfd.Deterministic(loc=self.code(params)), reinterpreted_batch_ndims=1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": self.activation}
 
     def sample(self, distribution, num_samples, seed):
         loc = distribution.distribution.loc
         return tf.broadcast_to(loc, tf.concat([[num_samples], tf.shape(loc)], axis=0))
+
+
+@serializable
+class KSparsePosterior(PointMassPosterior):
+    r"""Point mass on a k-sparse linear code (Makhzani & Frey, 2013).
+
+    ``z = h * m`` where ``h`` is the linear encoder output and ``m`` keeps the
+    ``k`` largest entries of ``h`` in each row (exactly ``k``: ties are broken
+    by position). ``m`` is a constant in the backward pass, so gradients flow
+    only through the kept units. ``k`` is a non-trainable variable, so a
+    schedule (:class:`tfvae.models.KSparsityScheduler`) can lower it during
+    training without retracing.
+
+    Args:
+      latent_dim: size of z.
+      k: units kept per example, ``1 <= k <= latent_dim``.
+
+    References:
+      Makhzani, A. & Frey, B. (2013). k-Sparse Autoencoders. arXiv:1312.5663.
+    """
+
+    def __init__(self, latent_dim: int, k: int = 25, **kwargs):
+        kwargs.pop("activation", None)
+        super().__init__(latent_dim, activation=None, **kwargs)
+        self.k_initial = self._check_k(k)
+        self.k = self.add_weight(
+            name="k", shape=(), dtype="int32", initializer=keras.initializers.Constant(self.k_initial), trainable=False
+        )
+
+    def _check_k(self, k: int) -> int:
+        if not 1 <= int(k) <= self.latent_dim:
+            raise ValueError(f"k must be in [1, latent_dim={self.latent_dim}], got {k}")
+        return int(k)
+
+    def set_k(self, k: int) -> None:
+        """Change the number of kept units (used by schedules)."""
+        self.k.assign(self._check_k(k))
+
+    def code(self, params) -> tf.Tensor:
+        h = self._float32(params)
+        # rank of each unit within its row, 0 for the largest: exactly k kept
+        rank = tf.argsort(tf.argsort(h, axis=-1, direction="DESCENDING", stable=True), axis=-1, stable=True)
+        keep = tf.cast(rank < tf.cast(self.k, rank.dtype), h.dtype)
+        return h * tf.stop_gradient(keep)
+
+    def get_config(self) -> dict:
+        config = {**super().get_config(), "k": self.k_initial}
+        config.pop("activation")
+        return config

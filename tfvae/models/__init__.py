@@ -2,6 +2,20 @@
 
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.base import GenerativeModel, gradient_step
+from tfvae.models.contractive import ContractiveAE
+from tfvae.models.denoising import DenoisingAE
+from tfvae.models.sparse import KSparseAE, KSparsityScheduler, SparseAE
 from tfvae.models.vae import VAE, BetaVAE
 
-__all__ = ["Autoencoder", "BetaVAE", "GenerativeModel", "VAE", "gradient_step"]
+__all__ = [
+    "Autoencoder",
+    "BetaVAE",
+    "ContractiveAE",
+    "DenoisingAE",
+    "GenerativeModel",
+    "KSparseAE",
+    "KSparsityScheduler",
+    "SparseAE",
+    "VAE",
+    "gradient_step",
+]

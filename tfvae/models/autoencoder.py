@@ -66,6 +66,22 @@ class Autoencoder(GenerativeModel):
         self.build((None, *self.data_shape))
 
     # ----------------------------------------------------------------- builders
+    #: keyword arguments of the builders that configure the posterior head
+    #: (popped by :meth:`build_posterior`), not the model.
+    posterior_options: tuple[str, ...] = ()
+
+    @classmethod
+    def build_posterior(cls, latent_dim: int, options: dict) -> DistributionHead:
+        """The posterior head the ``mlp`` / ``conv`` builders use.
+
+        Args:
+          latent_dim: size of z.
+          options: the builder's remaining keyword arguments; pop the names in
+            ``posterior_options`` from it.
+        """
+        head_options = {name: options.pop(name) for name in cls.posterior_options if name in options}
+        return cls.default_posterior(latent_dim, name="posterior", **head_options)
+
     @classmethod
     def mlp(
         cls,
@@ -89,7 +105,7 @@ class Autoencoder(GenerativeModel):
           likelihood_kwargs: extra arguments of the likelihood head.
           **kwargs: the model's own arguments (``beta``, ``kl``, ``seed``, ...).
         """
-        posterior = cls.default_posterior(latent_dim, name="posterior")
+        posterior = cls.build_posterior(latent_dim, kwargs)
         head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
         encoder = MLP(posterior.params_shape, hidden_units, activation, name="encoder")
         decoder = MLP(head.params_shape, tuple(reversed(tuple(hidden_units))), activation, name="decoder")
@@ -120,7 +136,7 @@ class Autoencoder(GenerativeModel):
           likelihood_kwargs: extra arguments of the likelihood head.
           **kwargs: the model's own arguments.
         """
-        posterior = cls.default_posterior(latent_dim, name="posterior")
+        posterior = cls.build_posterior(latent_dim, kwargs)
         head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
         encoder = ConvEncoder(posterior.params_shape, filters, hidden_units=hidden_units, activation=activation, name="encoder")
         decoder = ConvDecoder(
@@ -178,6 +194,10 @@ class Autoencoder(GenerativeModel):
         self._check_condition(condition)
         return self._decode(check_latent(z, self.latent_dim), training)
 
+    def embed(self, x, condition=None) -> tf.Tensor:
+        """Latent features ``E[q(z|x)]`` (the posterior mean, or the code itself), ``[B, latent_dim]``."""
+        return self.encode(x, condition).mean()
+
     def reconstruct(self, x, condition=None) -> tf.Tensor:
         """``E[p(x | E[q(z|x)])]``: the mean reconstruction, a tensor shaped like ``x``."""
         return self.decode(self.encode(x, condition).mean(), condition).mean()
@@ -201,11 +221,22 @@ class Autoencoder(GenerativeModel):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return check_data_shape(x, self.data_shape)
 
+    def corrupt(self, x: tf.Tensor, training: bool) -> tf.Tensor:
+        """The encoder's input for clean data ``x`` (identity; denoising AEs corrupt it)."""
+        return x
+
+    def code_penalties(self, x_in: tf.Tensor, z: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
+        """Per-example penalties on the code ``z = f(x_in)``, each ``[B]`` (none here)."""
+        return {}
+
     def per_example_terms(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
-        """Per-example terms in nats, each of shape ``[B]``."""
-        q = self._encode(x, training)
-        distortion = -self._decode(q.mean(), training).log_prob(x)
-        return {"distortion": distortion}
+        """Per-example terms, each of shape ``[B]``: the distortion ``-log p(x|z)`` in nats
+        at ``z = E[q(z|corrupt(x))]`` (the loss compares with the clean ``x``), and the
+        model's :meth:`code_penalties`."""
+        x_in = self.corrupt(x, training)
+        z = self._encode(x_in, training).mean()
+        distortion = -self._decode(z, training).log_prob(x)
+        return {"distortion": distortion, **self.code_penalties(x_in, z, training)}
 
     def objective(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
         """The per-example loss minimised, from :meth:`per_example_terms`."""
