@@ -5,7 +5,7 @@ A config has four tables, each a dataclass::
     name = "vae"                    # default run directory: runs/<name>
 
     [model]                         # ModelConfig
-    name = "vae"                    # a registered model: vae, beta_vae, autoencoder
+    name = "vae"                    # a registered model (tfvae.registry.MODELS)
     architecture = "mlp"            # mlp | conv
     latent_dim = 16
 
@@ -61,6 +61,9 @@ class ModelConfig:
       beta: weight of the rate term (VAE family).
       kl: ``"analytic"`` or ``"mc"`` (VAE family).
       num_samples: Monte-Carlo samples per example (VAE family).
+      options: the model's own arguments, e.g. ``{corruption = "masking",
+        noise_level = 0.3}`` for ``denoising_ae`` or ``{k = 25}`` for
+        ``k_sparse_ae``; checked against what the model accepts.
     """
 
     name: str = "vae"
@@ -74,6 +77,7 @@ class ModelConfig:
     beta: float | None = None
     kl: str | None = None
     num_samples: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -75,7 +75,8 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
     }
     if config.architecture == "conv":
         kwargs["filters"] = tuple(config.filters)
-    accepted = _init_parameters(cls)
+    accepted = _init_parameters(cls) | set(getattr(cls, "posterior_options", ()))
+    accepted -= {"self", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "prior", "seed"}
     for option in ("beta", "kl", "num_samples"):
         value = getattr(config, option)
         if value is None:
@@ -83,7 +84,20 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
         if option not in accepted:
             raise ConfigError(f"model.{option} does not apply to model {config.name!r}")
         kwargs[option] = value
-    return getattr(cls, config.architecture)(**kwargs)
+    for option, value in config.options.items():
+        if option not in accepted:
+            raise ConfigError(
+                f"model.options.{option}: not an option of model {config.name!r}; "
+                f"it takes: {', '.join(sorted(accepted)) or 'none'}"
+            )
+        kwargs[option] = value
+    builder = getattr(cls, config.architecture, None)
+    if builder is None:
+        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
+    try:
+        return builder(**kwargs)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"model: {error}") from None
 
 
 class RunDirectory:
