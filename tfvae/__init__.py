@@ -11,6 +11,7 @@ from tfvae.models import (
     DenoisingAE,
     GenerativeModel,
     KSparseAE,
+    Seq2SeqAE,
     SparseAE,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "DenoisingAE",
     "GenerativeModel",
     "KSparseAE",
+    "Seq2SeqAE",
     "SparseAE",
     "distributions",
     "kl",

@@ -42,7 +42,7 @@ class ConfigError(TfvaeError, ValueError):
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DRIVERS = ("fit", "loop")
-ARCHITECTURES = ("mlp", "conv")
+ARCHITECTURES = ("mlp", "conv", "recurrent")
 
 
 @dataclass
@@ -51,7 +51,7 @@ class ModelConfig:
 
     Attributes:
       name: registered model name (``tfvae.registry.MODELS``).
-      architecture: ``"mlp"`` or ``"conv"`` encoder/decoder.
+      architecture: ``"mlp"``, ``"conv"`` or ``"recurrent"`` (sequence models) networks.
       latent_dim: size of z.
       hidden_units: dense widths of the encoder (the decoder mirrors them).
       filters: convolution channels per stride-2 stage (``conv`` only).

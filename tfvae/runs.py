@@ -75,8 +75,14 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
     }
     if config.architecture == "conv":
         kwargs["filters"] = tuple(config.filters)
+    if config.architecture == "recurrent":
+        kwargs.pop("activation")
+    builder = getattr(cls, config.architecture, None)
+    if builder is None:
+        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
     accepted = _init_parameters(cls) | set(getattr(cls, "posterior_options", ()))
-    accepted -= {"self", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "prior", "seed"}
+    accepted |= set(inspect.signature(builder).parameters) - set(kwargs)
+    accepted -= {"self", "cls", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "prior", "seed"}
     for option in ("beta", "kl", "num_samples"):
         value = getattr(config, option)
         if value is None:
@@ -91,9 +97,6 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
                 f"it takes: {', '.join(sorted(accepted)) or 'none'}"
             )
         kwargs[option] = value
-    builder = getattr(cls, config.architecture, None)
-    if builder is None:
-        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
     try:
         return builder(**kwargs)
     except (ValueError, TypeError) as error:
@@ -154,15 +157,19 @@ class Checkpointer:
 
     Model variables are keyed by their Keras path below the model (so the
     instance name, ``vae`` or ``vae_3``, does not matter; the RNG state is
-    among them), optimizer variables by position.
+    among them; a repeated path gets a ``+`` per repeat, in order),
+    optimizer variables by position.
     """
 
     def __init__(self, directory: Path, model: GenerativeModel, max_to_keep: int = 3):
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         prefix = f"{model.name}/"
-        variables = {v.path.removeprefix(prefix).replace("/", "."): v for v in model.variables}
-        if len(variables) != len(model.variables):
-            raise RunError("the model has two variables with the same path; cannot checkpoint it by name")
+        variables: dict[str, tf.Variable] = {}
+        for variable in model.variables:
+            key = variable.path.removeprefix(prefix).replace("/", ".")
+            while key in variables:  # e.g. the RNG states of recurrent layers share a path
+                key += "+"
+            variables[key] = variable
         self.checkpoint = tf.train.Checkpoint(
             model=variables,
             optimizer=list(model.optimizer.variables),
@@ -228,6 +235,8 @@ def _set_precision(precision: str) -> None:
 
 def _write_images(model: GenerativeModel, test_batch: np.ndarray, directory: Path) -> list[Path]:
     written = []
+    if test_batch.ndim != 4:  # not images
+        return written
     if hasattr(model, "reconstruct"):
         originals = test_batch[:32]
         recon = model.reconstruct(originals).numpy()
@@ -273,10 +282,10 @@ def load_run(path: str | Path) -> LoadedRun:
         info = dataset_info(config.data.dataset, data_dir=config.data.data_dir)
     except ValueError as error:
         raise ConfigError(f"data.dataset: {error}") from None
-    model = build_model(config.model, info.image_shape, seed=config.train.seed)
+    model = build_model(config.model, info.data_shape, seed=config.train.seed)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
-    return LoadedRun(config, model, run.path, epochs_done, tuple(info.image_shape))
+    return LoadedRun(config, model, run.path, epochs_done, info.data_shape)
 
 
 def train(
@@ -323,7 +332,7 @@ def train(
         )
         train_data = load_dataset(data.dataset, "train", **loader)
         test_data = load_dataset(data.dataset, "test", **loader)
-        model = build_model(config.model, info.image_shape, seed=config.train.seed)
+        model = build_model(config.model, info.data_shape, seed=config.train.seed)
         model.compile(
             optimizer=keras.optimizers.Adam(config.train.learning_rate),
             jit_compile=config.train.jit_compile,

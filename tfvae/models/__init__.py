@@ -4,6 +4,7 @@ from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.base import GenerativeModel, gradient_step
 from tfvae.models.contractive import ContractiveAE
 from tfvae.models.denoising import DenoisingAE
+from tfvae.models.seq2seq import Seq2SeqAE
 from tfvae.models.sparse import KSparseAE, KSparsityScheduler, SparseAE
 from tfvae.models.vae import VAE, BetaVAE
 
@@ -15,6 +16,7 @@ __all__ = [
     "GenerativeModel",
     "KSparseAE",
     "KSparsityScheduler",
+    "Seq2SeqAE",
     "SparseAE",
     "VAE",
     "gradient_step",
