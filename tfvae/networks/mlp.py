@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from tfvae.registry import serializable
 
-ACTIVATIONS = ("relu", "elu", "tanh", "gelu", "swish", "leaky_relu", "softplus", "sigmoid")
+ACTIVATIONS = ("relu", "elu", "selu", "tanh", "gelu", "swish", "leaky_relu", "softplus", "sigmoid")
 
 
 def check_activation(activation: str) -> str:
