@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tfvae.cli import main
+from tfvae.commands.train import TRAINING_DIRS
 from tfvae.data import load_dataset
 
 TINY = ["--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
@@ -96,3 +97,15 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
     assert main(["train", "vae", "--resume", "--out", str(tmp_path / "nothing")]) == 2
     assert "holds no run" in capsys.readouterr().err
     assert not (tmp_path / "b").exists()
+
+
+SHIPPED = sorted(p.stem for p in TRAINING_DIRS[1].glob("*.toml") if "fashion" not in p.stem)
+
+
+@pytest.mark.parametrize("config", SHIPPED)
+def test_every_shipped_config_trains_from_the_cli(config, tmp_path):
+    run = tmp_path / config
+    driver = "loop" if SHIPPED.index(config) % 2 else "fit"
+    assert main(["train", config, "--epochs", "1", "--driver", driver, "--quiet", "--out", str(run)]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert np.isfinite(summary["test"]["loss"]) and history_epochs(run) == [1]
