@@ -354,7 +354,6 @@ def train(
                     train_data,
                     epochs=config.train.epochs,
                     initial_epoch=initial_epoch,
-                    shuffle=False,  # the dataset reshuffles itself each epoch
                     validation_data=test_data,
                     callbacks=[logger],
                     verbose="auto" if verbose else 0,

@@ -70,6 +70,16 @@ class GenerativeModel(keras.Model):
         if self.optimizer is not None and not self.optimizer.built:
             self.optimizer.build(self.trainable_variables)
 
+    def fit(self, x=None, *args, **kwargs):
+        """Keras ``fit``; a ``tf.data.Dataset`` is taken in its own order (``shuffle=False``).
+
+        tfvae datasets reshuffle themselves every epoch, and Keras would only
+        warn that it ignores ``shuffle=True`` for them.
+        """
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)
+        return super().fit(x, *args, **kwargs)
+
     def compile_from_config(self, config):
         """Recompile a loaded model (``keras.saving.load_model``) with its saved optimizer."""
         self.compile(**keras.saving.deserialize_keras_object(config))
