@@ -63,10 +63,11 @@ class RatingsAE(Autoencoder):
         return self._decode(self._encode(x, training).mean(), training).mean()
 
     def per_example_terms(self, x, training=False):
-        observed = tf.cast(tf.not_equal(x, 0.0), tf.float32)
-        y = self.predict_ratings(x, training)
-        squared = tf.reshape(observed * tf.square(x - y), [tf.shape(x)[0], -1])
-        return {"squared_error": tf.reduce_sum(squared, -1), "observed": tf.reduce_sum(tf.reshape(observed, tf.shape(squared)), -1)}
+        """``distortion``: the squared error summed over each user's observed ratings; ``observed``: their count."""
+        observed = tf.reshape(tf.cast(tf.not_equal(x, 0.0), tf.float32), [tf.shape(x)[0], -1])
+        y = tf.reshape(self.predict_ratings(x, training), tf.shape(observed))
+        squared = observed * tf.square(tf.reshape(x, tf.shape(observed)) - y)
+        return {"distortion": tf.reduce_sum(squared, -1), "observed": tf.reduce_sum(observed, -1)}
 
     def loss_terms(self, data, training=False):
         x = self.unpack_data(data)

@@ -111,19 +111,36 @@ class GenerativeModel(keras.Model):
         terms = self.loss_terms(data, training=False)
         return self.update_term_trackers(terms, self.batch_size_of(data))
 
-    # The seed generator's state lives outside the layer's own variables, so
-    # Keras would not save it: store it beside them, so a reloaded model
-    # continues the same random stream.
+    # Seed generators' states live outside the layers' own variables, so Keras
+    # would not save them: store them (the model's first, then those of its
+    # layers, e.g. recurrent cells) beside the model's own variables, so a
+    # reloaded model continues the same random streams.
+    def _all_seed_generators(self) -> list:
+        seen, generators = set(), []
+        for layer in self._flatten_layers(include_self=True):
+            for generator in getattr(layer, "_seed_generators", []):
+                if id(generator) not in seen:
+                    seen.add(id(generator))
+                    generators.append(generator)
+        return generators
+
+    @staticmethod
+    def _seed_key(index: int) -> str:
+        return "seed_generator_state" if index == 0 else f"seed_generator_state_{index}"
+
     def save_own_variables(self, store):
         super().save_own_variables(store)
-        store["seed_generator_state"] = self.seed_generator.state
+        for i, generator in enumerate(self._all_seed_generators()):
+            store[self._seed_key(i)] = generator.state
 
     def load_own_variables(self, store):
         own = self._trainable_variables + self._non_trainable_variables
         for i, variable in enumerate(own):
             variable.assign(store[f"{i}"])
-        if "seed_generator_state" in store.keys():
-            self.seed_generator.state.assign(store["seed_generator_state"])
+        keys = set(store.keys())
+        for i, generator in enumerate(self._all_seed_generators()):
+            if self._seed_key(i) in keys:
+                generator.state.assign(store[self._seed_key(i)])
 
     def get_config(self) -> dict:
         return {

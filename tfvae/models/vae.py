@@ -82,9 +82,19 @@ class VAE(Autoencoder):
         """The prior ``p(z)`` as a ``tfd.Distribution`` (event shape ``[latent_dim]``)."""
         return self.prior()
 
-    def per_example_terms(self, x, training=False, num_samples=None):
+    def per_example_terms(self, x, training=False, num_samples=None, seed=None):
+        """Per-example ``elbo``, ``distortion`` and ``rate`` (``[B]``, nats).
+
+        Args:
+          x: checked float data ``[B, *data_shape]``.
+          training: whether layers run in training mode.
+          num_samples: Monte-Carlo samples (default: the model's ``num_samples``).
+          seed: a length-2 stateless seed for the draws; default: the model's
+            seed generator (which then moves on).
+        """
         q = self._encode(x, training)
-        z = self.posterior.sample(q, num_samples or self.num_samples, self.seed_generator.next())
+        seed = self.seed_generator.next() if seed is None else seed
+        z = self.posterior.sample(q, num_samples or self.num_samples, seed)
         distortion = -tf.reduce_mean(self._decode(z, training).log_prob(x), axis=0)
         rate = kl_divergence(q, self.prior(), z=z, method=self.kl)
         return {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
@@ -92,16 +102,17 @@ class VAE(Autoencoder):
     def objective(self, terms):
         return terms["distortion"] + self.beta * terms["rate"]
 
-    def elbo(self, x, condition=None, num_samples: int | None = None) -> dict[str, tf.Tensor]:
+    def elbo(self, x, condition=None, num_samples: int | None = None, seed=None) -> dict[str, tf.Tensor]:
         """Per-example ``elbo``, ``distortion`` and ``rate`` in nats, each of shape ``[B]``.
 
         Args:
           x: float data of shape ``(batch, *data_shape)``.
           condition: unused by unconditional models.
           num_samples: Monte-Carlo samples (default: the model's ``num_samples``).
+          seed: a length-2 stateless seed (default: the model's seed generator).
         """
         self._check_condition(condition)
-        return self.per_example_terms(check_data_shape(x, self.data_shape), False, num_samples)
+        return self.per_example_terms(check_data_shape(x, self.data_shape), False, num_samples, seed)
 
     def sample(self, num_samples: int, seed=None) -> tf.Tensor:
         """Decode ``num_samples`` draws from the prior; returns the likelihood means.

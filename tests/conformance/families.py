@@ -1,0 +1,194 @@
+"""The conformance registry: one entry per model family, each run through the same checks.
+
+Add a family here when you add it to the library: a small ``build`` factory,
+the signatures it documents (names, dtypes, shapes: the README's table) and
+``reference(model, signature, inputs)``, the numbers the in-memory model gives
+through its public API. ``tests/conformance/test_conformance.py`` then checks
+the ``.keras`` round trip, the SavedModel in a process without tfvae or TFP,
+``saved_model_cli``, the warmup file and input validation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tfvae import VAE, Autoencoder, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, Seq2SeqAE, SparseAE
+from tfvae.applications import RatingsAE, low_rank_ratings
+from tfvae.data.sequences import sine_sequences
+
+#: name -> (dtype as saved_model_cli prints it, shape with -1 for the batch)
+Specs = dict[str, tuple[str, tuple[int, ...]]]
+
+
+@dataclass
+class Family:
+    """One entry of the conformance registry.
+
+    Args:
+      build: a fresh small model (``seed`` fixed, so numbers are reproducible).
+      expected: ``expected(model) -> {signature: (input specs, output specs)}``.
+      reference: ``reference(model, signature, inputs) -> {output: array}``.
+      inputs: ``inputs(model, rng) -> {signature: {input: array}}``.
+    """
+
+    build: Callable
+    expected: Callable[..., dict[str, tuple[Specs, Specs]]]
+    reference: Callable[..., dict[str, np.ndarray]]
+    inputs: Callable[..., dict[str, dict[str, np.ndarray]]]
+    notes: str = field(default="")
+
+
+FLOAT, INT64 = "DT_FLOAT", "DT_INT64"
+SEEDS = np.array([[11, 0], [11, 1], [12, 7]], np.int64)
+
+
+# ------------------------------------------------------------- expectations
+def autoencoder_expected(model, likelihood_params=("logits",)) -> dict[str, tuple[Specs, Specs]]:
+    """The README's table for autoencoders (``likelihood_params``: the decode outputs beside ``mean``)."""
+    data, latent = (-1, *model.data_shape), (-1, model.latent_dim)
+    terms = {name: (FLOAT, (-1,)) for name in ("score", "distortion")}
+    return {
+        "serving_default": ({"x": (FLOAT, data)}, {"reconstruction": (FLOAT, data)}),
+        "encode": ({"x": (FLOAT, data)}, {"mean": (FLOAT, latent), "stddev": (FLOAT, latent)}),
+        "decode": ({"z": (FLOAT, latent)}, {"mean": (FLOAT, data), **{p: (FLOAT, data) for p in likelihood_params}}),
+        "score": ({"x": (FLOAT, data)}, terms),
+    }
+
+
+def vae_expected(model, likelihood_params=("logits",)) -> dict[str, tuple[Specs, Specs]]:
+    """The README's table for VAEs: a seeded ``score`` (negative ELBO) and ``sample``."""
+    data, latent, seed = (-1, *model.data_shape), (-1, model.latent_dim), {"seed": (INT64, (-1, 2))}
+    expected = autoencoder_expected(model, likelihood_params)
+    terms = {name: (FLOAT, (-1,)) for name in ("score", "elbo", "distortion", "rate")}
+    expected["score"] = ({"x": (FLOAT, data), **seed}, terms)
+    expected["sample"] = (seed, {"samples": (FLOAT, data), "z": (FLOAT, latent)})
+    return expected
+
+
+# ------------------------------------------------------------------ inputs
+def autoencoder_inputs(model, rng) -> dict[str, dict[str, np.ndarray]]:
+    x = rng.uniform(0, 1, (3, *model.data_shape)).astype("float32")
+    z = rng.normal(0, 1, (3, model.latent_dim)).astype("float32")
+    return {"serving_default": {"x": x}, "encode": {"x": x}, "decode": {"z": z}, "score": {"x": x}}
+
+
+def vae_inputs(model, rng) -> dict[str, dict[str, np.ndarray]]:
+    inputs = autoencoder_inputs(model, rng)
+    inputs["score"] = {"x": inputs["score"]["x"], "seed": SEEDS}
+    inputs["sample"] = {"seed": SEEDS}
+    return inputs
+
+
+# ------------------------------------------------- in-memory reference numbers
+def autoencoder_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the model's public API gives for ``signature`` on ``inputs``."""
+    if signature == "serving_default":
+        return {"reconstruction": model.reconstruct(inputs["x"]).numpy()}
+    if signature == "encode":
+        q = model.encode(inputs["x"])
+        return {"mean": q.mean().numpy(), "stddev": q.stddev().numpy()}
+    if signature == "decode":
+        p = model.decode(inputs["z"])
+        mean = p.mean().numpy()
+        params = {k: np.broadcast_to(np.asarray(v), mean.shape) for k, v in p.distribution.parameters.items()
+                  if hasattr(v, "dtype") and getattr(v, "shape", None) is not None and v.dtype.is_floating}
+        return {"mean": mean, **params}
+    if signature == "score":  # the reconstruction error at the code
+        x = inputs["x"]
+        distortion = -model.decode(model.encode(x).mean()).log_prob(x).numpy()
+        return {"score": distortion, "distortion": distortion}
+    raise KeyError(signature)
+
+
+def vae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Row i of ``score`` / ``sample`` is the model with its seed generator at ``seed[i]``."""
+    if signature == "score":
+        rows = []
+        for x, seed in zip(inputs["x"], inputs["seed"]):
+            model.seed_generator.state.assign(seed)
+            terms = model.elbo(x[None])
+            rows.append({"score": -terms["elbo"], **terms})
+        return {k: np.concatenate([np.asarray(r[k]) for r in rows]) for k in rows[0]}
+    if signature == "sample":
+        samples = [model.sample(1, seed=seed).numpy()[0] for seed in inputs["seed"]]
+        z = [model.prior.sample(model.prior(), 1, seed).numpy()[0] for seed in inputs["seed"]]
+        return {"samples": np.stack(samples), "z": np.stack(z)}
+    return autoencoder_reference(model, signature, inputs)
+
+
+def terms_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """For models whose distortion is masked (sequences, ratings): ``score`` from ``per_example_terms``."""
+    if signature == "score":
+        distortion = model.per_example_terms(inputs["x"])["distortion"].numpy()
+        return {"score": distortion, "distortion": distortion}
+    return autoencoder_reference(model, signature, inputs)
+
+
+def sequence_inputs(model, rng) -> dict[str, dict[str, np.ndarray]]:
+    inputs = autoencoder_inputs(model, rng)
+    x = sine_sequences(3, max_length=model.data_shape[0], min_length=3, seed=int(rng.integers(1000)))
+    return {**inputs, **{name: {"x": x} for name in ("serving_default", "encode", "score")}}
+
+
+def ratings_inputs(model, rng) -> dict[str, dict[str, np.ndarray]]:
+    inputs = autoencoder_inputs(model, rng)
+    x = low_rank_ratings(3, model.data_shape[0], density=0.4, seed=int(rng.integers(1000)))
+    return {**inputs, **{name: {"x": x} for name in ("serving_default", "encode", "score")}}
+
+
+SHAPE = (28, 28, 1)
+
+FAMILIES: dict[str, Family] = {
+    "autoencoder": Family(
+        build=lambda: Autoencoder.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=2),
+        expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
+    ),
+    "denoising_ae": Family(
+        build=lambda: DenoisingAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), corruption="salt_and_pepper", seed=4),
+        expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
+    ),
+    "sparse_ae": Family(
+        build=lambda: SparseAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), sparsity="kl", code_activation="sigmoid",
+                                   seed=5),
+        expected=autoencoder_expected,
+        reference=autoencoder_reference, inputs=autoencoder_inputs,
+    ),
+    "k_sparse_ae": Family(
+        build=lambda: KSparseAE.mlp(SHAPE, latent_dim=4, hidden_units=(16,), k=2, seed=6),
+        expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
+    ),
+    "contractive_ae": Family(
+        build=lambda: ContractiveAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="gaussian", seed=7),
+        expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
+        reference=autoencoder_reference, inputs=autoencoder_inputs,
+    ),
+    "seq2seq_ae": Family(
+        build=lambda: Seq2SeqAE.recurrent((6, 1), latent_dim=3, hidden_units=(8,), cell="lstm", seed=8),
+        expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
+        reference=terms_reference, inputs=sequence_inputs,
+    ),
+    "ratings_ae": Family(
+        build=lambda: RatingsAE.mlp((12,), latent_dim=3, hidden_units=(8,), activation="selu", likelihood="gaussian",
+                                    dense_refeeding=True, seed=9),
+        expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
+        reference=terms_reference, inputs=ratings_inputs,
+    ),
+    "vae": Family(
+        build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=0),
+        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+    ),
+    "beta_vae": Family(
+        build=lambda: BetaVAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="continuous_bernoulli",
+                                  beta=2.5, num_samples=2, seed=1),
+        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+    ),
+    "conv_vae_gaussian": Family(
+        build=lambda: VAE.conv((8, 8, 2), latent_dim=3, filters=(4, 8), hidden_units=(8,), likelihood="gaussian",
+                               likelihood_kwargs={"learn_scale": "per_dimension"}, kl="mc", num_samples=2, seed=3),
+        expected=lambda model: vae_expected(model, ("loc", "scale")),
+        reference=vae_reference, inputs=vae_inputs,
+    ),
+}

@@ -1,0 +1,162 @@
+"""Generic checks run over every family of the conformance registry (families.py).
+
+The SavedModel checks export every family, then load all exports in ONE
+separate Python process that imports neither tfvae nor TFP (clean_load.py),
+and compare what it computes with the in-memory model.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conformance.cli_output import parse_show_all
+from conformance.families import FAMILIES
+
+from tfvae.export import ServingModule, export_saved_model, load_keras, save_keras
+from tfvae.models import gradient_step
+
+CLEAN_LOAD = Path(__file__).with_name("clean_load.py")
+NAMES = sorted(FAMILIES)
+TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def reference_outputs(family, model, inputs):
+    return {name: family.reference(model, name, feed) for name, feed in inputs.items()}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """Every family exported and loaded in one clean process: name -> results."""
+    root = tmp_path_factory.mktemp("served")
+    jobs, results = [], {}
+    for name in NAMES:
+        family = FAMILIES[name]
+        model = family.build()
+        inputs = family.inputs(model, np.random.default_rng(0))
+        export_dir = export_saved_model(model, root / "saved_models" / name)
+        flat = {f"{sig}/{key}": value for sig, feed in inputs.items() for key, value in feed.items()}
+        np.savez(root / f"{name}-inputs.npz", **flat)
+        jobs.append({"export_dir": str(export_dir), "inputs": str(root / f"{name}-inputs.npz"),
+                     "outputs": str(root / f"{name}-outputs.npz")})
+        results[name] = {"model": model, "export_dir": export_dir, "inputs": inputs,
+                         "expected": reference_outputs(family, model, inputs)}
+    jobs_file = root / "jobs.json"
+    jobs_file.write_text(json.dumps({"exports": jobs, "report": str(root / "report.json")}))
+    process = subprocess.run([sys.executable, str(CLEAN_LOAD), str(jobs_file)], capture_output=True, text=True,
+                             cwd=root, timeout=300)
+    assert process.returncode == 0, process.stderr[-4000:]
+    report = json.loads((root / "report.json").read_text())
+    for name in NAMES:
+        results[name]["outputs"] = dict(np.load(root / f"{name}-outputs.npz"))
+        results[name]["report"] = report["exports"][str(results[name]["export_dir"])]
+    return {"families": results, "forbidden_modules": report["forbidden_modules"]}
+
+
+def test_the_clean_process_imported_neither_tfvae_nor_tfp(served):
+    assert served["forbidden_modules"] == []
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_loaded_signatures_give_the_in_memory_numbers(name, served):
+    result = served["families"][name]
+    outputs, expected = result["outputs"], result["expected"]
+    assert set(expected) == set(FAMILIES[name].expected(result["model"])), "every signature is checked"
+    for signature, values in expected.items():
+        produced = {k.split("/", 1)[1] for k in outputs if k.startswith(signature + "/") and "@" not in k}
+        assert produced == set(values), signature
+        for key, value in values.items():
+            np.testing.assert_allclose(outputs[f"{signature}/{key}"], value, **TOLERANCE,
+                                       err_msg=f"{name}: {signature}/{key}")
+    for key in [k for k in outputs if k.endswith("@again")]:  # seeded signatures repeat exactly
+        np.testing.assert_array_equal(outputs[key], outputs[key.removesuffix("@again")], err_msg=key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_saved_model_cli_lists_the_documented_signatures(name, served):
+    result = served["families"][name]
+    expected = FAMILIES[name].expected(result["model"])
+    assert parse_show_all(result["report"]["saved_model_cli"]) == expected
+    loaded = result["report"]["signatures"]  # what tf.saved_model.load sees agrees
+    assert sorted(loaded) == sorted(expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_warmup_requests_cover_and_run_every_signature(name, served):
+    result = served["families"][name]
+    report = result["report"]
+    expected = FAMILIES[name].expected(result["model"])
+    assert report["warmup_records"] == len(expected)
+    assert sorted(report["warmup"]) == sorted(expected)
+    for signature, replay in report["warmup"].items():
+        inputs, outputs = expected[signature]
+        assert replay["inputs"] == sorted(inputs) and replay["model_name"] == name
+        assert replay["finite"], signature
+        assert {k: tuple(v[1:]) for k, v in replay["output_shapes"].items()} == {
+            k: spec[1][1:] for k, spec in outputs.items()
+        }
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_inner_shapes_fail_clearly_in_a_serving_session(name, served):
+    result = served["families"][name]
+    wrong = result["report"]["wrong_shape"]
+    expected = FAMILIES[name].expected(result["model"])
+    assert sorted(wrong) == sorted(f"{sig}/{key}" for sig, (inputs, _) in expected.items() for key in inputs)
+    for key, message in wrong.items():
+        signature, input_name = key.split("/")
+        shape = expected[signature][0][input_name][1]
+        wanted = f"{input_name} must have shape (batch, {', '.join(str(d) for d in shape[1:])})"
+        assert message is not None and wanted in message, (key, message)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_in_memory_signatures_check_shapes_and_are_row_independent(name):
+    family = FAMILIES[name]
+    model = family.build()
+    module = ServingModule(model)
+    inputs = family.inputs(model, np.random.default_rng(1))
+    data = inputs["serving_default"]["x"]
+    wrong = tf.constant(data[..., :-1]) if data.ndim == 2 else tf.reshape(data, [len(data), -1])  # wrong inner shape
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"x must have shape \(batch, "):
+        module.concrete_functions["encode"](x=wrong)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="x contains NaN"):
+        module.concrete_functions["serving_default"](x=tf.fill(data.shape, np.nan))
+    for signature, feed in inputs.items():
+        function = module.concrete_functions[signature]
+        full = function(**feed)
+        last = function(**{k: v[-1:] for k, v in feed.items()})  # the last row alone
+        for key in full:
+            np.testing.assert_allclose(last[key].numpy()[0], full[key].numpy()[-1], **TOLERANCE,
+                                       err_msg=f"{signature}/{key}")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras_file_round_trip_resumes_and_computes_the_same(name, tmp_path):
+    family = FAMILIES[name]
+    model = family.build()
+    inputs = family.inputs(model, np.random.default_rng(2))
+    x = inputs["serving_default"]["x"]
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    gradient_step(model, model.optimizer, x)  # weights, optimizer and seed state off their start (eager)
+
+    path = save_keras(model, tmp_path / "model.keras")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]  # no staging file left
+    loaded = load_keras(path)
+    assert type(loaded) is type(model)
+    assert json.dumps(loaded.get_config(), sort_keys=True) == json.dumps(model.get_config(), sort_keys=True)
+    for a, b in zip(model.variables, loaded.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 1
+    # the seed stream goes on where it was: the next Monte-Carlo terms agree
+    np.testing.assert_allclose(loaded.loss_terms(x)["loss"], model.loss_terms(x)["loss"], rtol=1e-6)
+    for signature, feed in inputs.items():  # every signature's numbers, through the public API
+        a, b = family.reference(model, signature, feed), family.reference(loaded, signature, feed)
+        for key in a:
+            np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-6, err_msg=f"{signature}/{key}")

@@ -1,0 +1,61 @@
+"""``tfvae export``: a trained run as a TF Serving SavedModel (and optionally a ``.keras`` file)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    from tfvae.export import ExportError, ServingModule, export_saved_model, save_keras, signature_table
+    from tfvae.export.layout import check_model_name, check_target
+    from tfvae.runs import load_run
+
+    if args.name is not None:
+        check_model_name(args.name)
+    if args.keras and Path(args.keras).suffix != ".keras":
+        raise ExportError(f"--keras must name a .keras file, got {args.keras}")
+    loaded = load_run(args.run)
+    name = check_model_name(args.name or loaded.config.name)
+    base = check_target(Path(args.out_root) / name, args.version)  # a taken version fails before the work
+    module = ServingModule(loaded.model)
+    path = export_saved_model(loaded.model, base, args.version, warmup=args.warmup, model_name=name, module=module)
+    print(f"Exported {loaded.directory} (epoch {loaded.epochs_done}) to {path}")
+    table = signature_table(module)
+    width = max(len(row[0]) for row in table)
+    for signature, inputs, outputs in table:
+        print(f"  {signature:<{width}}  {inputs}  ->  {outputs}")
+    if args.keras:
+        print(f"Saved the Keras model (training resume, fine-tuning) to {save_keras(loaded.model, args.keras)}")
+    return 0
+
+
+def _version(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid version {text!r}: a positive integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"invalid version {text!r}: a positive integer")
+    return value
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="export a trained run as a TF Serving SavedModel",
+        description=(
+            "Export the newest checkpoint of RUN (a run directory written by `tfvae train`) as a "
+            "SavedModel in TF Serving layout, OUT_ROOT/NAME/VERSION/, with signatures serving_default, "
+            "encode, decode, score (and sample for VAEs) and TF Serving warmup requests. The version "
+            "is written into a hidden temporary folder and renamed into place when complete."
+        ),
+    )
+    parser.add_argument("run", metavar="RUN", help="run directory, e.g. runs/vae")
+    parser.add_argument("--name", help="model name (folder under OUT_ROOT); default: the run's config name")
+    parser.add_argument("--version", type=_version, help="version number; default: the next free one")
+    parser.add_argument("--out-root", default="saved_models", help="export root holding one base path per model (default: saved_models)")
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="do not write assets.extra/tf_serving_warmup_requests")
+    parser.add_argument("--keras", metavar="FILE", help="also save the model as a .keras file (resume, fine-tune)")
+    parser.set_defaults(handler=run)

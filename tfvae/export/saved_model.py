@@ -1,0 +1,134 @@
+"""SavedModel export: a ``tf.Module`` of signatures, written in TF Serving layout.
+
+The SavedModel holds the variables the signatures read and one concrete
+function per signature; no Keras or TFP object is saved, so it loads with
+``tf.saved_model.load`` (or TF Serving) in a process that imports neither
+tfvae nor TensorFlow Probability.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from tfvae.export import families  # noqa: F401  (registers the built-in families)
+from tfvae.export.layout import check_target, write_version
+from tfvae.export.signatures import Signature, serving_signatures
+from tfvae.export.warmup import write_warmup_file
+
+
+class ServingModule(tf.Module):
+    """The object saved: the variables the signatures use, nothing else.
+
+    Args:
+      model: the model to serve.
+      signatures: name -> :class:`Signature`; default :func:`serving_signatures`.
+    """
+
+    def __init__(self, model: keras.Model, signatures: Mapping[str, Signature] | None = None):
+        super().__init__(name="tfvae_serving")
+        self.signature_specs = dict(signatures if signatures is not None else serving_signatures(model))
+        self.concrete_functions = {
+            name: signature.tf_function(name).get_concrete_function()
+            for name, signature in self.signature_specs.items()
+        }
+        # Track the tf.Variables the functions capture, not the Keras variable
+        # wrappers (model.variables): with the wrappers, TF2 loading works but the
+        # TF1 / C++ loader that TF Serving uses finds the variables uninitialised.
+        used = {}
+        for function in self.concrete_functions.values():
+            for variable in function.variables:
+                used.setdefault(id(variable), variable)
+        self.serving_variables = list(used.values())
+
+
+def signature_table(module: ServingModule) -> list[tuple[str, str, str]]:
+    """``(signature, inputs, outputs)`` rows such as ``("encode", "x float32
+    (-1, 28, 28, 1)", "mean float32 (-1, 3), stddev float32 (-1, 3)")``."""
+
+    def describe(specs: Mapping[str, tf.TensorSpec]) -> str:
+        parts = []
+        for key in sorted(specs):
+            shape = "(" + ", ".join("-1" if d is None else str(d) for d in specs[key].shape) + ")"
+            if specs[key].shape.rank == 1:
+                shape = shape[:-1] + ",)"
+            parts.append(f"{key} {specs[key].dtype.name} {shape}")
+        return ", ".join(parts)
+
+    rows = []
+    for name in sorted(module.concrete_functions):
+        function = module.concrete_functions[name]
+        inputs = function.structured_input_signature[1] or dict(
+            zip(module.signature_specs[name].inputs, function.structured_input_signature[0])
+        )
+        rows.append((name, describe(inputs), describe(function.structured_outputs)))
+    return rows
+
+
+def write_saved_model(
+    model: keras.Model,
+    directory: str | Path,
+    *,
+    warmup: bool = True,
+    model_name: str = "model",
+    module: ServingModule | None = None,
+) -> Path:
+    """Write the SavedModel of ``model`` into ``directory`` (not atomic).
+
+    Args:
+      model: the model.
+      directory: an empty or missing folder.
+      warmup: also write ``assets.extra/tf_serving_warmup_requests``.
+      model_name: ``model_spec.name`` in the warmup requests.
+      module: a :class:`ServingModule` already traced for ``model``.
+    """
+    module = module if module is not None else ServingModule(model)
+    directory = Path(directory)
+    tf.saved_model.save(module, str(directory), signatures=module.concrete_functions)
+    if warmup:
+        write_warmup_file(directory, module.signature_specs, model_name)
+    return directory
+
+
+def export_saved_model(
+    model: keras.Model,
+    path: str | Path,
+    version: int | None = None,
+    *,
+    warmup: bool = True,
+    model_name: str | None = None,
+    module: ServingModule | None = None,
+) -> Path:
+    """Export ``model`` for TF Serving as ``path/<version>/``, atomically.
+
+    The signatures are traced first (a model that cannot be exported leaves
+    nothing behind), the SavedModel and its warmup requests are written into a
+    hidden staging folder beside the versions, which is then renamed.
+
+    Args:
+      model: a tfvae model (any family with registered signatures).
+      path: the model's base folder, e.g. ``saved_models/vae``.
+      version: the version number; by default one more than the largest there.
+      warmup: write TF Serving warmup requests.
+      model_name: ``model_spec.name`` of the warmup requests; defaults to the
+        base folder's name.
+      module: a :class:`ServingModule` already traced for ``model``.
+
+    Returns:
+      The version folder, e.g. ``saved_models/vae/3``.
+
+    Raises:
+      ExportError: the version exists, the path is not a folder, or the model
+        has no signatures.
+    """
+    path = check_target(path, version)  # fail fast, before tracing
+    module = module if module is not None else ServingModule(model)
+    name = model_name or path.resolve().name
+
+    def write(staging: Path) -> None:
+        write_saved_model(model, staging, warmup=warmup, model_name=name, module=module)
+
+    return write_version(path, write, version)
