@@ -11,8 +11,10 @@ import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
-def _float32_policy():
+def _float32_policy_and_fixed_seeds():
+    """Every test starts in float32 with Keras/TF/numpy global seeds fixed (initialisers too)."""
     keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(1234)
     yield
     keras.mixed_precision.set_global_policy("float32")
 

@@ -32,6 +32,7 @@ def gradient_step(model: "GenerativeModel", optimizer: keras.optimizers.Optimize
         loss = optimizer.scale_loss(replica_scaled(terms["loss"]))
     gradients = tape.gradient(loss, variables)
     optimizer.apply_gradients(zip(gradients, variables))
+    model.steps_done.assign_add(1)
     return terms
 
 
@@ -56,6 +57,12 @@ class GenerativeModel(keras.Model):
         super().__init__(**kwargs)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        # Training steps taken (by fit or the custom loop): schedules such as KL
+        # warm-up and capacity annealing read it; saved with the model.
+        self.steps_done = self.add_weight(
+            name="steps_done", shape=(), dtype="int64", initializer="zeros", trainable=False,
+            aggregation="only_first_replica",
+        )
         self.term_trackers = [keras.metrics.Mean(name=name) for name in self.loss_term_names]
 
     def compile(self, optimizer="adam", **kwargs):

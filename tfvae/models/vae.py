@@ -31,18 +31,34 @@ class VAE(Autoencoder):
     Sums run over data and latent dimensions; everything is in nats per
     example, float32 whatever the mixed-precision policy.
 
+    Two options shape the rate term during training (``elbo`` and the
+    reported ``rate`` are never changed by them):
+
+    * KL warm-up: ``beta_t = beta * min(1, t / kl_warmup_steps)`` at training
+      step ``t`` (linear annealing, Bowman et al. 2016; Sonderby et al. 2016);
+    * free bits: each latent dimension's KL, averaged over the batch, counts
+      as at least ``free_bits`` nats: ``sum_j max(free_bits, mean_B KL_j)``
+      (Kingma et al. 2016); needs a diagonal Gaussian posterior and prior.
+
     Args:
       encoder, decoder, posterior, likelihood: as for :class:`Autoencoder`.
       prior: prior head; defaults to :class:`StandardNormalPrior`.
       beta: weight of the rate term (1 is the ELBO; > 1 is the beta-VAE).
       kl: ``"analytic"`` (closed form when TFP registers one, else MC) or ``"mc"``.
       num_samples: Monte-Carlo samples ``L`` per example.
+      kl_warmup_steps: steps over which beta rises linearly from 0 (0: off).
+      free_bits: nats per latent dimension below which the KL is not
+        penalised (0: off).
       seed: seed of the model's random draws.
 
     References:
       Kingma, D. P. & Welling, M. (2014). Auto-Encoding Variational Bayes. ICLR.
       Rezende, D. J., Mohamed, S. & Wierstra, D. (2014). Stochastic
       Backpropagation and Approximate Inference in Deep Generative Models. ICML.
+      Kingma, D. P. et al. (2016). Improved Variational Inference with Inverse
+      Autoregressive Flow. NeurIPS (free bits).
+      Bowman, S. R. et al. (2016). Generating Sentences from a Continuous
+      Space. CoNLL (KL annealing).
     """
 
     loss_term_names = ("loss", "elbo", "distortion", "rate")
@@ -58,9 +74,17 @@ class VAE(Autoencoder):
         beta: float = 1.0,
         kl: str = "analytic",
         num_samples: int = 1,
+        kl_warmup_steps: int = 0,
+        free_bits: float = 0.0,
         seed: int | None = None,
         **kwargs,
     ):
+        if int(kl_warmup_steps) < 0:
+            raise ValueError(f"kl_warmup_steps must be >= 0, got {kl_warmup_steps}")
+        if not float(free_bits) >= 0:
+            raise ValueError(f"free_bits must be >= 0, got {free_bits}")
+        self.kl_warmup_steps = int(kl_warmup_steps)
+        self.free_bits = float(free_bits)
         if kl not in KL_METHODS:
             raise ValueError(f"kl must be one of {KL_METHODS}, got {kl!r}")
         if int(num_samples) < 1:
@@ -76,7 +100,18 @@ class VAE(Autoencoder):
 
     def build(self, input_shape=None):
         super().build(input_shape)
-        self.prior()
+        prior = self.prior()
+        if self.free_bits and not (
+            isinstance(prior, tfd.MultivariateNormalDiag) and isinstance(self.posterior, DiagonalGaussianPosterior)
+        ):
+            raise ValueError("free_bits needs a diagonal Gaussian posterior and prior (per-dimension KL)")
+
+    def current_beta(self) -> tf.Tensor:
+        """``beta`` at the current training step (after KL warm-up)."""
+        if not self.kl_warmup_steps:
+            return tf.constant(self.beta, tf.float32)
+        progress = tf.cast(self.steps_done, tf.float32) / float(self.kl_warmup_steps)
+        return self.beta * tf.minimum(1.0, progress)
 
     def prior_distribution(self) -> tfd.Distribution:
         """The prior ``p(z)`` as a ``tfd.Distribution`` (event shape ``[latent_dim]``)."""
@@ -96,11 +131,22 @@ class VAE(Autoencoder):
         seed = self.seed_generator.next() if seed is None else seed
         z = self.posterior.sample(q, num_samples or self.num_samples, seed)
         distortion = -tf.reduce_mean(self._decode(z, training).log_prob(x), axis=0)
-        rate = kl_divergence(q, self.prior(), z=z, method=self.kl)
-        return {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
+        prior = self.prior()
+        rate = kl_divergence(q, prior, z=z, method=self.kl)
+        terms = {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
+        if self.free_bits:
+            terms["rate_per_dimension"] = per_dimension_kl(q, prior)
+        return terms
+
+    def penalised_rate(self, terms) -> tf.Tensor:
+        """The rate as the loss sees it, per example (free bits applied)."""
+        if not self.free_bits:
+            return terms["rate"]
+        floored = tf.reduce_sum(tf.maximum(self.free_bits, tf.reduce_mean(terms["rate_per_dimension"], axis=0)))
+        return tf.fill(tf.shape(terms["rate"]), floored)
 
     def objective(self, terms):
-        return terms["distortion"] + self.beta * terms["rate"]
+        return terms["distortion"] + self.current_beta() * self.penalised_rate(terms)
 
     def elbo(self, x, condition=None, num_samples: int | None = None, seed=None) -> dict[str, tf.Tensor]:
         """Per-example ``elbo``, ``distortion`` and ``rate`` in nats, each of shape ``[B]``.
@@ -132,21 +178,82 @@ class VAE(Autoencoder):
             "beta": self.beta,
             "kl": self.kl,
             "num_samples": self.num_samples,
+            "kl_warmup_steps": self.kl_warmup_steps,
+            "free_bits": self.free_bits,
         }
+
+
+def per_dimension_kl(q: tfd.Distribution, prior: tfd.Distribution) -> tf.Tensor:
+    """``[B, latent_dim]``: KL per latent dimension between diagonal Gaussians (analytic)."""
+    return tfd.kl_divergence(tfd.Normal(q.mean(), q.stddev()), tfd.Normal(prior.mean(), prior.stddev()))
 
 
 @MODELS.register("beta_vae")
 @serializable
 class BetaVAE(VAE):
-    """The beta-VAE: a :class:`VAE` whose rate is weighted by ``beta`` (default 4).
+    r"""The beta-VAE, optionally with capacity control.
 
-    Same loss as :class:`VAE` (no copied objective); ``beta > 1`` trades
-    reconstruction for a more factorised code.
+    Without a capacity it is a :class:`VAE` whose rate is weighted by
+    ``beta`` (default 4; no copied objective). With ``capacity_max > 0`` the
+    loss is Burgess et al.'s
+
+        loss = distortion + gamma * |mean_batch KL - C_t|,
+        C_t = capacity_max * min(1, t / capacity_steps),
+
+    so the KL is pushed to track a capacity that grows linearly from 0 nats
+    to ``capacity_max`` over ``capacity_steps`` training steps. The running
+    ``capacity`` is reported as a loss term.
+
+    Args:
+      *args: as for :class:`VAE`.
+      beta: rate weight without capacity control.
+      capacity_max: the final capacity ``C_max`` in nats (0: no capacity control).
+      capacity_steps: steps over which ``C`` grows to ``capacity_max``.
+      gamma: weight of ``|KL - C|``.
 
     References:
       Higgins, I. et al. (2017). beta-VAE: Learning Basic Visual Concepts with a
       Constrained Variational Framework. ICLR.
+      Burgess, C. P. et al. (2018). Understanding disentangling in beta-VAE.
+      arXiv:1804.03599.
     """
 
-    def __init__(self, *args, beta: float = 4.0, **kwargs):
+    def __init__(self, *args, beta: float = 4.0, capacity_max: float = 0.0, capacity_steps: int = 10_000,
+                 gamma: float = 100.0, **kwargs):
+        if not float(capacity_max) >= 0:
+            raise ValueError(f"capacity_max must be >= 0, got {capacity_max}")
+        if int(capacity_steps) < 1:
+            raise ValueError(f"capacity_steps must be >= 1, got {capacity_steps}")
+        if not float(gamma) >= 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        self.capacity_max = float(capacity_max)
+        self.capacity_steps = int(capacity_steps)
+        self.gamma = float(gamma)
+        if self.capacity_max:
+            self.loss_term_names = (*VAE.loss_term_names, "capacity")
         super().__init__(*args, beta=beta, **kwargs)
+
+    def capacity(self) -> tf.Tensor:
+        """``C_t`` at the current training step, in nats."""
+        progress = tf.cast(self.steps_done, tf.float32) / float(self.capacity_steps)
+        return self.capacity_max * tf.minimum(1.0, progress)
+
+    def per_example_terms(self, x, training=False, num_samples=None, seed=None):
+        terms = super().per_example_terms(x, training, num_samples, seed)
+        if self.capacity_max:
+            terms["capacity"] = tf.fill(tf.shape(terms["rate"]), self.capacity())
+        return terms
+
+    def objective(self, terms):
+        if not self.capacity_max:
+            return super().objective(terms)
+        gap = tf.abs(tf.reduce_mean(self.penalised_rate(terms)) - self.capacity())
+        return terms["distortion"] + self.gamma * tf.fill(tf.shape(terms["rate"]), gap)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "capacity_max": self.capacity_max,
+            "capacity_steps": self.capacity_steps,
+            "gamma": self.gamma,
+        }
