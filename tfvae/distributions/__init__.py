@@ -8,9 +8,10 @@ from tfvae.distributions.likelihoods import (
     Likelihood,
 )
 from tfvae.distributions.posteriors import DiagonalGaussianPosterior, KSparsePosterior, PointMassPosterior
-from tfvae.distributions.priors import StandardNormalPrior
+from tfvae.distributions.priors import ConditionalGaussianPrior, StandardNormalPrior
 
 __all__ = [
+    "ConditionalGaussianPrior",
     "BernoulliLikelihood",
     "ContinuousBernoulliLikelihood",
     "DiagonalGaussianPosterior",

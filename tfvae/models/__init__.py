@@ -3,6 +3,7 @@
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.base import GenerativeModel, gradient_step
 from tfvae.models.contractive import ContractiveAE
+from tfvae.models.cvae import ConditionalVAE
 from tfvae.models.denoising import DenoisingAE
 from tfvae.models.seq2seq import Seq2SeqAE
 from tfvae.models.sparse import KSparseAE, KSparsityScheduler, SparseAE
@@ -11,6 +12,7 @@ from tfvae.models.vae import VAE, BetaVAE
 __all__ = [
     "Autoencoder",
     "BetaVAE",
+    "ConditionalVAE",
     "ContractiveAE",
     "DenoisingAE",
     "GenerativeModel",

@@ -46,6 +46,8 @@ class Autoencoder(GenerativeModel):
 
     loss_term_names = ("loss", "distortion")
     default_posterior: type[DistributionHead] = PointMassPosterior
+    #: whether the model needs labels: it trains on ``(x, y)`` pairs
+    conditional: bool = False
 
     def __init__(
         self,
