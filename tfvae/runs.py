@@ -55,13 +55,16 @@ def _init_parameters(cls) -> set[str]:
     return names
 
 
-def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | None = None) -> GenerativeModel:
+def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | None = None,
+                num_classes: int | None = None) -> GenerativeModel:
     """Instantiate the registered model that ``config`` names, for data of ``data_shape``.
 
     Args:
       config: the ``[model]`` table.
       data_shape: shape of one example, e.g. ``(28, 28, 1)``.
       seed: the model's seed.
+      num_classes: the dataset's number of classes, for conditional models
+        (unless ``model.options.num_classes`` sets it).
     """
     cls = MODELS.get(config.name)
     kwargs: dict[str, Any] = {
@@ -90,6 +93,10 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
         if option not in accepted:
             raise ConfigError(f"model.{option} does not apply to model {config.name!r}")
         kwargs[option] = value
+    if getattr(cls, "conditional", False):
+        if num_classes is None and "num_classes" not in config.options:
+            raise ConfigError(f"model {config.name!r} is conditional: the dataset has no labels to condition on")
+        kwargs["num_classes"] = num_classes
     for option, value in config.options.items():
         if option not in accepted:
             raise ConfigError(
@@ -233,17 +240,23 @@ def _set_precision(precision: str) -> None:
     keras.mixed_precision.set_global_policy(precision)
 
 
-def _write_images(model: GenerativeModel, test_batch: np.ndarray, directory: Path) -> list[Path]:
+def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.ndarray, directory: Path) -> list[Path]:
     written = []
     if test_batch.ndim != 4:  # not images
         return written
-    if hasattr(model, "reconstruct"):
-        originals = test_batch[:32]
-        recon = model.reconstruct(originals).numpy()
-        rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
-        written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
+    condition = {}
+    if getattr(model, "conditional", False):
+        condition = {"condition": labels[:32]}
+    originals = test_batch[:32]
+    recon = model.reconstruct(originals, **condition).numpy()
+    rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
+    written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
     if hasattr(model, "prior") and hasattr(model, "sample"):
-        samples = model.sample(64, seed=tf.constant([0, 1])).numpy()
+        if getattr(model, "conditional", False):  # one row per class
+            classes = np.repeat(np.arange(min(model.num_classes, 8)), 8)
+            samples = model.sample(len(classes), condition=classes, seed=tf.constant([0, 1])).numpy()
+        else:
+            samples = model.sample(64, seed=tf.constant([0, 1])).numpy()
         written.append(save_png(directory / "samples.png", image_grid(samples, columns=8)))
     return written
 
@@ -282,7 +295,7 @@ def load_run(path: str | Path) -> LoadedRun:
         info = dataset_info(config.data.dataset, data_dir=config.data.data_dir)
     except ValueError as error:
         raise ConfigError(f"data.dataset: {error}") from None
-    model = build_model(config.model, info.data_shape, seed=config.train.seed)
+    model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
     return LoadedRun(config, model, run.path, epochs_done, info.data_shape)
@@ -323,16 +336,18 @@ def train(
             info = dataset_info(data.dataset, data_dir=data.data_dir)
         except ValueError as error:
             raise ConfigError(f"data.dataset: {error}") from None
+        model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
+        conditional = getattr(model, "conditional", False)
         loader = dict(
             batch_size=data.batch_size,
             seed=config.train.seed,
             binarize=data.binarize,
             dequantize=data.dequantize,
             data_dir=data.data_dir,
+            with_labels=conditional,
         )
         train_data = load_dataset(data.dataset, "train", **loader)
         test_data = load_dataset(data.dataset, "test", **loader)
-        model = build_model(config.model, info.data_shape, seed=config.train.seed)
         model.compile(
             optimizer=keras.optimizers.Adam(config.train.learning_rate),
             jit_compile=config.train.jit_compile,
@@ -374,8 +389,10 @@ def train(
                 checkpointer.save(config.train.epochs)
         seconds = time.perf_counter() - started
         test = evaluate_loop(model, test_data, verbose=verbose)
-        test_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False, data_dir=data.data_dir)))
-        images = _write_images(model, np.asarray(test_batch), run.path)
+        picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False,
+                                               data_dir=data.data_dir, with_labels=info.has_labels)))
+        images, labels = picture_batch if info.has_labels else (picture_batch, None)
+        images = _write_images(model, np.asarray(images), None if labels is None else np.asarray(labels), run.path)
         summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
                    "images": [p.name for p in images]}
         (run.path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
