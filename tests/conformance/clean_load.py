@@ -65,6 +65,8 @@ def show_all(export_dir):
 
 
 def wrong_shape(spec_shape, dtype):
+    if len(spec_shape) == 1:  # one value per row (labels): a wrong rank instead
+        return np.zeros([2, 2], dtype)
     shape = [2] + [1 if d == -1 else d for d in spec_shape[1:]]
     shape[-1] += 1  # a wrong inner size, same rank
     return np.zeros(shape, dtype)

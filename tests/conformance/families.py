@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tfvae import VAE, Autoencoder, BetaVAE, ContractiveAE, DenoisingAE, KSparseAE, Seq2SeqAE, SparseAE
+from tfvae import (
+    VAE,
+    Autoencoder,
+    BetaVAE,
+    ConditionalVAE,
+    ContractiveAE,
+    DenoisingAE,
+    KSparseAE,
+    Seq2SeqAE,
+    SparseAE,
+)
 from tfvae.applications import RatingsAE, low_rank_ratings
 from tfvae.data.sequences import sine_sequences
 
@@ -139,6 +149,46 @@ def ratings_inputs(model, rng) -> dict[str, dict[str, np.ndarray]]:
     return {**inputs, **{name: {"x": x} for name in ("serving_default", "encode", "score")}}
 
 
+INT32 = "DT_INT32"
+LABELS = np.array([2, 0, 1], np.int32)
+
+
+def cvae_expected(model) -> dict[str, tuple[Specs, Specs]]:
+    """The VAE table with a ``condition`` (int32, one label per row) on every signature."""
+    expected = vae_expected(model)
+    label = {"condition": (INT32, (-1,))}
+    return {name: ({**inputs, **label}, outputs) for name, (inputs, outputs) in expected.items()}
+
+
+def cvae_inputs(model, rng) -> dict[str, dict[str, np.ndarray]]:
+    return {name: {**feed, "condition": LABELS} for name, feed in vae_inputs(model, rng).items()}
+
+
+def cvae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The public API with the labels: ``reconstruct(x, y)``, ``elbo(x, y, seed=...)``, ``sample(1, y, seed)``."""
+    y = inputs["condition"]
+    if signature == "serving_default":
+        return {"reconstruction": model.reconstruct(inputs["x"], y).numpy()}
+    if signature == "encode":
+        q = model.encode(inputs["x"], y)
+        return {"mean": q.mean().numpy(), "stddev": q.stddev().numpy()}
+    if signature == "decode":
+        p = model.decode(inputs["z"], y)
+        return {"mean": p.mean().numpy(), "logits": p.distribution.logits.numpy()}
+    if signature == "score":
+        rows = [model.elbo(x[None], [label], seed=seed) for x, label, seed in zip(inputs["x"], y, inputs["seed"])]
+        terms = {k: np.concatenate([r[k].numpy() for r in rows]) for k in rows[0]}
+        return {"score": -terms["elbo"], **terms}
+    if signature == "sample":
+        samples = [model.sample(1, condition=label, seed=seed).numpy()[0] for label, seed in zip(y, inputs["seed"])]
+        z = []
+        for label, seed in zip(y, inputs["seed"]):
+            prior = model.prior_for(np.array([label], np.int32))
+            z.append(np.reshape(model.prior.sample(prior, 1, seed).numpy(), [-1]))
+        return {"samples": np.stack(samples), "z": np.stack(z)}
+    raise KeyError(signature)
+
+
 SHAPE = (28, 28, 1)
 
 FAMILIES: dict[str, Family] = {
@@ -175,6 +225,15 @@ FAMILIES: dict[str, Family] = {
                                     dense_refeeding=True, seed=9),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=terms_reference, inputs=ratings_inputs,
+    ),
+    "cvae": Family(
+        build=lambda: ConditionalVAE.mlp(SHAPE, num_classes=3, latent_dim=3, hidden_units=(16,), seed=10),
+        expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
+    ),
+    "cvae_conditional_prior": Family(
+        build=lambda: ConditionalVAE.conv(SHAPE, num_classes=3, latent_dim=3, filters=(4,), hidden_units=(8,),
+                                          condition_embedding=2, conditional_prior=True, seed=11),
+        expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
     ),
     "vae": Family(
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=0),

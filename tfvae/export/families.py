@@ -27,7 +27,7 @@ from tfvae.export.signatures import (
     register_signatures,
     same_batch,
 )
-from tfvae.models import VAE, Autoencoder
+from tfvae.models import VAE, Autoencoder, ConditionalVAE
 
 tfd = tfp.distributions
 
@@ -153,3 +153,82 @@ def vae_signatures(model: VAE) -> dict[str, Signature]:
                                     "per-example negative ELBO (nats), Monte Carlo draws from seed")
     signatures["sample"] = Signature(seed_input(), sample, "decoded prior samples, one per seed row")
     return signatures
+
+
+def condition_input() -> dict[str, tf.TensorSpec]:
+    """``condition: int32 (batch,)``, one class label per row."""
+    return {"condition": tf.TensorSpec([None], tf.int32)}
+
+
+def checked_labels(model, condition: tf.Tensor, rows: tf.Tensor) -> tf.Tensor:
+    """Labels after one in-graph check: shape ``(batch,)``, one per row of ``rows``, in ``[0, num_classes)``."""
+    shape = tf.shape(condition)
+    flat = tf.reshape(condition, [-1])
+    valid = tf.logical_and(
+        tf.logical_and(tf.equal(tf.size(shape), 1), tf.equal(tf.size(flat), tf.shape(rows)[0])),
+        tf.reduce_all((flat >= 0) & (flat < model.num_classes)),
+    )
+    message = (f"condition must have shape (batch,) with one label per row of the batch, "
+               f"each in [0, {model.num_classes}); got shape")
+    with tf.control_dependencies([tf.debugging.Assert(valid, [message, shape, "and labels", flat], summarize=16)]):
+        return tf.identity(condition)
+
+
+@register_signatures(ConditionalVAE)
+def conditional_vae_signatures(model: ConditionalVAE) -> dict[str, Signature]:
+    """The VAE signatures, each with a ``condition`` input (int32 class labels, one per row).
+
+    Args:
+      model: a :class:`~tfvae.models.ConditionalVAE`.
+    """
+    shape, latent = model.data_shape, model.latent_dim
+    data_and_label = {**data_inputs(model), **condition_input()}
+    term_specs = {name: tf.TensorSpec([], tf.float32) for name in ("score", *SCORE_TERMS)}
+
+    def reconstruct(x, condition):
+        x = finite(checked(x, "x", shape), "x")
+        y = checked_labels(model, condition, x)
+        return {"reconstruction": model._decode(model._encode(x, False, y).mean(), False, y).mean()}
+
+    def encode(x, condition):
+        x = finite(checked(x, "x", shape), "x")
+        q = model._encode(x, False, checked_labels(model, condition, x))
+        return {"mean": q.mean(), "stddev": q.stddev()}
+
+    def decode(z, condition):
+        z = checked(z, "z", (latent,))
+        p = model._decode(z, False, checked_labels(model, condition, z))
+        return {"mean": p.mean(), **likelihood_parameters(p)}
+
+    def score_row(x, y, seed):
+        seed = tf.cast(seed, model.seed_generator.state.dtype)
+        terms = model.per_example_terms((x[tf.newaxis], y[tf.newaxis]), training=False, seed=seed)
+        return {"score": -terms["elbo"][0], **{name: terms[name][0] for name in SCORE_TERMS}}
+
+    def score(x, condition, seed):
+        x = finite(checked(x, "x", shape), "x")
+        y = checked_labels(model, condition, x)
+        seed = same_batch(x, checked(seed, "seed", (2,)), "seed needs one row per example of x; got rows")
+        return per_row(score_row, (x, y, seed), term_specs)
+
+    def sample_row(y, seed):
+        prior = model.prior_for(y[tf.newaxis])
+        z = model.prior.sample(prior, 1, seed)
+        return {"z": tf.reshape(z, [latent])}
+
+    def sample(seed, condition):
+        seed = checked(seed, "seed", (2,))
+        y = checked_labels(model, condition, seed)
+        z = per_row(sample_row, (y, seed), {"z": tf.TensorSpec([latent], tf.float32)})["z"]
+        return {"samples": model._decode(z, False, y).mean(), "z": z}
+
+    return {
+        "serving_default": Signature(data_and_label, reconstruct, "mean reconstruction given x and its label"),
+        "encode": Signature(data_and_label, encode, "posterior q(z|x,y): mean and standard deviation"),
+        "decode": Signature({"z": tf.TensorSpec([None, latent], tf.float32), **condition_input()}, decode,
+                            "likelihood p(x|z,y): mean and parameters"),
+        "score": Signature({**data_and_label, **seed_input()}, score,
+                           "per-example negative ELBO (nats) given the label, Monte Carlo draws from seed"),
+        "sample": Signature({**seed_input(), **condition_input()}, sample,
+                            "decoded samples of the requested class, one per (seed, condition) row"),
+    }
