@@ -83,9 +83,9 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
     builder = getattr(cls, config.architecture, None)
     if builder is None:
         raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
-    accepted = _init_parameters(cls) | set(getattr(cls, "posterior_options", ()))
+    accepted = _init_parameters(cls) | set(getattr(cls, "posterior_options", ())) | set(getattr(cls, "prior_options", ()))
     accepted |= set(inspect.signature(builder).parameters) - set(kwargs)
-    accepted -= {"self", "cls", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "prior", "seed"}
+    accepted -= {"self", "cls", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "seed"}
     for option in ("beta", "kl", "num_samples"):
         value = getattr(config, option)
         if value is None:

@@ -8,7 +8,12 @@ from tfvae.distributions.likelihoods import (
     Likelihood,
 )
 from tfvae.distributions.posteriors import DiagonalGaussianPosterior, KSparsePosterior, PointMassPosterior
-from tfvae.distributions.priors import ConditionalGaussianPrior, StandardNormalPrior
+from tfvae.distributions.priors import (
+    ConditionalGaussianPrior,
+    MixtureOfGaussiansPrior,
+    StandardNormalPrior,
+    VampPrior,
+)
 
 __all__ = [
     "ConditionalGaussianPrior",
@@ -20,6 +25,8 @@ __all__ = [
     "KSparsePosterior",
     "LatentHead",
     "Likelihood",
+    "MixtureOfGaussiansPrior",
     "PointMassPosterior",
     "StandardNormalPrior",
+    "VampPrior",
 ]

@@ -37,7 +37,7 @@ class DistributionHead(keras.layers.Layer):
         Gaussian heads override this with reparameterised, device-portable noise
         (see :mod:`tfvae.random`).
         """
-        return distribution.sample(num_samples, seed=seed)
+        return distribution.sample(num_samples, seed=tf.cast(seed, tf.int32))  # TFP wants int32 seeds
 
     def get_config(self) -> dict:
         config = super().get_config()

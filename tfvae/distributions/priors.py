@@ -88,3 +88,88 @@ class ConditionalGaussianPrior(LatentHead):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_classes": self.num_classes}
+
+
+@serializable
+class MixtureOfGaussiansPrior(LatentHead):
+    r"""A learned mixture-of-Gaussians prior ``p(z) = sum_k pi_k N(z; m_k, diag(s_k^2))``.
+
+    Means start spread out (``N(0, 1)`` draws from a fixed seed), scales at 1,
+    weights uniform; all are trainable. There is no closed-form KL against a
+    Gaussian posterior: the VAE uses the Monte-Carlo estimate on its samples.
+
+    Args:
+      latent_dim: size of z.
+      num_components: number of mixture components ``K``.
+    """
+
+    def __init__(self, latent_dim: int, num_components: int = 10, **kwargs):
+        super().__init__(latent_dim, **kwargs)
+        if int(num_components) < 1:
+            raise ValueError(f"num_components must be >= 1, got {num_components}")
+        self.num_components = int(num_components)
+        shape = (self.num_components, self.latent_dim)
+        self.locs = self.add_weight(name="locs", shape=shape,
+                                    initializer=keras.initializers.RandomNormal(stddev=1.0, seed=0))
+        self.raw_scales = self.add_weight(name="raw_scales", shape=shape,
+                                          initializer=keras.initializers.Constant(0.5413248546129181))
+        self.logits = self.add_weight(name="logits", shape=(self.num_components,), initializer="zeros")
+
+    @property
+    def params_shape(self) -> tuple[int, ...]:
+        return ()
+
+    def call(self, condition=None) -> tfd.Distribution:
+        components = tfd.MultivariateNormalDiag(self.locs, tf.math.softplus(self.raw_scales) + 1e-4)
+        return tfd.MixtureSameFamily(tfd.Categorical(logits=self.logits), components)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_components": self.num_components}
+
+
+@serializable
+class VampPrior(LatentHead):
+    r"""The VampPrior: the encoder's posterior averaged over learned pseudo-inputs.
+
+    ``p(z) = 1/K sum_k q(z | u_k)`` with ``K`` trainable pseudo-inputs ``u_k``
+    of the data's shape. The prior needs the model's encoder, so a VAE binds
+    it at construction (:meth:`bind`); the KL is Monte Carlo.
+
+    Args:
+      latent_dim: size of z.
+      data_shape: shape of one pseudo-input (the data shape).
+      num_pseudo_inputs: ``K``.
+
+    References:
+      Tomczak, J. M. & Welling, M. (2018). VAE with a VampPrior. AISTATS.
+    """
+
+    def __init__(self, latent_dim: int, data_shape=(28, 28, 1), num_pseudo_inputs: int = 50, **kwargs):
+        super().__init__(latent_dim, **kwargs)
+        if int(num_pseudo_inputs) < 1:
+            raise ValueError(f"num_pseudo_inputs must be >= 1, got {num_pseudo_inputs}")
+        self.data_shape = tuple(int(d) for d in data_shape)
+        self.num_pseudo_inputs = int(num_pseudo_inputs)
+        self.pseudo_inputs = self.add_weight(
+            name="pseudo_inputs", shape=(self.num_pseudo_inputs, *self.data_shape),
+            initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=0),
+        )
+        self._posterior_of = None
+
+    @property
+    def params_shape(self) -> tuple[int, ...]:
+        return ()
+
+    def bind(self, posterior_of) -> None:
+        """Give the prior the model's ``x -> q(z|x)`` (a VAE does this when it is built)."""
+        self._posterior_of = posterior_of
+
+    def call(self, condition=None) -> tfd.Distribution:
+        if self._posterior_of is None:
+            raise ValueError("VampPrior is not bound to an encoder: use it as the prior of a VAE")
+        components = self._posterior_of(self.pseudo_inputs)  # batch [K], event [latent_dim]
+        weights = tfd.Categorical(logits=tf.zeros([self.num_pseudo_inputs], tf.float32))
+        return tfd.MixtureSameFamily(weights, components)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "data_shape": list(self.data_shape), "num_pseudo_inputs": self.num_pseudo_inputs}

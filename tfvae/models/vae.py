@@ -6,7 +6,14 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae.distributions import DiagonalGaussianPosterior, DistributionHead, Likelihood, StandardNormalPrior
+from tfvae.distributions import (
+    DiagonalGaussianPosterior,
+    DistributionHead,
+    Likelihood,
+    MixtureOfGaussiansPrior,
+    StandardNormalPrior,
+    VampPrior,
+)
 from tfvae.kl import KL_METHODS, kl_divergence
 from tfvae.models.autoencoder import Autoencoder, _deserialize
 from tfvae.registry import MODELS, serializable
@@ -42,7 +49,10 @@ class VAE(Autoencoder):
 
     Args:
       encoder, decoder, posterior, likelihood: as for :class:`Autoencoder`.
-      prior: prior head; defaults to :class:`StandardNormalPrior`.
+      prior: prior head, or a name: ``"standard_normal"`` (default),
+        ``"mog"`` (:class:`MixtureOfGaussiansPrior`, ``num_components=10``) or
+        ``"vamp"`` (:class:`VampPrior`, ``num_pseudo_inputs=50``); learned
+        priors use the Monte-Carlo KL.
       beta: weight of the rate term (1 is the ELBO; > 1 is the beta-VAE).
       kl: ``"analytic"`` (closed form when TFP registers one, else MC) or ``"mc"``.
       num_samples: Monte-Carlo samples ``L`` per example.
@@ -92,11 +102,31 @@ class VAE(Autoencoder):
         if not float(beta) >= 0:
             raise ValueError(f"beta must be >= 0, got {beta}")
         posterior = _deserialize(posterior)
+        if isinstance(prior, str):
+            prior = self.build_prior(prior, posterior.latent_dim, _deserialize(likelihood).event_shape, kwargs)
         self.prior = _deserialize(prior) if prior is not None else StandardNormalPrior(posterior.latent_dim, name="prior")
         self.beta = float(beta)
         self.kl = kl
         self.num_samples = int(num_samples)
+        if hasattr(self.prior, "bind"):  # priors made of the encoder (VampPrior)
+            self.prior.bind(lambda u: self.posterior(self.encoder(u)))
         super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
+
+    #: prior heads the builders make from a name: ``VAE.mlp(prior="mog")``
+    PRIORS = ("standard_normal", "mog", "vamp")
+    #: keyword arguments that configure a named prior
+    prior_options = ("num_components", "num_pseudo_inputs")
+
+    @classmethod
+    def build_prior(cls, name: str, latent_dim: int, data_shape, options: dict):
+        """The prior head called ``name`` (``standard_normal``, ``mog``, ``vamp``)."""
+        if name == "mog":
+            return MixtureOfGaussiansPrior(latent_dim, options.pop("num_components", 10), name="prior")
+        if name == "vamp":
+            return VampPrior(latent_dim, data_shape, options.pop("num_pseudo_inputs", 50), name="prior")
+        if name == "standard_normal":
+            return StandardNormalPrior(latent_dim, name="prior")
+        raise ValueError(f"prior must be one of {cls.PRIORS}, got {name!r}")
 
     def build(self, input_shape=None):
         super().build(input_shape)
