@@ -235,6 +235,14 @@ FAMILIES: dict[str, Family] = {
                                           condition_embedding=2, conditional_prior=True, seed=11),
         expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
     ),
+    "vae_mog_prior": Family(
+        build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), prior="mog", num_components=4, seed=12),
+        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+    ),
+    "vae_vamp_prior": Family(
+        build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), prior="vamp", num_pseudo_inputs=3, seed=13),
+        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+    ),
     "vae": Family(
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=0),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
