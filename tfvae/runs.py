@@ -34,7 +34,7 @@ from tfvae.errors import TfvaeError
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
 from tfvae.registry import MODELS
-from tfvae.viz import image_grid, save_png
+from tfvae.viz import ImageLogger, image_grid, save_png
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -336,6 +336,7 @@ def train(
             info = dataset_info(data.dataset, data_dir=data.data_dir)
         except ValueError as error:
             raise ConfigError(f"data.dataset: {error}") from None
+        keras.utils.set_random_seed(config.train.seed)  # initial weights too: same config and seed, same run
         model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
         conditional = getattr(model, "conditional", False)
         loader = dict(
@@ -362,6 +363,11 @@ def train(
         else:
             run.write_config(config)
         logger = RunLogger(run, checkpointer, config.train.checkpoint_every)
+        picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=500, shuffle=False, cache=False,
+                                               data_dir=data.data_dir, with_labels=info.has_labels)))
+        pictures, picture_labels = picture_batch if info.has_labels else (picture_batch, None)
+        image_logger = ImageLogger(run.path / "logs" / "images", np.asarray(pictures), seed=config.train.seed,
+                                   labels=None if picture_labels is None else np.asarray(picture_labels))
         started = time.perf_counter()
         if initial_epoch < config.train.epochs:
             if config.train.driver == "fit":
@@ -370,7 +376,7 @@ def train(
                     epochs=config.train.epochs,
                     initial_epoch=initial_epoch,
                     validation_data=test_data,
-                    callbacks=[logger],
+                    callbacks=[logger, image_logger],
                     verbose="auto" if verbose else 0,
                 )
             else:
@@ -382,7 +388,7 @@ def train(
                     steps_per_execution=config.train.steps_per_execution,
                     jit_compile=config.train.jit_compile,
                     validation_data=test_data,
-                    callbacks=[logger],
+                    callbacks=[logger, image_logger],
                     verbose=verbose,
                 )
             if config.train.epochs % config.train.checkpoint_every:

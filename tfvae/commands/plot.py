@@ -1,0 +1,77 @@
+"""``tfvae plot RUN``: every picture a trained run's model can give -> ``RUN/plots/*.png``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+PLOTS_DIR = "plots"
+
+
+def plot_examples(config, split: str, num: int):
+    """``num`` examples of the run's data (grey levels, as stored) and their labels (``None`` without)."""
+    from tfvae.data import load_dataset
+
+    data = config.data
+    load = dict(shuffle=False, data_dir=data.data_dir, cache=False)
+    try:
+        x, y = next(iter(load_dataset(data.dataset, split, num, with_labels=True, **load)))
+    except ValueError:  # a data set without labels (e.g. generated sequences)
+        return np.asarray(next(iter(load_dataset(data.dataset, split, num, **load)))), None
+    return np.asarray(x), np.asarray(y)
+
+
+def run(args: argparse.Namespace) -> int:
+    from tfvae.errors import TfvaeError
+    from tfvae.runs import load_run
+    from tfvae.viz import PICTURES, Examples, draw_pictures, write_pictures
+
+    if args.only:
+        unknown = [n for n in args.only if n not in PICTURES]
+        if unknown:
+            raise TfvaeError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(PICTURES)}")
+    loaded = load_run(args.run)
+    try:
+        x, labels = plot_examples(loaded.config, args.split, args.num_examples)
+    except ValueError as error:
+        raise TfvaeError(str(error)) from None
+    if len(x) < 12:
+        raise TfvaeError(f"the {args.split} split has {len(x)} examples; the pictures need at least 12")
+    pictures = draw_pictures(loaded.model, Examples(x, labels, args.seed), args.only)
+    out = Path(args.out) if args.out else loaded.directory / PLOTS_DIR
+    for path in write_pictures(out, pictures):
+        print(f"wrote {path}")
+    for name, why in pictures.skipped.items():
+        print(f"skipped {name}: {why}", file=sys.stderr)
+    return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "plot",
+        help="draw a trained run's pictures -> RUN/plots/*.png",
+        description=(
+            "Draw the pictures of a trained run as PNG files in RUN/plots/: reconstructions, "
+            "stochastic_reconstructions, prior_samples, latent_manifold, latent_pca, interpolations "
+            "and latent_traversals. Pictures the model cannot give (no prior, point-mass posterior, latent_dim != 2 "
+            "for the manifold) are skipped with the reason."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
+    parser.add_argument("--split", default="test", help="dataset split to draw inputs from")
+    parser.add_argument("--num-examples", type=_positive_int, default=1000, help="examples encoded for the PCA scatter")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (samples, stochastic reconstructions)")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="draw only these pictures")
+    parser.add_argument("--out", help=f"write the pictures here instead of RUN/{PLOTS_DIR}")
+    parser.set_defaults(handler=run)

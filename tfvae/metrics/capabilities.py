@@ -1,0 +1,110 @@
+"""What a model can do, asked through the ``Autoencoder`` contract only.
+
+Metrics and pictures are written against the contract (``encode``, ``decode``,
+``posterior.sample``, and for the VAE family ``prior`` and ``elbo``), never
+against model classes, so the families added later (denoising / sparse /
+contractive autoencoders, CVAE, VQ-VAE) work as soon as they keep it. What a
+model cannot do raises :class:`ModelCapabilityError` with a message that says
+why, and callers that compute many things (``tfvae evaluate``,
+``tfvae plot``) skip that item and print the message.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae.errors import TfvaeError
+
+tfd = tfp.distributions
+
+__all__ = [
+    "ModelCapabilityError",
+    "has_prior",
+    "is_conditional",
+    "is_stochastic",
+    "prior_distribution",
+    "require_elbo",
+    "require_latent_dim",
+    "require_unconditional",
+    "seed_pair",
+]
+
+
+class ModelCapabilityError(TfvaeError, ValueError):
+    """The model cannot provide this metric or picture (no prior, point-mass code, ...)."""
+
+
+def _name(model) -> str:
+    return type(model).__name__
+
+
+def is_conditional(model) -> bool:
+    """Whether the model needs a condition (e.g. a label) with every example."""
+    return bool(getattr(model, "conditional", False))
+
+
+def require_unconditional(model) -> None:
+    """Raise for conditional models (e.g. ``ConditionalVAE``), which metrics and pictures do not yet feed a condition."""
+    if is_conditional(model):
+        raise ModelCapabilityError(
+            f"{_name(model)} is conditional (it needs a label with every example); "
+            "tfvae.metrics and tfvae.viz support unconditional models only"
+        )
+
+
+def has_prior(model) -> bool:
+    """Whether ``model`` has a prior ``p(z)`` (the VAE family)."""
+    return getattr(model, "prior", None) is not None and callable(model.prior)
+
+
+def prior_distribution(model) -> tfd.Distribution:
+    """The model's prior ``p(z)`` as a distribution with event shape ``[latent_dim]``.
+
+    Raises:
+      ModelCapabilityError: the model has no prior (e.g. a deterministic autoencoder).
+    """
+    require_unconditional(model)
+    if not has_prior(model):
+        raise ModelCapabilityError(f"{_name(model)} has no prior p(z) (only the VAE family has one)")
+    getter = getattr(model, "prior_distribution", None)
+    return getter() if callable(getter) else model.prior()
+
+
+def require_elbo(model) -> None:
+    """Raise unless the model has a prior and an ``elbo`` method."""
+    require_unconditional(model)
+    if not (has_prior(model) and callable(getattr(model, "elbo", None))):
+        raise ModelCapabilityError(
+            f"{_name(model)} has no ELBO (no prior p(z)); its metric is the reconstruction error"
+        )
+
+
+def is_stochastic(q: tfd.Distribution) -> bool:
+    """Whether a posterior has spread (a point mass ``q(z|x)`` does not)."""
+    try:
+        spread = q.stddev()
+    except NotImplementedError:
+        return True
+    return bool(tf.reduce_any(spread > 0))
+
+
+def require_latent_dim(model, dim: int, what: str) -> None:
+    """Raise unless ``model.latent_dim == dim``."""
+    if int(model.latent_dim) != dim:
+        raise ModelCapabilityError(f"{what} needs latent_dim == {dim}; this model has latent_dim {model.latent_dim}")
+
+
+def seed_pair(seed, index: int = 0) -> tf.Tensor:
+    """A stateless seed ``[seed, index]`` (int64) from an int; a fresh random one for ``None``.
+
+    A tensor or pair passes through unchanged (``index`` is then ignored). It
+    never draws from the model's own seed generator, so metrics and pictures
+    do not shift a training run's random stream.
+    """
+    if seed is None:
+        seed = int(np.random.default_rng().integers(2**31))
+    if isinstance(seed, (int, np.integer)):
+        return tf.constant([int(seed), int(index)], tf.int64)
+    return tf.cast(tf.convert_to_tensor(seed), tf.int64)

@@ -1,0 +1,287 @@
+"""Evaluate a model over a whole data set: every metric of :mod:`tfvae.metrics` at once.
+
+:func:`evaluate_model` walks the batches once and, per example, computes
+what the model can give (each item it cannot is listed in ``skipped`` with
+the reason):
+
+* VAE family: ``elbo``, ``distortion``, ``rate`` (the model's own
+  estimator), the IWAE ``iwae_nll`` with its Monte-Carlo standard error and
+  effective sample size, the KL per latent dimension;
+* models without a prior (the autoencoder family): their own per-example
+  terms (``model.per_example_terms``: ``distortion`` and any penalty such as
+  ``sparsity`` or ``contraction``), at evaluation (no corruption);
+* every model: reconstruction ``mse``, ``bce`` (data in [0, 1] only) and
+  ``reconstruction_nll`` (``-log p(x | z = E[q(z|x)])`` over every data
+  dimension), and the active units.
+
+Two standard errors, which answer different questions:
+
+* ``sem``: the standard error of the mean over examples, ``sd / sqrt(N)``.
+  It says how much the reported mean would move on another test set of the
+  same size; use it to compare models on the same data loosely.
+* ``mc_stderr`` (IWAE only): the Monte-Carlo error of the estimate on *these*
+  examples, ``sqrt(sum_i se_i^2) / N`` from the per-example delta-method
+  errors (:func:`tfvae.metrics.iwae_log_likelihood`). It says whether ``k``
+  was large enough; it is usually far smaller than ``sem``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, require_unconditional, seed_pair
+from tfvae.metrics.latent import ACTIVE_UNIT_THRESHOLD, ActiveUnits, active_units, kl_per_dimension, posterior_means
+from tfvae.metrics.likelihood import bits_per_dim, elbo_terms, iwae_log_likelihood, reconstruction_errors
+
+__all__ = ["Evaluation", "evaluate_model"]
+
+# Per-example quantities reported as mean and standard error, in table order.
+_TERMS = {
+    "elbo": "ELBO (nats)",
+    "distortion": "distortion (nats)",
+    "rate": "rate (nats)",
+    "iwae_nll": "IWAE NLL (nats)",
+    "mse": "reconstruction MSE (per dim)",
+    "bce": "reconstruction BCE (nats)",
+    "reconstruction_nll": "-log p(x | E[q(z|x)]) (nats)",
+}
+_IWAE_DETAILS = ("iwae_mc_stderr", "iwae_ess")
+
+
+def _own_terms(model, x) -> dict:
+    """The model's own per-example terms at evaluation, or its reconstruction NLL."""
+    terms = getattr(model, "per_example_terms", None)
+    if callable(terms) and callable(getattr(model, "unpack_data", None)):
+        return dict(terms(model.unpack_data(x), training=False))
+    return {"distortion": reconstruction_errors(model, x)["nll"]}
+
+
+@dataclass
+class Evaluation:
+    """The per-example values and the summaries of one evaluation.
+
+    Attributes:
+      per_example: ``{name: [N] array}``: ``elbo``, ``distortion``, ``rate``,
+        ``iwae_nll``, ``iwae_mc_stderr``, ``iwae_ess``, ``mse``, ``bce``,
+        ``reconstruction_nll`` (those the model can give).
+      latent_means: ``[N, latent_dim]`` posterior means.
+      active: the :class:`ActiveUnits`.
+      kl_per_dim: mean KL per latent dimension, or ``None``.
+      iwae_k, chunk_size: the IWAE settings (``iwae_k`` ``None`` when skipped).
+      bits_per_dim: ``{"value", "convention", "from", "note"}`` or ``None``.
+      skipped: ``{metric: why}`` for what this model cannot give.
+      seconds: wall time.
+    """
+
+    per_example: dict[str, np.ndarray]
+    latent_means: np.ndarray
+    active: ActiveUnits
+    kl_per_dim: np.ndarray | None
+    iwae_k: int | None
+    chunk_size: int
+    bits_per_dim: dict | None
+    skipped: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def num_examples(self) -> int:
+        return int(len(self.latent_means))
+
+    def mean(self, name: str) -> float:
+        return float(np.mean(self.per_example[name]))
+
+    def sem(self, name: str) -> float:
+        values = self.per_example[name]
+        return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+
+    def term_names(self) -> list[str]:
+        """The per-example quantities reported with mean and standard error, in table order."""
+        others = sorted(set(self.per_example) - set(_TERMS) - set(_IWAE_DETAILS))
+        return [n for n in _TERMS if n in self.per_example] + others
+
+    def summary(self) -> dict:
+        """A JSON-ready dict (the body of ``metrics.json``)."""
+        out: dict = {"num_examples": self.num_examples}
+        for name in self.term_names():
+            out[name] = {"mean": self.mean(name), "sem": self.sem(name)}
+        if "iwae_nll" in self.per_example:
+            se = self.per_example["iwae_mc_stderr"]
+            ess = self.per_example["iwae_ess"]
+            out["iwae_nll"].update(
+                k=self.iwae_k,
+                chunk_size=self.chunk_size,
+                mc_stderr=float(np.sqrt(np.sum(se**2)) / len(se)),
+                ess_median=float(np.median(ess)),
+                ess_min=float(np.min(ess)),
+            )
+        out["bits_per_dim"] = self.bits_per_dim
+        out["active_units"] = {
+            "count": self.active.count,
+            "latent_dim": int(self.latent_means.shape[1]),
+            "threshold": self.active.threshold,
+            "variance": [round(float(v), 6) for v in self.active.variance],
+        }
+        out["kl_per_dim"] = None if self.kl_per_dim is None else [round(float(v), 6) for v in self.kl_per_dim]
+        out["skipped"] = dict(self.skipped)
+        out["seconds"] = round(self.seconds, 2)
+        return out
+
+    def table(self) -> str:
+        """A plain-text table of the summary."""
+        rows = [("metric", "mean", "± s.e.")]
+        for name in self.term_names():
+            label = f"IWAE NLL, k={self.iwae_k} (nats)" if name == "iwae_nll" else _TERMS.get(name, name)
+            rows.append((label, f"{self.mean(name):.3f}", f"{self.sem(name):.3f}"))
+        if "iwae_nll" in self.per_example:
+            summary = self.summary()["iwae_nll"]
+            rows.append(("IWAE Monte-Carlo s.e. (nats)", f"{summary['mc_stderr']:.4f}", ""))
+            rows.append(("IWAE effective samples (median)", f"{summary['ess_median']:.1f}", ""))
+        if self.bits_per_dim is not None:
+            rows.append((f"bits/dim ({self.bits_per_dim['convention']})", f"{self.bits_per_dim['value']:.4f}", ""))
+        rows.append(("active units", f"{self.active.count} / {self.latent_means.shape[1]}", ""))
+        if self.kl_per_dim is not None:
+            top = np.sort(self.kl_per_dim)[::-1][:4]
+            rows.append(("largest KL per dim (nats)", ", ".join(f"{v:.2f}" for v in top), ""))
+        width = max(len(r[0]) for r in rows)
+        lines = [f"{a:<{width}}  {b:>12}  {c:>8}".rstrip() for a, b, c in rows]
+        lines.insert(1, "-" * len(lines[0]))
+        lines += [f"skipped {name}: {why}" for name, why in self.skipped.items()]
+        return "\n".join(lines)
+
+
+def _batches(data, batch_size: int):
+    if isinstance(data, tf.data.Dataset):
+        return data
+    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+
+
+def _images(batch):
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
+    return x
+
+
+def evaluate_model(
+    model,
+    data,
+    *,
+    iwae_k: int | None = 5000,
+    chunk_size: int = 500,
+    elbo_samples: int | None = None,
+    seed: int = 0,
+    batch_size: int = 100,
+    max_examples: int | None = None,
+    bits_per_dim_convention: str | None = None,
+    bits_per_dim_note: str = "",
+    num_levels: int = 256,
+    active_threshold: float = ACTIVE_UNIT_THRESHOLD,
+    total: int | None = None,
+    verbose: int = 1,
+) -> Evaluation:
+    """Every metric the model can give, over a data set.
+
+    Args:
+      model: any model of the Autoencoder contract.
+      data: a ``tf.data.Dataset`` of batches ``x`` or ``(x, y)`` (iterated
+        once, in order), or an array split into ``batch_size`` batches.
+      iwae_k: importance samples per example; ``None`` skips the IWAE estimate.
+      chunk_size: IWAE samples decoded at a time.
+      elbo_samples: Monte-Carlo samples of the ELBO's distortion (default: the model's).
+      seed: seed of the IWAE draws; batch ``i`` uses ``[seed, i]``.
+      batch_size: batch size when ``data`` is an array.
+      max_examples: stop after this many examples.
+      bits_per_dim_convention: ``"discrete"``, ``"dequantized"`` or ``None``
+        (no bits/dim); see :func:`tfvae.metrics.bits_per_dim_convention`.
+      bits_per_dim_note: why that convention applies (stored with the value).
+      num_levels: quantisation levels for the ``"dequantized"`` convention.
+      active_threshold: the active-unit threshold.
+      total: number of examples, for the progress bar (known to the caller).
+      verbose: 0 silent, 1 a progress bar over examples.
+
+    Returns:
+      An :class:`Evaluation`.
+
+    References:
+      Burda, Y., Grosse, R. & Salakhutdinov, R. (2016). Importance Weighted
+      Autoencoders. ICLR.
+
+    Raises:
+      ModelCapabilityError: a conditional model.
+    """
+    require_unconditional(model)
+    started = time.perf_counter()
+    vae = has_prior(model)
+    skipped: dict[str, str] = {}
+    if not vae:
+        why = f"{type(model).__name__} has no prior p(z)"
+        skipped.update(elbo=why, iwae_nll=why, kl_per_dim=why)
+    elif iwae_k is None:
+        skipped["iwae_nll"] = "not asked for (iwae_k=None)"
+    if max_examples is not None:
+        total = max_examples if total is None else min(total, max_examples)
+    bar = keras.utils.Progbar(total, unit_name="example") if verbose else None
+    columns: dict[str, list[np.ndarray]] = {}
+    means, kl_dims = [], []
+    seen = 0
+    for index, batch in enumerate(_batches(data, batch_size)):
+        x = _images(batch)
+        if max_examples is not None:
+            if seen >= max_examples:
+                break
+            x = x[: max_examples - seen]
+        values: dict[str, tf.Tensor | np.ndarray] = {}
+        recon = reconstruction_errors(model, x)
+        values.update(mse=recon["mse"], reconstruction_nll=recon["nll"])
+        if "bce" not in skipped:
+            if float(tf.reduce_min(x)) >= 0.0 and float(tf.reduce_max(x)) <= 1.0:
+                values["bce"] = recon["bce"]
+            else:
+                skipped["bce"] = "the data is not in [0, 1]"
+                columns.pop("bce", None)
+        if vae:
+            values.update(elbo_terms(model, x, elbo_samples))
+            if iwae_k is not None:
+                estimate = iwae_log_likelihood(model, x, iwae_k, chunk_size, seed=seed_pair(seed, index))
+                values.update(iwae_nll=estimate.nll, iwae_mc_stderr=estimate.mc_stderr,
+                              iwae_ess=estimate.effective_sample_size)
+            if "kl_per_dim" not in skipped:
+                try:
+                    kl_dims.append(kl_per_dimension(model, x).numpy())
+                except ModelCapabilityError as error:
+                    skipped["kl_per_dim"] = str(error)
+        else:
+            values.update(_own_terms(model, x))
+        for name, value in values.items():
+            columns.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
+        means.append(posterior_means(model, x).numpy())
+        seen += int(means[-1].shape[0])
+        if bar is not None:
+            bar.update(seen)
+    if not seen:
+        raise ValueError("the data yielded no examples")
+    per_example = {name: np.concatenate(parts) for name, parts in columns.items()}
+    latent_means = np.concatenate(means)
+    bpd = None
+    if bits_per_dim_convention is not None and "iwae_nll" in per_example:
+        num_dims = int(np.prod(model.data_shape))
+        value = bits_per_dim(per_example["iwae_nll"].mean(), num_dims, bits_per_dim_convention, num_levels)
+        bpd = {"value": float(value), "convention": bits_per_dim_convention, "from": "iwae_nll",
+               "note": bits_per_dim_note}
+    elif "iwae_nll" in per_example:
+        skipped["bits_per_dim"] = bits_per_dim_note or "no bits/dim convention given"
+    return Evaluation(
+        per_example=per_example,
+        latent_means=latent_means,
+        active=active_units(latent_means, active_threshold),
+        kl_per_dim=np.concatenate(kl_dims).mean(axis=0) if kl_dims and "kl_per_dim" not in skipped else None,
+        iwae_k=int(iwae_k) if vae and iwae_k is not None else None,
+        chunk_size=int(chunk_size),
+        bits_per_dim=bpd,
+        skipped=skipped,
+        seconds=time.perf_counter() - started,
+    )
