@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         total=total,
         verbose=verbose,
     )
+    disentanglement = disentanglement_scores(loaded, args.seed, verbose) if args.disentanglement else None
     out = Path(args.out) if args.out else loaded.directory / METRICS_FILE
     record = {
         "run": str(loaded.directory),
@@ -78,11 +79,54 @@ def run(args: argparse.Namespace) -> int:
         "evaluated": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         **evaluation.summary(),
     }
+    if disentanglement is not None:
+        record["disentanglement"] = disentanglement
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(evaluation.table())
+    if disentanglement is not None:
+        print("disentanglement: " + ", ".join(f"{name} {value:.3f}" for name, value in disentanglement.items()))
     print(f"metrics written to {out}")
     return 0
+
+
+#: datasets with known generative factors: name -> ground-truth sampler factory
+def _ground_truth(dataset: str):
+    from tfvae.data.shapes import ShapesDataset, load_dsprites
+
+    if dataset == "shapes":
+        return ShapesDataset()
+    if dataset == "dsprites":
+        return load_dsprites("train")
+    return None
+
+
+def disentanglement_scores(loaded, seed: int, verbose: int) -> dict[str, float]:
+    """BetaVAE, FactorVAE, MIG and DCI disentanglement of the run's posterior means.
+
+    Needs a dataset with known factors (``shapes``, or ``dsprites`` when prepared).
+    """
+    from tfvae.errors import TfvaeError
+    from tfvae.metrics import beta_vae_score, dci_score, factor_vae_score, mig_score
+
+    data = _ground_truth(loaded.config.data.dataset)
+    if data is None:
+        raise TfvaeError(
+            f"--disentanglement needs a dataset with known factors (shapes, dsprites); "
+            f"this run trained on {loaded.config.data.dataset!r}"
+        )
+
+    def encode(images):
+        return loaded.model.embed(images).numpy()
+
+    if verbose:
+        print("Scoring disentanglement (BetaVAE, FactorVAE, MIG, DCI) ...", file=sys.stderr)
+    return {
+        "beta_vae": float(beta_vae_score(encode, data, seed=seed).score),
+        "factor_vae": float(factor_vae_score(encode, data, seed=seed).score),
+        "mig": float(mig_score(encode, data, seed=seed).score),
+        "dci_disentanglement": float(dci_score(encode, data, seed=seed).score),
+    }
 
 
 def _positive_int(text: str) -> int:
@@ -114,4 +158,6 @@ def register(commands) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the IWAE draws and the static binarisation")
     parser.add_argument("--out", help=f"write the JSON here instead of RUN/{METRICS_FILE}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--disentanglement", action="store_true",
+                        help="also score BetaVAE, FactorVAE, MIG and DCI (runs on shapes or dsprites)")
     parser.set_defaults(handler=run)
