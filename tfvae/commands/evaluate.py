@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from tfvae.commands._common import positive_int
+
 METRICS_FILE = "metrics.json"
 
 
@@ -129,13 +131,6 @@ def disentanglement_scores(loaded, seed: int, verbose: int) -> dict[str, float]:
     }
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def register(commands) -> None:
     parser = commands.add_parser(
         "evaluate",
@@ -151,10 +146,10 @@ def register(commands) -> None:
     )
     parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
     parser.add_argument("--iwae-k", type=int, default=5000, help="importance samples per example (0: skip)")
-    parser.add_argument("--chunk-size", type=_positive_int, default=500, help="IWAE samples decoded at a time")
+    parser.add_argument("--chunk-size", type=positive_int, default=500, help="IWAE samples decoded at a time")
     parser.add_argument("--split", default="test", help="dataset split")
-    parser.add_argument("--batch-size", type=_positive_int, default=20, help="examples per batch")
-    parser.add_argument("--max-examples", type=_positive_int, help="evaluate only the first N examples")
+    parser.add_argument("--batch-size", type=positive_int, default=20, help="examples per batch")
+    parser.add_argument("--max-examples", type=positive_int, help="evaluate only the first N examples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the IWAE draws and the static binarisation")
     parser.add_argument("--out", help=f"write the JSON here instead of RUN/{METRICS_FILE}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,7 +7,13 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfvae.export import ExportError, ServingModule, export_saved_model, save_keras, signature_table
+    from tfvae.export import (
+        ExportError,
+        ServingModule,
+        export_saved_model,
+        save_keras,
+        signature_table,
+    )
     from tfvae.export.layout import check_model_name, check_target
     from tfvae.runs import load_run
 

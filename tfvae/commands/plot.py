@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tfvae.commands._common import positive_int
+
 PLOTS_DIR = "plots"
 
 
@@ -49,13 +51,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
 def register(commands) -> None:
     parser = commands.add_parser(
         "plot",
@@ -70,7 +65,7 @@ def register(commands) -> None:
     )
     parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
     parser.add_argument("--split", default="test", help="dataset split to draw inputs from")
-    parser.add_argument("--num-examples", type=_positive_int, default=1000, help="examples encoded for the PCA scatter")
+    parser.add_argument("--num-examples", type=positive_int, default=1000, help="examples encoded for the PCA scatter")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random draws (samples, stochastic reconstructions)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="draw only these pictures")
     parser.add_argument("--out", help=f"write the pictures here instead of RUN/{PLOTS_DIR}")
