@@ -18,7 +18,8 @@ def test_every_shipped_config_loads_and_builds_its_model():
             continue
         config = load_config(path)
         assert config.name == path.stem
-        model = build_model(config.model, dataset_info(config.data.dataset).data_shape, seed=0)
+        info = dataset_info(config.data.dataset)
+        model = build_model(config.model, info.data_shape, seed=0, num_classes=info.num_classes)
         assert model.latent_dim == config.model.latent_dim
         if config.model.beta is not None:
             assert model.beta == config.model.beta
