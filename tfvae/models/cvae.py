@@ -8,7 +8,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import ConditionalGaussianPrior
-from tfvae.kl import kl_divergence
 from tfvae.models.autoencoder import _deserialize
 from tfvae.models.vae import VAE
 from tfvae.networks import ConvEncoder
@@ -181,9 +180,7 @@ class ConditionalVAE(VAE):
         q = self._encode(x, training, y)
         seed = self.seed_generator.next() if seed is None else seed
         z = self.posterior.sample(q, num_samples or self.num_samples, seed)
-        distortion = -tf.reduce_mean(self._decode(z, training, y).log_prob(x), axis=0)
-        rate = kl_divergence(q, self.prior_for(y), z=z, method=self.kl)
-        return {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
+        return self.elbo_terms(x, q, z, self._decode(z, training, y), self.prior_for(y))
 
     def elbo(self, x, condition=None, num_samples=None, seed=None):
         x = check_data_shape(x, self.data_shape)

@@ -160,8 +160,11 @@ class VAE(Autoencoder):
         q = self._encode(x, training)
         seed = self.seed_generator.next() if seed is None else seed
         z = self.posterior.sample(q, num_samples or self.num_samples, seed)
-        distortion = -tf.reduce_mean(self._decode(z, training).log_prob(x), axis=0)
-        prior = self.prior()
+        return self.elbo_terms(x, q, z, self._decode(z, training), self.prior())
+
+    def elbo_terms(self, x, q, z, likelihood, prior) -> dict[str, tf.Tensor]:
+        """The per-example terms from ``q(z|x)``, its draws ``z`` ``[S, B, D]``, ``p(x|z)`` and the prior."""
+        distortion = -tf.reduce_mean(likelihood.log_prob(x), axis=0)
         rate = kl_divergence(q, prior, z=z, method=self.kl)
         terms = {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
         if self.free_bits:
