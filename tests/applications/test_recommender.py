@@ -56,6 +56,16 @@ def test_held_out_rmse_beats_the_item_mean_baseline(dense_refeeding):
     assert rmse < 0.75 * baseline, (rmse, baseline)  # measured: 0.52 / 0.65 against 1.08
 
 
+def test_trains_through_the_custom_loop():
+    from tfvae.loops import train_loop
+
+    ratings = low_rank_ratings(32, 20, density=0.3, seed=2)
+    model = RatingsAE.mlp((20,), latent_dim=4, hidden_units=(8,), likelihood="gaussian", dense_refeeding=True, seed=0)
+    history = train_loop(model, ratings, batch_size=8, epochs=3, optimizer=keras.optimizers.Adam(1e-2), verbose=0)
+    assert set(history) == {"loss", "masked_mse", "refeed_mse"}
+    assert history["masked_mse"][-1] < history["masked_mse"][0]
+
+
 def test_movielens_matrix_through_real_tfds_code():
     with tfds.testing.mock_data(num_examples=50):
         matrix = movielens_ratings(download=True)

@@ -175,6 +175,7 @@ def test_linear_autoencoder_with_mse_recovers_the_pca_subspace(rng):
 
 # -------------------------------------------------------- round trips, drivers
 FAMILY = {
+    "plain": lambda: Autoencoder.conv(SHAPE, latent_dim=4, filters=(4,), hidden_units=(8,), likelihood="gaussian", seed=1),
     "denoising": lambda: DenoisingAE.mlp(SHAPE, latent_dim=4, hidden_units=(16,), corruption="gaussian", noise_level=0.2, seed=1),
     "sparse": lambda: SparseAE.conv(SHAPE, latent_dim=4, filters=(4,), hidden_units=(8,), sparsity_weight=2.0, seed=1),
     "k_sparse": lambda: KSparseAE.mlp(SHAPE, latent_dim=8, k=3, hidden_units=(16,), seed=1),
