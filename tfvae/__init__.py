@@ -1,10 +1,19 @@
 """tfvae: the autoencoder family for TensorFlow, Keras 3 and TensorFlow Probability."""
 
-from tfvae import _backend  # noqa: F401  (selects the Keras TensorFlow backend)
-from tfvae import applications, distributions, kl, networks, random
+from tfvae import (
+    _backend,  # noqa: F401  (selects the Keras TensorFlow backend)
+    applications,
+    distributions,
+    kl,
+    layers,
+    networks,
+    random,
+)
 from tfvae.kl import kl_divergence
 from tfvae.models import (
     VAE,
+    VQVAE,
+    VQVAE2,
     Autoencoder,
     BetaVAE,
     ConditionalVAE,
@@ -12,6 +21,7 @@ from tfvae.models import (
     DenoisingAE,
     GenerativeModel,
     KSparseAE,
+    PixelCNN,
     Seq2SeqAE,
     SparseAE,
 )
@@ -19,8 +29,9 @@ from tfvae.models import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "applications",
     "VAE",
+    "VQVAE",
+    "VQVAE2",
     "Autoencoder",
     "BetaVAE",
     "ConditionalVAE",
@@ -28,11 +39,14 @@ __all__ = [
     "DenoisingAE",
     "GenerativeModel",
     "KSparseAE",
+    "PixelCNN",
     "Seq2SeqAE",
     "SparseAE",
+    "applications",
     "distributions",
     "kl",
     "kl_divergence",
+    "layers",
     "networks",
     "random",
 ]

@@ -1,0 +1,18 @@
+"""Layers with state or structure of their own: vector quantizers, masked (causal) convolutions."""
+
+from tfvae.layers.masked_conv import (
+    CausalSelfAttention2D,
+    GatedPixelCNNBlock,
+    MaskedConv2D,
+    causal_mask,
+)
+from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
+
+__all__ = [
+    "CausalSelfAttention2D",
+    "GatedPixelCNNBlock",
+    "MaskedConv2D",
+    "VectorQuantizer",
+    "VectorQuantizerEMA",
+    "causal_mask",
+]

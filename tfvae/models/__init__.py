@@ -5,11 +5,16 @@ from tfvae.models.base import GenerativeModel, gradient_step
 from tfvae.models.contractive import ContractiveAE
 from tfvae.models.cvae import ConditionalVAE
 from tfvae.models.denoising import DenoisingAE
+from tfvae.models.pixelcnn import PixelCNN
 from tfvae.models.seq2seq import Seq2SeqAE
 from tfvae.models.sparse import KSparseAE, KSparsityScheduler, SparseAE
 from tfvae.models.vae import VAE, BetaVAE
+from tfvae.models.vq_vae import VQVAE, VQVAE2
 
 __all__ = [
+    "VAE",
+    "VQVAE",
+    "VQVAE2",
     "Autoencoder",
     "BetaVAE",
     "ConditionalVAE",
@@ -18,8 +23,8 @@ __all__ = [
     "GenerativeModel",
     "KSparseAE",
     "KSparsityScheduler",
+    "PixelCNN",
     "Seq2SeqAE",
     "SparseAE",
-    "VAE",
     "gradient_step",
 ]

@@ -3,5 +3,16 @@
 from tfvae.networks.conv import ConvDecoder, ConvEncoder
 from tfvae.networks.mlp import MLP
 from tfvae.networks.recurrent import RecurrentDecoder, RecurrentEncoder, sequence_mask
+from tfvae.networks.resnet import ResidualStack, ResNetDecoder, ResNetEncoder
 
-__all__ = ["ConvDecoder", "ConvEncoder", "MLP", "RecurrentDecoder", "RecurrentEncoder", "sequence_mask"]
+__all__ = [
+           "MLP",
+           "ConvDecoder",
+           "ConvEncoder",
+           "RecurrentDecoder",
+           "RecurrentEncoder",
+           "ResNetDecoder",
+           "ResNetEncoder",
+           "ResidualStack",
+           "sequence_mask",
+]

@@ -1,0 +1,464 @@
+r"""VQ-VAE (van den Oord et al. 2017) and the two-level VQ-VAE-2 (Razavi et al. 2019).
+
+Both keep the :class:`~tfvae.models.Autoencoder` contract: ``encode(x)`` is a
+point mass on the quantized code (the latent map flattened to ``[B, h*w*d]``),
+``decode(z)`` the likelihood ``p(x|z)``; and add ``encode_indices`` /
+``decode_indices`` for the discrete codes a prior (:class:`~tfvae.models.pixelcnn.PixelCNN`)
+models.
+
+The loss per example is the distortion plus the quantizer's loss,
+
+    loss(x) = -log p(x | z_q(x)) + sum_p ||sg[z_e,p] - e_k||^2 + beta sum_p ||z_e,p - sg[e_k]||^2
+
+(the codebook term is absent with the EMA quantizer), in nats, averaged
+over the batch. As a bound on ``-log p(x)`` (the paper's ELBO with a
+deterministic one-hot posterior over codes) the rate is ``-log p(codes)``:
+``h * w * log K`` under the uniform prior, the prior's NLL under a learned
+one; :meth:`VQVAE.bound` returns both parts.
+
+References:
+  van den Oord, A., Vinyals, O. & Kavukcuoglu, K. (2017). Neural Discrete
+  Representation Learning. NeurIPS.
+  Razavi, A., van den Oord, A. & Vinyals, O. (2019). Generating Diverse
+  High-Fidelity Images with VQ-VAE-2. NeurIPS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae.distributions import PointMassPosterior
+from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
+from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
+from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.validation import check_data_shape
+
+tfd = tfp.distributions
+
+
+def make_quantizer(num_embeddings: int, embedding_dim: int, ema: bool, name: str, **options) -> VectorQuantizer:
+    """A :class:`VectorQuantizerEMA` (``ema=True``) or a gradient-trained :class:`VectorQuantizer`."""
+    if ema:
+        return VectorQuantizerEMA(num_embeddings, embedding_dim, name=name, **options)
+    options = {k: v for k, v in options.items() if k == "commitment_cost"}  # no EMA state to restart
+    return VectorQuantizer(num_embeddings, embedding_dim, name=name, **options)
+
+
+#: the builders restart a code whose EMA assignment count falls below this
+#: (about one assignment per two batches); measured on the digits: 5 epochs
+#: reach codebook perplexity 59 of 128 with restarts and 6 without.
+DEFAULT_DEAD_CODE_THRESHOLD = 0.5
+
+
+def _quantizer_options(kwargs: dict) -> dict:
+    names = ("commitment_cost", "decay", "epsilon", "dead_code_threshold")
+    options = {name: kwargs.pop(name) for name in names if name in kwargs}
+    options.setdefault("dead_code_threshold", DEFAULT_DEAD_CODE_THRESHOLD)
+    options["seed"] = kwargs.get("seed")  # restarts draw from the model's seed
+    return options
+
+
+def check_indices(indices, shape: Sequence[int], num_embeddings: int, name: str) -> tf.Tensor:
+    """Integer code maps ``[B, *shape]`` with values in ``[0, num_embeddings)``, or a clear error."""
+    t = tf.convert_to_tensor(indices)
+    if not t.dtype.is_integer:
+        raise TypeError(f"{name} must be integer code indices, got dtype {t.dtype.name}")
+    expected = (None, *shape)
+    if t.shape.rank != len(expected) or any(e is not None and d is not None and d != e
+                                            for d, e in zip(t.shape, expected)):
+        raise ValueError(f"{name} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(t.shape)}")
+    if tf.executing_eagerly() and tf.size(t) > 0:
+        low, high = int(tf.reduce_min(t)), int(tf.reduce_max(t))
+        if low < 0 or high >= num_embeddings:
+            raise ValueError(f"{name} must lie in [0, {num_embeddings}), got values in [{low}, {high}]")
+    return tf.cast(t, tf.int32)
+
+
+class _QuantizedAutoencoder(Autoencoder):
+    """What VQ-VAE and VQ-VAE-2 share: the loss, the bound and the builders' checks."""
+
+    loss_term_names = ("loss", "distortion", "vq_loss", "perplexity", "usage")
+
+    @classmethod
+    def mlp(cls, *args, **kwargs):
+        raise ValueError(
+            f"{cls.__name__} quantizes a spatial latent map: use the convolutional builder "
+            f"({cls.__name__}.conv, architecture = \"conv\"), not mlp"
+        )
+
+    def vector_quantize(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """Encode and quantize: ``z`` (flat quantized code), ``loss`` ``[B]``, ``indices`` and statistics."""
+        raise NotImplementedError
+
+    def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
+        return self.posterior(self.vector_quantize(x, training)["z"])
+
+    def per_example_terms(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+        """``distortion`` ``-log p(x|z_q)`` and ``vq_loss`` per example; codebook statistics broadcast to ``[B]``."""
+        out = self.vector_quantize(x, training)
+        distortion = -self._decode(out["z"], training).log_prob(x)
+        batch = tf.shape(distortion)[:1]
+        terms = {"distortion": distortion, "vq_loss": out["loss"]}
+        for name in self.loss_term_names[3:]:
+            terms[name] = tf.broadcast_to(out[name], batch)
+        return terms
+
+    def objective(self, terms: dict[str, tf.Tensor]) -> tf.Tensor:
+        return terms["distortion"] + terms["vq_loss"]
+
+    def uniform_rate(self) -> float:
+        """``-log p(codes)`` under the uniform prior: ``sum over levels of h * w * log K`` nats."""
+        raise NotImplementedError
+
+    def bound(self, x, prior_nll=None) -> dict[str, tf.Tensor]:
+        r"""Per-example upper bound on ``-log p(x)`` in nats: ``distortion + rate``.
+
+        ``rate = -log p(codes(x))``: ``h * w * log K`` for the uniform prior
+        (``prior_nll=None``), else the given per-example NLL of the codes under
+        a learned prior (e.g. ``-PixelCNN.log_prob(encode_indices(x))``).
+
+        Args:
+          x: data ``(batch, *data_shape)``.
+          prior_nll: optional ``[B]`` NLL of the codes under a learned prior.
+        """
+        x = check_data_shape(x, self.data_shape)
+        z = self.vector_quantize(x, training=False)["z"]
+        distortion = -self._decode(z, False).log_prob(x)
+        if prior_nll is None:
+            rate = tf.fill(tf.shape(distortion), tf.constant(self.uniform_rate(), tf.float32))
+        else:
+            rate = tf.cast(tf.convert_to_tensor(prior_nll), tf.float32)
+        return {"distortion": distortion, "rate": rate, "nll_bound": distortion + rate}
+
+
+@MODELS.register("vqvae")
+@serializable
+class VQVAE(_QuantizedAutoencoder):
+    r"""Vector-quantised autoencoder: ``x -> z_e -> nearest code z_q -> p(x|z_q)``.
+
+    The encoder maps images to a ``[h, w, D]`` map, the quantizer replaces
+    each ``D``-vector by its nearest codebook entry (straight-through
+    gradient), the decoder maps the quantized map to the likelihood's
+    parameters. ``encode_indices(x)`` returns the ``[B, h, w]`` code indices
+    and ``decode_indices(indices)`` the likelihood ``p(x|e_indices)``.
+
+    Loss terms: ``loss = distortion + vq_loss``, ``distortion`` (nats),
+    ``vq_loss`` (codebook + commitment), ``perplexity`` and ``usage`` of the
+    codebook in each batch (averaged over batches).
+
+    Args:
+      encoder: network ``x -> [B, h, w, D]`` (e.g. :class:`~tfvae.networks.ResNetEncoder`).
+      decoder: network ``[B, h*w*D] -> likelihood parameters`` (e.g.
+        :class:`~tfvae.networks.ResNetDecoder`, which reshapes flat codes).
+      quantizer: a :class:`~tfvae.layers.VectorQuantizer` (or the EMA one) with
+        ``embedding_dim == D``.
+      likelihood: head turning decoder outputs into ``p(x|z)``.
+      seed: seed of the model's random draws.
+    """
+
+    def __init__(self, encoder, decoder, quantizer, likelihood, seed: int | None = None, **kwargs):
+        kwargs.pop("posterior", None)  # always a point mass on the quantized code
+        self.quantizer = _deserialize(quantizer)
+        encoder, likelihood = _deserialize(encoder), _deserialize(likelihood)
+        z_e = encoder(tf.zeros((1, *likelihood.event_shape)))
+        self.latent_shape = tuple(int(d) for d in z_e.shape[1:])
+        if len(self.latent_shape) < 2 or self.latent_shape[-1] != self.quantizer.embedding_dim:
+            raise ValueError(
+                f"the encoder outputs {self.latent_shape} per example; the quantizer needs a map whose last "
+                f"axis is its embedding_dim = {self.quantizer.embedding_dim}"
+            )
+        posterior = PointMassPosterior(latent_size(self.latent_shape), name="posterior")
+        super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
+
+    @classmethod
+    def conv(
+        cls,
+        data_shape: Sequence[int] = (28, 28, 1),
+        num_embeddings: int = 128,
+        embedding_dim: int = 16,
+        filters: int = 64,
+        residual_filters: int = 32,
+        num_residual_blocks: int = 2,
+        num_downsamples: int = 2,
+        likelihood: str = "bernoulli",
+        likelihood_kwargs: dict | None = None,
+        ema: bool = True,
+        **kwargs,
+    ) -> VQVAE:
+        """The paper's residual convolutional VQ-VAE (28x28 -> 7x7 codes, 32x32 -> 8x8).
+
+        Args:
+          data_shape: ``(H, W, C)``, divisible by ``2 ** num_downsamples``.
+          num_embeddings: codebook size ``K``.
+          embedding_dim: code dimension ``D``.
+          filters: channels of the main convolutional path.
+          residual_filters: channels inside the residual blocks.
+          num_residual_blocks: residual blocks in the encoder and the decoder.
+          num_downsamples: stride-2 stages (2: codes at a quarter of the resolution).
+          likelihood: registered likelihood name.
+          likelihood_kwargs: extra arguments of the likelihood head.
+          ema: EMA codebook updates (:class:`VectorQuantizerEMA`), else gradients.
+          **kwargs: quantizer options (``commitment_cost``, ``decay``, ``epsilon``,
+            ``dead_code_threshold``: default 0.5, ``None`` turns restarts off) and the
+            model's own (``seed``, also the seed of the restarts).
+        """
+        quantizer = make_quantizer(num_embeddings, embedding_dim, ema, "quantizer", **_quantizer_options(kwargs))
+        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        network = {"filters": filters, "residual_filters": residual_filters,
+                   "num_residual_blocks": num_residual_blocks, "num_downsamples": num_downsamples}
+        encoder = ResNetEncoder(embedding_dim, name="encoder", **network)
+        latent_shape = encoder.output_shape_for(data_shape)
+        decoder = ResNetDecoder(head.params_shape, latent_shape, name="decoder", **network)
+        return cls(encoder, decoder, quantizer, head, **kwargs)
+
+    def build(self, input_shape=None):
+        x = tf.zeros((1, *self.data_shape), tf.float32)
+        out = self.quantizer(self.encoder(x))
+        params = self.decoder(tf.reshape(out["quantized"], [1, -1]))
+        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
+            raise ValueError(
+                f"the decoder outputs shape {tuple(params.shape[1:])} per example but the likelihood "
+                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
+            )
+        self.likelihood(params)
+        self.built = True
+
+    @property
+    def code_shape(self) -> tuple[int, int]:
+        """``(h, w)`` of the code index maps."""
+        return tuple(self.latent_shape[:-1])
+
+    @property
+    def num_embeddings(self) -> int:
+        return int(self.quantizer.num_embeddings)
+
+    def vector_quantize(self, x, training=False):
+        out = self.quantizer(self.encoder(x, training=training), training=training)
+        batch = tf.shape(out["quantized"])[0]
+        return {
+            "z": tf.reshape(out["quantized"], [batch, self.latent_dim]),
+            "loss": out["loss"],
+            "indices": out["encoding_indices"],
+            "perplexity": out["perplexity"],
+            "usage": out["usage"],
+        }
+
+    def encode_indices(self, x) -> tf.Tensor:
+        """Code indices ``[B, h, w]`` (int32) of ``x`` (no codebook update)."""
+        x = check_data_shape(x, self.data_shape)
+        return self.quantizer.nearest(self.encoder(x, training=False))
+
+    def decode_indices(self, indices, training: bool = False) -> tfd.Distribution:
+        """The likelihood ``p(x | e_indices)`` for code maps ``[B, h, w]``."""
+        indices = check_indices(indices, self.code_shape, self.num_embeddings, "indices")
+        z = tf.reshape(self.quantizer.lookup(indices), [tf.shape(indices)[0], self.latent_dim])
+        return self._decode(z, training)
+
+    def uniform_rate(self) -> float:
+        return float(np.prod(self.code_shape)) * math.log(self.num_embeddings)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("posterior")
+        return {**config, "quantizer": keras.saving.serialize_keras_object(self.quantizer)}
+
+
+@MODELS.register("vqvae2")
+@serializable
+class VQVAE2(_QuantizedAutoencoder):
+    r"""Two-level VQ-VAE (Razavi et al. 2019): a top code map conditions the bottom one.
+
+    ::
+
+        h_b = E_b(x)                        [B, h, w, C]   (bottom features)
+        z_t = Q_t(E_t(h_b))                 [B, h/2, w/2, D]
+        z_b = Q_b(P_b([h_b, D_t(z_t)]))     [B, h, w, D]   (bottom conditioned on the top)
+        p(x | z_b, z_t) = likelihood(D([z_b, U(z_t)]))
+
+    ``E_t`` and ``D_t`` are residual networks with one stride-2 stage, ``P_b`` a
+    1x1 convolution, ``U`` a stride-2 transposed convolution. The flat code
+    ``z`` is ``[flatten(z_b), flatten(z_t)]``. ``encode_indices`` returns
+    ``{"bottom": [B, h, w], "top": [B, h/2, w/2]}``; ``decode_indices(bottom, top)``.
+
+    Args:
+      bottom_encoder: ``x -> h_b`` (:class:`ResNetEncoder` with ``channels = C``).
+      top_encoder: ``h_b -> [B, h/2, w/2, D]`` (:class:`ResNetEncoder`, one downsample).
+      top_decoder: ``z_t -> [B, h, w, C]`` (:class:`ResNetDecoder`, one upsample).
+      bottom_projection: ``[h_b, D_t(z_t)] -> [B, h, w, D]`` (a 1x1 ``Conv2D``).
+      top_upsample: ``z_t -> [B, h, w, D]`` (a stride-2 ``Conv2DTranspose``).
+      decoder: ``[B, h, w, 2D] -> likelihood parameters`` (:class:`ResNetDecoder`).
+      top_quantizer, bottom_quantizer: the two codebooks (same ``D``).
+      likelihood: head turning decoder outputs into ``p(x|z)``.
+      seed: seed of the model's random draws.
+    """
+
+    loss_term_names = ("loss", "distortion", "vq_loss", "perplexity", "top_perplexity", "usage")
+
+    def __init__(self, bottom_encoder, top_encoder, top_decoder, bottom_projection, top_upsample, decoder,
+                 top_quantizer, bottom_quantizer, likelihood, seed: int | None = None, **kwargs):
+        kwargs.pop("posterior", None)
+        kwargs.pop("encoder", None)
+        self.top_encoder = _deserialize(top_encoder)
+        self.top_decoder = _deserialize(top_decoder)
+        self.bottom_projection = _deserialize(bottom_projection)
+        self.top_upsample = _deserialize(top_upsample)
+        self.top_quantizer = _deserialize(top_quantizer)
+        self.bottom_quantizer = _deserialize(bottom_quantizer)
+        bottom_encoder, likelihood = _deserialize(bottom_encoder), _deserialize(likelihood)
+        features = bottom_encoder(tf.zeros((1, *likelihood.event_shape)))
+        top = self.top_encoder(features)
+        dim = self.bottom_quantizer.embedding_dim
+        if top.shape[-1] != self.top_quantizer.embedding_dim or self.top_quantizer.embedding_dim != dim:
+            raise ValueError(
+                f"top and bottom codes must have one dimension D: top encoder gives {top.shape[-1]}, "
+                f"quantizers have {self.top_quantizer.embedding_dim} and {dim}"
+            )
+        self.bottom_shape = (int(features.shape[1]), int(features.shape[2]), dim)
+        self.top_shape = tuple(int(d) for d in top.shape[1:])
+        if self.top_shape[0] * 2 != self.bottom_shape[0] or self.top_shape[1] * 2 != self.bottom_shape[1]:
+            raise ValueError(f"the top map {self.top_shape[:2]} must be half the bottom map {self.bottom_shape[:2]}")
+        posterior = PointMassPosterior(latent_size(self.bottom_shape) + latent_size(self.top_shape), name="posterior")
+        super().__init__(bottom_encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
+
+    @classmethod
+    def conv(
+        cls,
+        data_shape: Sequence[int] = (32, 32, 1),
+        num_embeddings: int = 128,
+        embedding_dim: int = 16,
+        filters: int = 64,
+        residual_filters: int = 32,
+        num_residual_blocks: int = 2,
+        likelihood: str = "bernoulli",
+        likelihood_kwargs: dict | None = None,
+        ema: bool = True,
+        **kwargs,
+    ) -> VQVAE2:
+        """Residual two-level VQ-VAE: bottom codes at 1/4 resolution, top codes at 1/8.
+
+        Args:
+          data_shape: ``(H, W, C)``, divisible by 8 (e.g. 32x32 -> 8x8 and 4x4 codes).
+          num_embeddings: size ``K`` of each codebook.
+          embedding_dim: code dimension ``D`` of both levels.
+          filters: channels of the main convolutional paths.
+          residual_filters: channels inside the residual blocks.
+          num_residual_blocks: residual blocks per network.
+          likelihood: registered likelihood name.
+          likelihood_kwargs: extra arguments of the likelihood head.
+          ema: EMA codebook updates, else gradients.
+          **kwargs: quantizer options and the model's own (``seed``).
+        """
+        options = _quantizer_options(kwargs)
+        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        blocks = {"filters": filters, "residual_filters": residual_filters, "num_residual_blocks": num_residual_blocks}
+        bottom_encoder = ResNetEncoder(filters, name="bottom_encoder", num_downsamples=2, **blocks)
+        bottom_shape = bottom_encoder.output_shape_for(data_shape)
+        top_encoder = ResNetEncoder(embedding_dim, name="top_encoder", num_downsamples=1, **blocks)
+        top_shape = top_encoder.output_shape_for(bottom_shape)
+        top_decoder = ResNetDecoder((*bottom_shape[:2], embedding_dim), top_shape, name="top_decoder",
+                                    num_downsamples=1, **blocks)
+        return cls(
+            bottom_encoder=bottom_encoder,
+            top_encoder=top_encoder,
+            top_decoder=top_decoder,
+            bottom_projection=keras.layers.Conv2D(embedding_dim, 1, dtype="float32", name="bottom_projection"),
+            top_upsample=keras.layers.Conv2DTranspose(embedding_dim, 4, strides=2, padding="same", name="top_upsample"),
+            decoder=ResNetDecoder(head.params_shape, (*bottom_shape[:2], 2 * embedding_dim), name="decoder",
+                                  num_downsamples=2, **blocks),
+            top_quantizer=make_quantizer(num_embeddings, embedding_dim, ema, "top_quantizer", **options),
+            bottom_quantizer=make_quantizer(num_embeddings, embedding_dim, ema, "bottom_quantizer", **options),
+            likelihood=head,
+            **kwargs,
+        )
+
+    def build(self, input_shape=None):
+        out = self.vector_quantize(tf.zeros((1, *self.data_shape), tf.float32))
+        params = self.decoder(self._decoder_input(out["z"], False))
+        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
+            raise ValueError(
+                f"the decoder outputs shape {tuple(params.shape[1:])} per example but the likelihood "
+                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
+            )
+        self.likelihood(params)
+        self.built = True
+
+    @property
+    def code_shape(self) -> dict[str, tuple[int, int]]:
+        """``{"bottom": (h, w), "top": (h/2, w/2)}``."""
+        return {"bottom": tuple(self.bottom_shape[:2]), "top": tuple(self.top_shape[:2])}
+
+    @property
+    def num_embeddings(self) -> dict[str, int]:
+        return {"bottom": int(self.bottom_quantizer.num_embeddings), "top": int(self.top_quantizer.num_embeddings)}
+
+    def _top_and_features(self, x, training):
+        features = self.encoder(x, training=training)
+        return features, self.top_quantizer(self.top_encoder(features, training=training), training=training)
+
+    def _bottom_input(self, features, z_top, training):
+        conditioning = self.top_decoder(z_top, training=training)
+        return self.bottom_projection(tf.concat([tf.cast(features, tf.float32), tf.cast(conditioning, tf.float32)], -1))
+
+    def vector_quantize(self, x, training=False):
+        features, top = self._top_and_features(x, training)
+        bottom = self.bottom_quantizer(self._bottom_input(features, top["quantized"], training), training=training)
+        batch = tf.shape(x)[0]
+        z = tf.concat([tf.reshape(bottom["quantized"], [batch, -1]), tf.reshape(top["quantized"], [batch, -1])], -1)
+        return {
+            "z": z,
+            "loss": bottom["loss"] + top["loss"],
+            "indices": {"bottom": bottom["encoding_indices"], "top": top["encoding_indices"]},
+            "perplexity": bottom["perplexity"],
+            "top_perplexity": top["perplexity"],
+            "usage": bottom["usage"],
+        }
+
+    def _decoder_input(self, z: tf.Tensor, training) -> tf.Tensor:
+        bottom_size = latent_size(self.bottom_shape)
+        z_bottom = tf.reshape(z[:, :bottom_size], [-1, *self.bottom_shape])
+        z_top = tf.reshape(z[:, bottom_size:], [-1, *self.top_shape])
+        upsampled = tf.cast(self.top_upsample(z_top, training=training), z_bottom.dtype)
+        return tf.concat([z_bottom, upsampled], -1)
+
+    def _decode(self, z: tf.Tensor, training) -> tfd.Distribution:
+        leading = tf.shape(z)[:-1]
+        params = self.decoder(self._decoder_input(tf.reshape(z, [-1, self.latent_dim]), training), training=training)
+        return self.likelihood(tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0)))
+
+    def encode_indices(self, x) -> dict[str, tf.Tensor]:
+        """``{"bottom": [B, h, w], "top": [B, h/2, w/2]}`` int32 code indices (no codebook update)."""
+        x = check_data_shape(x, self.data_shape)
+        features, top = self._top_and_features(x, False)
+        bottom = self.bottom_quantizer.nearest(self._bottom_input(features, top["quantized"], False))
+        return {"bottom": bottom, "top": top["encoding_indices"]}
+
+    def decode_indices(self, bottom, top, training: bool = False) -> tfd.Distribution:
+        """The likelihood ``p(x | e_bottom, e_top)`` for bottom ``[B, h, w]`` and top ``[B, h/2, w/2]`` codes."""
+        bottom = check_indices(bottom, self.code_shape["bottom"], self.num_embeddings["bottom"], "bottom")
+        top = check_indices(top, self.code_shape["top"], self.num_embeddings["top"], "top")
+        batch = tf.shape(bottom)[0]
+        z = tf.concat([
+            tf.reshape(self.bottom_quantizer.lookup(bottom), [batch, -1]),
+            tf.reshape(self.top_quantizer.lookup(top), [batch, -1]),
+        ], -1)
+        return self._decode(z, training)
+
+    def uniform_rate(self) -> float:
+        return sum(float(np.prod(self.code_shape[level])) * math.log(self.num_embeddings[level])
+                   for level in ("bottom", "top"))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.pop("posterior")
+        config["bottom_encoder"] = config.pop("encoder")
+        for name in ("top_encoder", "top_decoder", "bottom_projection", "top_upsample", "top_quantizer",
+                     "bottom_quantizer"):
+            config[name] = keras.saving.serialize_keras_object(getattr(self, name))
+        return config
