@@ -67,25 +67,43 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
         (unless ``model.options.num_classes`` sets it).
     """
     cls = MODELS.get(config.name)
+    builder = getattr(cls, config.architecture, None)
+    if builder is None:
+        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
+    parameters = inspect.signature(builder).parameters
     kwargs: dict[str, Any] = {
         "data_shape": tuple(data_shape),
-        "latent_dim": config.latent_dim,
-        "hidden_units": tuple(config.hidden_units),
-        "activation": config.activation,
         "likelihood": config.likelihood,
         "likelihood_kwargs": dict(config.likelihood_kwargs),
         "seed": seed,
     }
+    # The generic network fields go to builders that take them; a field the
+    # builder does not take must be left at its default (VQ-VAEs set their
+    # networks through model.options instead).
+    generic = {"latent_dim": config.latent_dim, "hidden_units": tuple(config.hidden_units),
+               "activation": config.activation}
     if config.architecture == "conv":
-        kwargs["filters"] = tuple(config.filters)
-    if config.architecture == "recurrent":
-        kwargs.pop("activation")
-    builder = getattr(cls, config.architecture, None)
-    if builder is None:
-        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
+        generic["filters"] = tuple(config.filters)
+    defaults = ModelConfig()
+    for name, value in generic.items():
+        default = getattr(defaults, name)
+        default = tuple(default) if isinstance(default, list) else default
+        takes_it = name in parameters and not (
+            isinstance(value, tuple) and not isinstance(parameters[name].default, (tuple, list))
+        )
+        if takes_it and not (config.architecture == "recurrent" and name == "activation"):
+            kwargs[name] = value
+        elif value != default:
+            raise ConfigError(
+                f"model.{name} does not apply to model {config.name!r} with architecture {config.architecture!r}"
+                + ("; set it in model.options" if name in parameters else "")
+            )
     accepted = _init_parameters(cls) | set(getattr(cls, "posterior_options", ())) | set(getattr(cls, "prior_options", ()))
+    accepted |= set(getattr(cls, "quantizer_options", ()))
     accepted |= set(inspect.signature(builder).parameters) - set(kwargs)
-    accepted -= {"self", "cls", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "seed"}
+    accepted -= {"self", "cls", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "seed", "quantizer",
+                 "bottom_encoder", "top_encoder", "top_decoder", "bottom_projection", "top_upsample",
+                 "top_quantizer", "bottom_quantizer"}
     for option in ("beta", "kl", "num_samples"):
         value = getattr(config, option)
         if value is None:

@@ -56,13 +56,26 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tfvae.config import ConfigError
     from tfvae.runs import train
 
     overrides = list(args.set or []) + _flag_overrides(args)
     config = resolve_config(args.target, overrides)
     if args.name:
         config.name = args.name
-    train(config, out=args.out, resume=args.resume, verbose=0 if args.quiet else 1)
+    verbose = 0 if args.quiet else 1
+    if config.model.name == "pixelcnn":  # a prior over the codes of a VQ-VAE run
+        if not args.from_run:
+            raise ConfigError("a PixelCNN prior trains on the codes of a VQ-VAE run: pass --from RUN")
+        if args.resume:
+            raise ConfigError("--resume does not apply to vq_prior (train it again into another --out)")
+        from tfvae.prior_runs import train_prior
+
+        train_prior(config, args.from_run, out=args.out, verbose=verbose)
+        return 0
+    if args.from_run:
+        raise ConfigError(f"--from applies to priors (vq_prior), not to model {config.model.name!r}")
+    train(config, out=args.out, resume=args.resume, verbose=verbose)
     return 0
 
 
@@ -75,7 +88,8 @@ def register(commands) -> None:
             "(e.g. vae, conv_vae, beta_vae, autoencoder) or a registered model name. "
             "With no options it trains on the embedded digits (offline) and writes runs/<name>/: "
             "config.json, history.csv, TensorBoard logs, checkpoints, reconstructions.png, "
-            "samples.png and summary.json."
+            "samples.png and summary.json. `tfvae train vq_prior --from RUN` trains the PixelCNN "
+            "prior of a VQ-VAE run on its codes (into RUN/prior)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -93,7 +107,9 @@ def register(commands) -> None:
     parser.add_argument("--no-jit", dest="jit", action="store_false", help="do not compile with XLA")
     parser.add_argument("--steps-per-execution", type=int, help="training steps per tf.function call")
     parser.add_argument("--seed", type=int, help="seed of initialisation, sampling and shuffling")
-    parser.add_argument("--out", help="run directory (default: runs/<config name>)")
+    parser.add_argument("--out", help="run directory (default: runs/<config name>; RUN/prior for vq_prior)")
+    parser.add_argument("--from", dest="from_run", metavar="RUN",
+                        help="vq_prior: the VQ-VAE run whose codes the prior learns")
     parser.add_argument("--name", help="name of the run (default: the config's name)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     parser.add_argument(

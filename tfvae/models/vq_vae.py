@@ -36,6 +36,7 @@ import tensorflow_probability as tfp
 from tfvae.distributions import PointMassPosterior
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.models.pixelcnn import PixelCNN
 from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
 from tfvae.validation import check_data_shape
@@ -58,8 +59,7 @@ DEFAULT_DEAD_CODE_THRESHOLD = 0.5
 
 
 def _quantizer_options(kwargs: dict) -> dict:
-    names = ("commitment_cost", "decay", "epsilon", "dead_code_threshold")
-    options = {name: kwargs.pop(name) for name in names if name in kwargs}
+    options = {name: kwargs.pop(name) for name in _QuantizedAutoencoder.quantizer_options if name in kwargs}
     options.setdefault("dead_code_threshold", DEFAULT_DEAD_CODE_THRESHOLD)
     options["seed"] = kwargs.get("seed")  # restarts draw from the model's seed
     return options
@@ -85,6 +85,8 @@ class _QuantizedAutoencoder(Autoencoder):
     """What VQ-VAE and VQ-VAE-2 share: the loss, the bound and the builders' checks."""
 
     loss_term_names = ("loss", "distortion", "vq_loss", "perplexity", "usage")
+    #: options of the builders that configure the quantizers (``model.options`` in configs)
+    quantizer_options: tuple[str, ...] = ("commitment_cost", "decay", "epsilon", "dead_code_threshold")
 
     @classmethod
     def mlp(cls, *args, **kwargs):
@@ -115,6 +117,51 @@ class _QuantizedAutoencoder(Autoencoder):
 
     def uniform_rate(self) -> float:
         """``-log p(codes)`` under the uniform prior: ``sum over levels of h * w * log K`` nats."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- the prior
+    def make_prior(self, num_classes: int = 0, **options):
+        """A fresh autoregressive prior over this model's codes.
+
+        A :class:`~tfvae.models.pixelcnn.PixelCNN` for :class:`VQVAE`; for
+        :class:`VQVAE2` a dict ``{"top": PixelCNN, "bottom": PixelCNN}`` whose
+        bottom prior is conditioned on the top codes (Razavi et al. 2019).
+
+        Args:
+          num_classes: class labels of a class-conditional prior (0: none).
+          **options: PixelCNN arguments (``filters``, ``num_layers``,
+            ``attention_every``, ``seed``, ...).
+        """
+        raise NotImplementedError
+
+    def prior_data(self, x, labels=None):
+        """What the prior of :meth:`make_prior` trains on for data ``x`` (and ``labels``)."""
+        raise NotImplementedError
+
+    def prior_nll(self, prior, x, labels=None) -> tf.Tensor:
+        """``-log p(codes(x))`` in nats per example under a trained prior (for :meth:`bound`)."""
+        data = self.prior_data(x, labels)
+        if isinstance(prior, dict):
+            return -(prior["top"].log_prob(data["top"]) + prior["bottom"].log_prob(data["bottom"]))
+        return -prior.log_prob(data)
+
+    def sample(self, num_samples: int, prior, label=None, temperature: float = 1.0, seed=None) -> tf.Tensor:
+        """Images ``E[p(x | codes)]`` for codes drawn from ``prior`` (ancestral, raster order).
+
+        Args:
+          num_samples: number of images.
+          prior: a trained prior from :meth:`make_prior`.
+          label: class label(s) for a class-conditional prior.
+          temperature: softmax temperature of the code draws.
+          seed: an int: the same seed gives the same images.
+        """
+        return self.decode_codes(self.sample_codes(num_samples, prior, label, temperature, seed)).mean()
+
+    def sample_codes(self, num_samples, prior, label=None, temperature=1.0, seed=None):
+        raise NotImplementedError
+
+    def decode_codes(self, codes) -> tfd.Distribution:
+        """``p(x | codes)`` for the codes :meth:`sample_codes` or :meth:`encode_indices` return."""
         raise NotImplementedError
 
     def bound(self, x, prior_nll=None) -> dict[str, tf.Tensor]:
@@ -263,6 +310,19 @@ class VQVAE(_QuantizedAutoencoder):
 
     def uniform_rate(self) -> float:
         return float(np.prod(self.code_shape)) * math.log(self.num_embeddings)
+
+    def make_prior(self, num_classes: int = 0, **options) -> PixelCNN:
+        return PixelCNN(self.num_embeddings, self.code_shape, num_classes=num_classes, **options)
+
+    def prior_data(self, x, labels=None):
+        codes = self.encode_indices(x)
+        return codes if labels is None else {"codes": codes, "label": tf.convert_to_tensor(labels)}
+
+    def sample_codes(self, num_samples, prior, label=None, temperature=1.0, seed=None) -> tf.Tensor:
+        return prior.sample(num_samples, label=label, temperature=temperature, seed=seed)
+
+    def decode_codes(self, codes) -> tfd.Distribution:
+        return self.decode_indices(codes)
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -449,6 +509,33 @@ class VQVAE2(_QuantizedAutoencoder):
             tf.reshape(self.top_quantizer.lookup(top), [batch, -1]),
         ], -1)
         return self._decode(z, training)
+
+    def make_prior(self, num_classes: int = 0, **options) -> dict[str, PixelCNN]:
+        shapes, sizes = self.code_shape, self.num_embeddings
+        top_options = {k: v for k, v in options.items() if k != "condition_layers"}
+        return {
+            "top": PixelCNN(sizes["top"], shapes["top"], num_classes=num_classes, name="top_prior", **top_options),
+            "bottom": PixelCNN(
+                sizes["bottom"], shapes["bottom"], num_classes=num_classes, condition_shape=shapes["top"],
+                condition_num_embeddings=sizes["top"], name="bottom_prior", **options,
+            ),
+        }
+
+    def prior_data(self, x, labels=None) -> dict:
+        codes = self.encode_indices(x)
+        extra = {} if labels is None else {"label": tf.convert_to_tensor(labels)}
+        top = {"codes": codes["top"], **extra} if extra else codes["top"]
+        return {"top": top, "bottom": {"codes": codes["bottom"], "condition": codes["top"], **extra}}
+
+    def sample_codes(self, num_samples, prior, label=None, temperature=1.0, seed=None) -> dict[str, tf.Tensor]:
+        seed = None if seed is None else int(seed)
+        top = prior["top"].sample(num_samples, label=label, temperature=temperature, seed=seed)
+        bottom = prior["bottom"].sample(num_samples, label=label, condition=top, temperature=temperature,
+                                        seed=None if seed is None else seed + 1)
+        return {"bottom": bottom, "top": top}
+
+    def decode_codes(self, codes) -> tfd.Distribution:
+        return self.decode_indices(codes["bottom"], codes["top"])
 
     def uniform_rate(self) -> float:
         return sum(float(np.prod(self.code_shape[level])) * math.log(self.num_embeddings[level])

@@ -1,0 +1,76 @@
+"""The VQ-VAE workflow from the command line: train vqvae, train vq_prior --from RUN, sample."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tfvae.cli import main
+from tfvae.models.pixelcnn import PixelCNN
+from tfvae.prior_runs import load_prior
+
+SMALL_VQ = "model.options={num_embeddings = 16, embedding_dim = 4, filters = 8, residual_filters = 4, num_residual_blocks = 1}"
+SMALL_PRIOR = "model.options={filters = 16, num_layers = 2}"
+
+
+@pytest.fixture(scope="module")
+def vq_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("vq") / "vqvae"
+    assert main(["train", "vqvae", "--epochs", "1", "--batch-size", "250", "--set", SMALL_VQ, "--quiet",
+                 "--out", str(run)]) == 0
+    return run
+
+
+def test_vqvae_prior_and_samples(vq_run, capsys):
+    summary = json.loads((vq_run / "summary.json").read_text())
+    assert {"distortion", "vq_loss", "perplexity", "usage"} <= set(summary["test"])
+    assert main(["train", "vq_prior", "--from", str(vq_run), "--epochs", "1", "--batch-size", "250",
+                 "--set", SMALL_PRIOR, "--quiet"]) == 0
+    prior_dir = vq_run / "prior"
+    for name in ("prior.keras", "samples.png", "summary.json", "history.csv", "config.json"):
+        assert (prior_dir / name).is_file(), name
+    prior_summary = json.loads((prior_dir / "summary.json").read_text())
+    nll = prior_summary["test_codes_nll"]
+    assert nll["uniform"] == pytest.approx(49 * np.log(16))
+    assert 0 < nll["prior"] < nll["uniform"]  # the learned prior beats the uniform one on held-out codes
+    assert prior_summary["test_bound_nats"]["prior"] < prior_summary["test_bound_nats"]["uniform"]
+    assert isinstance(load_prior(vq_run), PixelCNN)
+
+    out = vq_run / "s.png"
+    for _ in range(2):
+        assert main(["sample", str(vq_run), "-n", "4", "--seed", "5", "--out", str(out), "--npy"]) == 0
+        first = np.load(out.with_suffix(".npy")) if _ == 0 else first
+    again = np.load(out.with_suffix(".npy"))
+    assert again.shape == (4, 28, 28, 1) and out.is_file()
+    np.testing.assert_array_equal(first, again)  # same seed, same samples
+
+    # a second prior into the same place is refused and the first is kept
+    before = (prior_dir / "prior.keras").read_bytes()
+    assert main(["train", "vq_prior", "--from", str(vq_run), "--epochs", "1", "--set", SMALL_PRIOR, "--quiet"]) == 2
+    assert "already holds a prior" in capsys.readouterr().err
+    assert (prior_dir / "prior.keras").read_bytes() == before
+
+
+def test_errors_name_the_fix(vq_run, tmp_path, capsys):
+    assert main(["train", "vq_prior", "--epochs", "1", "--quiet"]) == 2
+    assert "pass --from RUN" in capsys.readouterr().err
+    vae_run = tmp_path / "vae"
+    assert main(["train", "vae", "--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[16]",
+                 "--set", "model.latent_dim=2", "--quiet", "--out", str(vae_run)]) == 0
+    assert main(["train", "vq_prior", "--from", str(vae_run), "--quiet"]) == 2
+    assert "not a VQ-VAE" in capsys.readouterr().err
+    assert main(["train", "vae", "--from", str(vae_run), "--quiet"]) == 2
+    assert "--from applies to priors" in capsys.readouterr().err
+    assert main(["train", "vqvae", "--set", "model.latent_dim=8", "--quiet", "--out", str(tmp_path / "x")]) == 2
+    assert "model.latent_dim does not apply" in capsys.readouterr().err
+    # a VAE run samples its own prior p(z)
+    assert main(["sample", str(vae_run), "-n", "3", "--out", str(tmp_path / "v.png")]) == 0
+    assert (tmp_path / "v.png").is_file()
+
+
+def test_sample_without_a_prior_says_how_to_train_one(tmp_path, capsys):
+    run = tmp_path / "vq"
+    assert main(["train", "vqvae", "--epochs", "1", "--batch-size", "500", "--set", SMALL_VQ, "--quiet",
+                 "--out", str(run)]) == 0
+    assert main(["sample", str(run)]) == 2
+    assert "tfvae train vq_prior --from" in capsys.readouterr().err

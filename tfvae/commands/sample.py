@@ -1,0 +1,70 @@
+"""``tfvae sample``: draw new examples from a trained run's prior."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tfvae.commands._common import positive_int
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from tfvae.errors import TfvaeError
+    from tfvae.prior_runs import load_prior
+    from tfvae.runs import load_run
+    from tfvae.viz import image_grid, save_png
+
+    loaded = load_run(args.run)
+    model = loaded.model
+    label = None if args.label is None else np.full(args.num, args.label, np.int32)
+    if hasattr(model, "make_prior"):  # a VQ-VAE: codes from its trained PixelCNN prior
+        prior = load_prior(args.run)
+        if prior is None:
+            raise TfvaeError(f"{args.run} has no trained prior yet: run `tfvae train vq_prior --from {args.run}` first")
+        samples = model.sample(args.num, prior, label=label, temperature=args.temperature, seed=args.seed)
+    elif hasattr(model, "prior") and hasattr(model, "sample"):
+        if args.temperature != 1.0:
+            raise TfvaeError("--temperature applies to autoregressive priors (VQ-VAE runs) only")
+        if getattr(model, "conditional", False):
+            if label is None:
+                raise TfvaeError(f"{args.run} holds a conditional model: pass --label CLASS")
+            samples = model.sample(args.num, condition=label, seed=[args.seed, 0])
+        else:
+            samples = model.sample(args.num, seed=[args.seed, 0])
+    else:
+        raise TfvaeError(f"{args.run} holds a {type(model).__name__}, which has no prior to sample from")
+    samples = np.asarray(samples)
+    out = Path(args.out) if args.out else Path(args.run) / f"samples_n{args.num}_seed{args.seed}.png"
+    if samples.ndim == 4:
+        save_png(out, image_grid(samples, columns=args.columns))
+    else:
+        out = out.with_suffix(".npy")
+        np.save(out, samples)
+    if args.npy and samples.ndim == 4:
+        np.save(out.with_suffix(".npy"), samples)
+    print(f"{args.num} samples written to {out}")
+    return 0
+
+
+def register(commands) -> None:
+    parser = commands.add_parser(
+        "sample",
+        help="draw samples from a trained run's prior",
+        description=(
+            "Draw samples from a run: a VQ-VAE run samples codes from its PixelCNN prior "
+            "(tfvae train vq_prior --from RUN) and decodes them; a VAE-family run samples its "
+            "prior p(z). Writes an image grid (PNG), or a .npy for non-image data."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
+    parser.add_argument("-n", "--num", type=positive_int, default=64, help="number of samples")
+    parser.add_argument("--seed", type=int, default=0, help="seed: the same seed gives the same samples")
+    parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the code draws")
+    parser.add_argument("--label", type=int, help="class of a class-conditional model or prior")
+    parser.add_argument("--columns", type=positive_int, default=8, help="columns of the image grid")
+    parser.add_argument("--out", help="output PNG (default RUN/samples_n<N>_seed<S>.png)")
+    parser.add_argument("--npy", action="store_true", help="also save the samples as .npy")
+    parser.set_defaults(handler=run)

@@ -1,0 +1,191 @@
+"""Train, save and load the autoregressive prior of a VQ-VAE run (``tfvae train vq_prior --from RUN``).
+
+The prior lives inside the VQ-VAE's run directory, ``RUN/prior/``::
+
+    prior.keras                     (VQ-VAE)  or  top.keras, bottom.keras (VQ-VAE-2)
+    config.json  history.csv  summary.json  samples.png
+
+The codes it learns are those of the run's (frozen) VQ-VAE on the run's
+dataset; ``summary.json`` compares the prior's held-out NLL of those codes
+with the uniform prior's ``h * w * log K`` nats, and states the VQ-VAE bound
+``-log p(x) <= distortion + rate`` in nats and bits/dim under both.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.config import ConfigError, ExperimentConfig
+from tfvae.models.pixelcnn import PixelCNN
+from tfvae.runs import RunError, load_run
+from tfvae.viz import image_grid, save_png
+
+PRIOR_DIR = "prior"
+LEVELS = ("top", "bottom")
+
+
+def prior_directory(run_dir: str | Path) -> Path:
+    return Path(run_dir) / PRIOR_DIR
+
+
+def save_prior(prior, directory: Path) -> None:
+    """Write the prior's ``.keras`` file(s) atomically (a temporary name, then a rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    parts = prior.items() if isinstance(prior, dict) else [("prior", prior)]
+    for name, model in parts:
+        final = directory / f"{name}.keras"
+        partial = directory / f".{name}.partial.keras"
+        model.save(partial)
+        os.replace(partial, final)
+
+
+def load_prior(run_dir: str | Path):
+    """The trained prior of a VQ-VAE run: a :class:`PixelCNN`, ``{"top", "bottom"}``, or ``None``.
+
+    Raises:
+      RunError: a prior file exists but cannot be loaded.
+    """
+    directory = prior_directory(run_dir)
+    files = {name: directory / f"{name}.keras" for name in ("prior", *LEVELS)}
+    try:
+        if files["prior"].is_file():
+            return keras.saving.load_model(files["prior"])
+        if all(files[level].is_file() for level in LEVELS):
+            return {level: keras.saving.load_model(files[level]) for level in LEVELS}
+    except Exception as error:  # noqa: BLE001  (any unreadable file: say which)
+        raise RunError(f"cannot load the prior in {directory}: {error}") from None
+    return None
+
+
+def _check_options(options: dict) -> dict:
+    accepted = set(inspect.signature(PixelCNN.__init__).parameters) - {
+        "self", "kwargs", "num_embeddings", "code_shape", "condition_shape", "condition_num_embeddings",
+    }
+    for name in options:
+        if name not in accepted:
+            raise ConfigError(f"model.options.{name}: not an option of the PixelCNN prior; it takes: "
+                              f"{', '.join(sorted(accepted))}")
+    return dict(options)
+
+
+def _images(dataset: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    from tfvae.data import load_arrays
+
+    x, y = load_arrays(dataset, split, data_dir)
+    x = np.asarray(x)
+    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
+    return x, None if y is None else np.asarray(y)
+
+
+def _codes(model, x: np.ndarray, labels, batch_size: int = 500):
+    """The prior's training data for ``x``, computed in batches and concatenated."""
+    parts = [model.prior_data(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+             for i in range(0, len(x), batch_size)]
+    return tf.nest.map_structure(lambda *t: np.concatenate([np.asarray(a) for a in t]), *parts)
+
+
+def _fit(prior: PixelCNN, train, test, config: ExperimentConfig, verbose: int) -> dict[str, list[float]]:
+    prior.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                  jit_compile=config.train.jit_compile, steps_per_execution=config.train.steps_per_execution)
+    history = prior.fit(train, validation_data=(test,), epochs=config.train.epochs,
+                        batch_size=config.data.batch_size, shuffle=True, verbose="auto" if verbose else 0)
+    return history.history
+
+
+def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path | None = None,
+                verbose: int = 1) -> dict:
+    """Train the PixelCNN prior of a VQ-VAE run on its frozen codes.
+
+    Args:
+      config: ``model.name = "pixelcnn"``; ``model.options`` are PixelCNN
+        arguments (``filters``, ``num_layers``, ``attention_every``, ...;
+        ``num_classes = 0`` unless a class-conditional prior is wanted);
+        ``train`` and ``data.batch_size`` set the optimisation. The dataset is
+        the VQ-VAE run's.
+      from_run: the VQ-VAE run directory.
+      out: where the prior goes; defaults to ``from_run/prior``.
+      verbose: 0 silent, 1 progress bars and a summary line.
+
+    Returns:
+      The summary written to ``summary.json``.
+    """
+    loaded = load_run(from_run)
+    model = loaded.model
+    if not hasattr(model, "make_prior"):
+        raise RunError(f"{from_run} holds a {type(model).__name__}, not a VQ-VAE: vq_prior needs a vqvae or vqvae2 run")
+    directory = Path(out) if out is not None else prior_directory(from_run)
+    if any(directory.glob("*.keras")):
+        raise RunError(f"{directory} already holds a prior; pass another --out, or remove it to train again")
+    options = _check_options(config.model.options)
+    conditional = int(options.get("num_classes", 0) or 0) > 0
+    options.setdefault("seed", config.train.seed)
+    keras.utils.set_random_seed(config.train.seed)
+
+    data = loaded.config.data
+    x_train, y_train = _images(data.dataset, "train", data.data_dir)
+    x_test, y_test = _images(data.dataset, "test", data.data_dir)
+    if conditional and y_train is None:
+        raise ConfigError(f"a class-conditional prior needs labels; dataset {data.dataset!r} has none")
+    codes_train = _codes(model, x_train, y_train if conditional else None)
+    codes_test = _codes(model, x_test, y_test if conditional else None)
+
+    prior = model.make_prior(**options)
+    started = time.perf_counter()
+    history: dict[str, list[float]] = {}
+    levels = prior.items() if isinstance(prior, dict) else [("prior", prior)]
+    for level, part in levels:
+        train = codes_train[level] if isinstance(prior, dict) else codes_train
+        test = codes_test[level] if isinstance(prior, dict) else codes_test
+        for key, values in _fit(part, train, test, config, verbose).items():
+            history[key if level == "prior" else f"{level}_{key}"] = values
+    seconds = time.perf_counter() - started
+    save_prior(prior, directory)
+
+    labels_test = y_test if conditional else None
+    prior_nll = float(np.mean(np.concatenate([
+        model.prior_nll(prior, x_test[i : i + 500], None if labels_test is None else labels_test[i : i + 500]).numpy()
+        for i in range(0, len(x_test), 500)
+    ])))
+    distortion = float(np.mean(np.concatenate([
+        model.bound(x_test[i : i + 500])["distortion"].numpy() for i in range(0, len(x_test), 500)
+    ])))
+    uniform = model.uniform_rate()
+    dims = int(np.prod(model.data_shape))
+    summary = {
+        "from_run": str(Path(from_run)),
+        "epochs": config.train.epochs,
+        "train_seconds": round(seconds, 2),
+        "test_codes_nll": {"prior": prior_nll, "uniform": uniform},
+        "test_bound_nats": {"prior": distortion + prior_nll, "uniform": distortion + uniform},
+        "test_bound_bits_per_dim": {
+            "prior": (distortion + prior_nll) / (dims * math.log(2)),
+            "uniform": (distortion + uniform) / (dims * math.log(2)),
+        },
+        "test_distortion": distortion,
+    }
+    label = np.repeat(np.arange(min(10, int(options["num_classes"]))), 8) if conditional else None
+    samples = model.sample(len(label) if conditional else 64, prior, label=label, seed=config.train.seed).numpy()
+    save_png(directory / "samples.png", image_grid(samples, columns=8))
+    summary["images"] = ["samples.png"]
+    (directory / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    with open(directory / "history.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["epoch", *history])
+        for epoch, row in enumerate(zip(*history.values()), start=1):
+            writer.writerow([epoch, *row])
+    (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if verbose:
+        print(f"Prior NLL of the test codes: {prior_nll:.2f} nats (uniform prior {uniform:.2f}); "
+              f"bound {summary['test_bound_bits_per_dim']['prior']:.4f} bits/dim "
+              f"(uniform {summary['test_bound_bits_per_dim']['uniform']:.4f}); prior saved in {directory}")
+    return summary
