@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.config import ConfigError, ExperimentConfig
+from tfvae.data import dataset_info
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.runs import RunError, load_run
 from tfvae.viz import image_grid, save_png
@@ -78,13 +79,18 @@ def _check_options(options: dict) -> dict:
     return dict(options)
 
 
-def _images(dataset: str, split: str, data_dir: str | None) -> tuple[np.ndarray, np.ndarray | None]:
-    from tfvae.data import load_arrays
+def _images(data, split: str, with_labels: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A whole split, prepared as the run's data (a binarised run: one fixed Bernoulli draw)."""
+    from tfvae.data import load_dataset
 
-    x, y = load_arrays(dataset, split, data_dir)
-    x = np.asarray(x)
-    x = x.astype("float32") / 255.0 if x.dtype == np.uint8 else x.astype("float32")
-    return x, None if y is None else np.asarray(y)
+    binarize = "static" if data.binarize else None
+    dataset = load_dataset(data.dataset, split, batch_size=1000, shuffle=False, binarize=binarize,
+                           data_dir=data.data_dir, with_labels=with_labels, cache=False)
+    batches = list(dataset)
+    if with_labels:
+        return (np.concatenate([np.asarray(b[0]) for b in batches]),
+                np.concatenate([np.asarray(b[1]) for b in batches]))
+    return np.concatenate([np.asarray(b) for b in batches]), None
 
 
 def _codes(model, x: np.ndarray, labels, batch_size: int = 500):
@@ -132,10 +138,10 @@ def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path 
     keras.utils.set_random_seed(config.train.seed)
 
     data = loaded.config.data
-    x_train, y_train = _images(data.dataset, "train", data.data_dir)
-    x_test, y_test = _images(data.dataset, "test", data.data_dir)
-    if conditional and y_train is None:
+    if conditional and not dataset_info(data.dataset, data_dir=data.data_dir).has_labels:
         raise ConfigError(f"a class-conditional prior needs labels; dataset {data.dataset!r} has none")
+    x_train, y_train = _images(data, "train", conditional)
+    x_test, y_test = _images(data, "test", conditional)
     codes_train = _codes(model, x_train, y_train if conditional else None)
     codes_test = _codes(model, x_test, y_test if conditional else None)
 

@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         verbose=verbose,
     )
     disentanglement = disentanglement_scores(loaded, args.seed, verbose) if args.disentanglement else None
+    vq_bound = vq_bound_terms(loaded, data, args.max_examples) if hasattr(loaded.model, "make_prior") else None
     out = Path(args.out) if args.out else loaded.directory / METRICS_FILE
     record = {
         "run": str(loaded.directory),
@@ -83,13 +84,52 @@ def run(args: argparse.Namespace) -> int:
     }
     if disentanglement is not None:
         record["disentanglement"] = disentanglement
+    if vq_bound is not None:
+        record["vq_bound"] = vq_bound
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2) + "\n")
     print(evaluation.table())
     if disentanglement is not None:
         print("disentanglement: " + ", ".join(f"{name} {value:.3f}" for name, value in disentanglement.items()))
+    for prior, bound in (vq_bound or {}).items():
+        print(f"VQ-VAE bound, {prior} prior: {bound['nats']:.2f} nats = {bound['bits_per_dim']:.4f} bits/dim "
+              f"(rate {bound['rate']:.2f} nats)")
     print(f"metrics written to {out}")
     return 0
+
+
+def vq_bound_terms(loaded, data, max_examples: int | None) -> dict[str, dict[str, float]]:
+    """The VQ-VAE bound ``distortion - log p(codes)`` on ``data``, uniform and learned (``RUN/prior``) prior."""
+    import math
+
+    import numpy as np
+
+    from tfvae.prior_runs import load_prior
+
+    model = loaded.model
+    prior = load_prior(loaded.directory)
+    totals: dict[str, list[np.ndarray]] = {"distortion": [], "uniform": [], "pixelcnn": []}
+    seen = 0
+    for batch in data:
+        x = batch[0] if isinstance(batch, tuple) else batch
+        if max_examples is not None:
+            x = x[: max_examples - seen]
+        bound = model.bound(x)
+        totals["distortion"].append(bound["distortion"].numpy())
+        totals["uniform"].append(bound["rate"].numpy())
+        if prior is not None:
+            totals["pixelcnn"].append(model.prior_nll(prior, x).numpy())
+        seen += len(x)
+        if max_examples is not None and seen >= max_examples:
+            break
+    distortion = float(np.mean(np.concatenate(totals["distortion"])))
+    dims = int(np.prod(model.data_shape)) * math.log(2)
+    out = {}
+    for name in ("uniform", "pixelcnn"):
+        if totals[name]:
+            rate = float(np.mean(np.concatenate(totals[name])))
+            out[name] = {"rate": rate, "nats": distortion + rate, "bits_per_dim": (distortion + rate) / dims}
+    return out
 
 
 #: datasets with known generative factors: name -> ground-truth sampler factory
