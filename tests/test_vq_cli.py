@@ -35,6 +35,11 @@ def test_vqvae_prior_and_samples(vq_run, capsys):
     assert 0 < nll["prior"] < nll["uniform"]  # the learned prior beats the uniform one on held-out codes
     assert prior_summary["test_bound_nats"]["prior"] < prior_summary["test_bound_nats"]["uniform"]
     assert isinstance(load_prior(vq_run), PixelCNN)
+    assert main(["evaluate", str(vq_run), "--iwae-k", "0", "--max-examples", "200", "--quiet"]) == 0
+    bound = json.loads((vq_run / "metrics.json").read_text())["vq_bound"]
+    assert bound["uniform"]["rate"] == pytest.approx(49 * np.log(16), rel=1e-5)
+    assert bound["pixelcnn"]["nats"] < bound["uniform"]["nats"]
+    assert bound["pixelcnn"]["bits_per_dim"] == pytest.approx(bound["pixelcnn"]["nats"] / (784 * np.log(2)))
 
     out = vq_run / "s.png"
     assert main(["sample", str(vq_run), "-n", "4", "--seed", "5", "--out", str(out), "--npy"]) == 0
