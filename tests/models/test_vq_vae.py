@@ -228,3 +228,20 @@ def test_vqvae2_trains_and_round_trips(model2, digits, tmp_path):
     for level in ("bottom", "top"):
         np.testing.assert_array_equal(loaded.encode_indices(x[:8])[level].numpy(), model2.encode_indices(x[:8])[level].numpy())
     np.testing.assert_allclose(loaded.reconstruct(x[:8]).numpy(), model2.reconstruct(x[:8]).numpy(), atol=1e-6)
+
+
+def test_short_run_on_real_digits_reconstructs_without_codebook_collapse(digits):
+    """6 epochs over 2,000 real digits: held-out distortion < 90 nats (measured 74.6-77.6 for two seeds;
+    ~540 at initialisation) and codebook perplexity > 16 of 64 (measured 33-36; without dead-code
+    restarts the EMA codebook collapses to about 6 codes)."""
+    from tfvae.metrics.codebook import codebook_statistics
+
+    x = (digits[0] > 0.5).astype("float32")
+    train, test = x[:2000], x[4000:]
+    model = VQVAE.conv(num_embeddings=64, embedding_dim=8, filters=32, residual_filters=16, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(2e-3))
+    model.fit(train, batch_size=64, epochs=6, verbose=0, shuffle=True)
+    distortion = float(np.mean(model.bound(test)["distortion"]))
+    stats = codebook_statistics(model.encode_indices(test).numpy(), 64)
+    assert distortion < 90.0, distortion
+    assert stats.perplexity > 16.0 and stats.usage > 0.5, (stats.perplexity, stats.usage)
