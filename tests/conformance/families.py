@@ -17,6 +17,8 @@ import numpy as np
 
 from tfvae import (
     VAE,
+    VQVAE,
+    VQVAE2,
     Autoencoder,
     BetaVAE,
     ConditionalVAE,
@@ -42,6 +44,9 @@ class Family:
       expected: ``expected(model) -> {signature: (input specs, output specs)}``.
       reference: ``reference(model, signature, inputs) -> {output: array}``.
       inputs: ``inputs(model, rng) -> {signature: {input: array}}``.
+      prior: ``prior(model)``, a prior exported with the model
+        (``export_saved_model(model, path, prior=...)``); the family's
+        ``reference`` then takes it as ``reference(model, signature, inputs, prior=...)``.
     """
 
     build: Callable
@@ -49,6 +54,18 @@ class Family:
     reference: Callable[..., dict[str, np.ndarray]]
     inputs: Callable[..., dict[str, dict[str, np.ndarray]]]
     notes: str = field(default="")
+    prior: Callable | None = None
+
+    def make(self):
+        """``(model, prior)``: a fresh model and its prior (``None`` for families without one)."""
+        model = self.build()
+        return model, (self.prior(model) if self.prior is not None else None)
+
+    def reference_outputs(self, model, prior, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The in-memory numbers of ``signature``, with the prior when the family has one."""
+        if prior is None:
+            return self.reference(model, signature, inputs)
+        return self.reference(model, signature, inputs, prior=prior)
 
 
 FLOAT, INT64 = "DT_FLOAT", "DT_INT64"
@@ -189,6 +206,89 @@ def cvae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict
     raise KeyError(signature)
 
 
+# ------------------------------------------------------------------- VQ-VAE
+def vq_levels(model) -> list[tuple[str, str | None, tuple[int, int], int]]:
+    """``(input name, level, (h, w), K)`` per code map: ``indices``, or ``bottom_indices`` and ``top_indices``."""
+    if isinstance(model, VQVAE2):
+        return [(f"{level}_indices", level, model.code_shape[level], model.num_embeddings[level])
+                for level in ("bottom", "top")]
+    return [("indices", None, model.code_shape, model.num_embeddings)]
+
+
+def vq_expected(model, prior=False, labels=False) -> dict[str, tuple[Specs, Specs]]:
+    """The README's VQ rows: codes out of ``encode``, into ``decode`` and out of ``sample`` (with a prior)."""
+    data, latent = (-1, *model.data_shape), (-1, model.latent_dim)
+    codes = {name: (INT32, (-1, *shape)) for name, _, shape, _ in vq_levels(model)}
+    terms = {name: (FLOAT, (-1,)) for name in ("score", "distortion", "rate", "nll_bound")}
+    expected = {
+        "serving_default": ({"x": (FLOAT, data)}, {"reconstruction": (FLOAT, data)}),
+        "encode": ({"x": (FLOAT, data)}, {**codes, "z": (FLOAT, latent)}),
+        "decode": (codes, {"mean": (FLOAT, data), "logits": (FLOAT, data)}),
+        "score": ({"x": (FLOAT, data)}, terms),
+    }
+    if prior:
+        inputs = {"seed": (INT64, (-1, 2)), **({"label": (INT32, (-1,))} if labels else {})}
+        expected["sample"] = (inputs, {"samples": (FLOAT, data), **codes})
+    return expected
+
+
+def vq_inputs(model, rng, prior=False, labels=False) -> dict[str, dict[str, np.ndarray]]:
+    x = (rng.uniform(0, 1, (3, *model.data_shape)) > 0.5).astype("float32")
+    codes = {name: rng.integers(0, k, (3, *shape)).astype("int32") for name, _, shape, k in vq_levels(model)}
+    inputs = {"serving_default": {"x": x}, "encode": {"x": x}, "decode": codes, "score": {"x": x}}
+    if prior:
+        inputs["sample"] = {"seed": SEEDS, **({"label": LABELS} if labels else {})}
+    return inputs
+
+
+def vq_codes(model, feed) -> dict:
+    """The code maps of a ``decode`` feed, as ``decode_indices`` takes them."""
+    if isinstance(model, VQVAE2):
+        return {"bottom": feed["bottom_indices"], "top": feed["top_indices"]}
+    return feed["indices"]
+
+
+def vq_draw(model, prior, seed, label=None) -> dict:
+    """Row ``i`` of ``sample``: the prior's ``sample(1, seed=seed)``; VQ-VAE-2's bottom codes from ``seed + [1, 0]``."""
+    label = None if label is None else int(label)
+    if isinstance(model, VQVAE2):
+        top = prior["top"].sample(1, label=label, seed=seed)
+        bottom = prior["bottom"].sample(1, label=label, condition=top, seed=np.asarray(seed) + [1, 0])
+        return {"bottom": bottom, "top": top}
+    return model.sample_codes(1, prior, label=label, seed=seed)
+
+
+def vq_reference(model, signature: str, inputs: dict[str, np.ndarray], prior=None) -> dict[str, np.ndarray]:
+    """The public API: ``reconstruct``, ``encode_indices``, ``decode_indices``, ``bound``, ``sample``."""
+    def by_name(codes):
+        return {name: np.asarray(codes if level is None else codes[level]) for name, level, _, _ in vq_levels(model)}
+
+    if signature == "serving_default":
+        return {"reconstruction": model.reconstruct(inputs["x"]).numpy()}
+    if signature == "encode":
+        return {**by_name(model.encode_indices(inputs["x"])), "z": model.encode(inputs["x"]).mean().numpy()}
+    if signature == "decode":
+        p = model.decode_codes(vq_codes(model, inputs))
+        return {"mean": p.mean().numpy(), "logits": p.distribution.logits.numpy()}
+    if signature == "score":
+        terms = {k: v.numpy() for k, v in model.bound(inputs["x"]).items()}
+        return {"score": terms["nll_bound"], **terms}
+    if signature == "sample":
+        labels = inputs.get("label", [None] * len(inputs["seed"]))
+        rows = [vq_draw(model, prior, seed, label) for seed, label in zip(inputs["seed"], labels)]
+        if isinstance(model, VQVAE2):
+            codes = {level: np.concatenate([r[level] for r in rows]) for level in ("bottom", "top")}
+        else:
+            codes = np.concatenate(rows)
+        return {"samples": model.decode_codes(codes).mean().numpy(), **by_name(codes)}
+    raise KeyError(signature)
+
+
+#: small VQ models: 16 codes of dimension 4, one residual block
+VQ_SMALL = {"num_embeddings": 16, "embedding_dim": 4, "filters": 8, "residual_filters": 4, "num_residual_blocks": 1}
+#: small PixelCNN priors over their codes
+PRIOR_SMALL = {"filters": 16, "num_layers": 2, "seed": 0}
+
 SHAPE = (28, 28, 1)
 
 FAMILIES: dict[str, Family] = {
@@ -257,5 +357,25 @@ FAMILIES: dict[str, Family] = {
                                likelihood_kwargs={"learn_scale": "per_dimension"}, kl="mc", num_samples=2, seed=3),
         expected=lambda model: vae_expected(model, ("loc", "scale")),
         reference=vae_reference, inputs=vae_inputs,
+    ),
+    "vq_vae": Family(
+        build=lambda: VQVAE.conv(SHAPE, seed=20, **VQ_SMALL),
+        expected=vq_expected, reference=vq_reference, inputs=vq_inputs,
+    ),
+    "vq_vae_class_prior": Family(
+        build=lambda: VQVAE.conv(SHAPE, seed=21, **VQ_SMALL),
+        prior=lambda model: model.make_prior(num_classes=3, **PRIOR_SMALL),
+        expected=lambda model: vq_expected(model, prior=True, labels=True),
+        reference=vq_reference, inputs=lambda model, rng: vq_inputs(model, rng, prior=True, labels=True),
+    ),
+    "vq_vae2": Family(
+        build=lambda: VQVAE2.conv((16, 16, 1), seed=22, **VQ_SMALL),
+        expected=vq_expected, reference=vq_reference, inputs=vq_inputs,
+    ),
+    "vq_vae2_prior": Family(
+        build=lambda: VQVAE2.conv((16, 16, 1), seed=23, **VQ_SMALL),
+        prior=lambda model: model.make_prior(**PRIOR_SMALL),
+        expected=lambda model: vq_expected(model, prior=True),
+        reference=vq_reference, inputs=lambda model, rng: vq_inputs(model, rng, prior=True),
     ),
 }

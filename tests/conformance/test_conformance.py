@@ -31,8 +31,8 @@ def as_tensors(feed):
     return {key: tf.constant(value) for key, value in feed.items()}
 
 
-def reference_outputs(family, model, inputs):
-    return {name: family.reference(model, name, feed) for name, feed in inputs.items()}
+def reference_outputs(family, model, prior, inputs):
+    return {name: family.reference_outputs(model, prior, name, feed) for name, feed in inputs.items()}
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +42,15 @@ def served(tmp_path_factory):
     jobs, results = [], {}
     for name in NAMES:
         family = FAMILIES[name]
-        model = family.build()
+        model, prior = family.make()
         inputs = family.inputs(model, np.random.default_rng(0))
-        export_dir = export_saved_model(model, root / "saved_models" / name)
+        export_dir = export_saved_model(model, root / "saved_models" / name, prior=prior)
         flat = {f"{sig}/{key}": value for sig, feed in inputs.items() for key, value in feed.items()}
         np.savez(root / f"{name}-inputs.npz", **flat)
         jobs.append({"export_dir": str(export_dir), "inputs": str(root / f"{name}-inputs.npz"),
                      "outputs": str(root / f"{name}-outputs.npz")})
         results[name] = {"model": model, "export_dir": export_dir, "inputs": inputs,
-                         "expected": reference_outputs(family, model, inputs)}
+                         "expected": reference_outputs(family, model, prior, inputs)}
     jobs_file = root / "jobs.json"
     jobs_file.write_text(json.dumps({"exports": jobs, "report": str(root / "report.json")}))
     process = subprocess.run([sys.executable, str(CLEAN_LOAD), str(jobs_file)], capture_output=True, text=True,
@@ -123,8 +123,8 @@ def test_wrong_inner_shapes_fail_clearly_in_a_serving_session(name, served):
 @pytest.mark.parametrize("name", NAMES)
 def test_in_memory_signatures_check_shapes_and_are_row_independent(name):
     family = FAMILIES[name]
-    model = family.build()
-    module = ServingModule(model)
+    model, prior = family.make()
+    module = ServingModule(model, prior=prior)
     inputs = family.inputs(model, np.random.default_rng(1))
     data = inputs["serving_default"]["x"]
     wrong = tf.constant(data[..., :-1]) if data.ndim == 2 else tf.reshape(data, [len(data), -1])  # wrong inner shape
@@ -146,7 +146,7 @@ def test_in_memory_signatures_check_shapes_and_are_row_independent(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_keras_file_round_trip_resumes_and_computes_the_same(name, tmp_path):
     family = FAMILIES[name]
-    model = family.build()
+    model, prior = family.make()  # the prior is its own artefact: the same one serves both models
     inputs = family.inputs(model, np.random.default_rng(2))
     x = inputs["serving_default"]["x"]
     if "condition" in inputs["serving_default"]:  # conditional families train on (x, y) pairs
@@ -165,6 +165,7 @@ def test_keras_file_round_trip_resumes_and_computes_the_same(name, tmp_path):
     # the seed stream goes on where it was: the next Monte-Carlo terms agree
     np.testing.assert_allclose(loaded.loss_terms(x)["loss"], model.loss_terms(x)["loss"], rtol=1e-6)
     for signature, feed in inputs.items():  # every signature's numbers, through the public API
-        a, b = family.reference(model, signature, feed), family.reference(loaded, signature, feed)
+        a = family.reference_outputs(model, prior, signature, feed)
+        b = family.reference_outputs(loaded, prior, signature, feed)
         for key in a:
             np.testing.assert_allclose(b[key], a[key], rtol=1e-6, atol=1e-6, err_msg=f"{signature}/{key}")

@@ -24,9 +24,11 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_run(args.run)
     name = check_model_name(args.name or loaded.config.name)
     base = check_target(Path(args.out_root) / name, args.version)  # a taken version fails before the work
-    module = ServingModule(loaded.model)
+    prior = trained_prior(loaded)
+    module = ServingModule(loaded.model, prior=prior)
     path = export_saved_model(loaded.model, base, args.version, warmup=args.warmup, model_name=name, module=module)
-    print(f"Exported {loaded.directory} (epoch {loaded.epochs_done}) to {path}")
+    with_prior = " with its prior (sample signature)" if prior is not None else ""
+    print(f"Exported {loaded.directory} (epoch {loaded.epochs_done}){with_prior} to {path}")
     table = signature_table(module)
     width = max(len(row[0]) for row in table)
     for signature, inputs, outputs in table:
@@ -34,6 +36,18 @@ def run(args: argparse.Namespace) -> int:
     if args.keras:
         print(f"Saved the Keras model (training resume, fine-tuning) to {save_keras(loaded.model, args.keras)}")
     return 0
+
+
+def trained_prior(loaded):
+    """The prior trained for a VQ-VAE run (``RUN/prior/``, ``tfvae train vq_prior --from RUN``), or ``None``.
+
+    With it the export gets a ``sample`` signature that runs the prior.
+    """
+    if not hasattr(loaded.model, "make_prior"):  # only VQ models have a prior over codes
+        return None
+    from tfvae.prior_runs import load_prior
+
+    return load_prior(loaded.directory)
 
 
 def _version(text: str) -> int:
@@ -53,7 +67,8 @@ def register(commands) -> None:
         description=(
             "Export the newest checkpoint of RUN (a run directory written by `tfvae train`) as a "
             "SavedModel in TF Serving layout, OUT_ROOT/NAME/VERSION/, with signatures serving_default, "
-            "encode, decode, score (and sample for VAEs) and TF Serving warmup requests. The version "
+            "encode, decode, score (and sample for VAEs, and for VQ-VAEs whose run has a trained prior in "
+            "RUN/prior/) and TF Serving warmup requests. The version "
             "is written into a hidden temporary folder and renamed into place when complete."
         ),
     )

@@ -3,16 +3,32 @@
 ```python
 from tfvae.export import export_saved_model
 export_saved_model(model, "saved_models/vae")      # -> saved_models/vae/<next version>
+export_saved_model(vqvae, "saved_models/vqvae", prior=pixelcnn)  # + a sample signature
 ```
 """
 
 from tfvae.export.errors import ExportError
-from tfvae.export.families import autoencoder_signatures, vae_signatures
+from tfvae.export.families import (
+    autoencoder_signatures,
+    vae_signatures,
+    vq_vae_signatures,
+)
 from tfvae.export.keras_file import load_keras, save_keras
 from tfvae.export.layout import existing_versions, next_version, write_version
-from tfvae.export.saved_model import ServingModule, export_saved_model, signature_table, write_saved_model
+from tfvae.export.saved_model import (
+    ServingModule,
+    export_saved_model,
+    signature_table,
+    write_saved_model,
+)
 from tfvae.export.signatures import Signature, register_signatures, serving_signatures
-from tfvae.export.warmup import WARMUP_DIR, WARMUP_FILE, read_warmup_file, warmup_records, write_warmup_file
+from tfvae.export.warmup import (
+    WARMUP_DIR,
+    WARMUP_FILE,
+    read_warmup_file,
+    warmup_records,
+    write_warmup_file,
+)
 
 __all__ = [
     "WARMUP_DIR",
@@ -31,6 +47,7 @@ __all__ = [
     "serving_signatures",
     "signature_table",
     "vae_signatures",
+    "vq_vae_signatures",
     "warmup_records",
     "write_saved_model",
     "write_version",

@@ -15,6 +15,7 @@ import keras
 import tensorflow as tf
 
 from tfvae.export import families  # noqa: F401  (registers the built-in families)
+from tfvae.export.errors import ExportError
 from tfvae.export.layout import check_target, write_version
 from tfvae.export.signatures import Signature, serving_signatures
 from tfvae.export.warmup import write_warmup_file
@@ -26,11 +27,21 @@ class ServingModule(tf.Module):
     Args:
       model: the model to serve.
       signatures: name -> :class:`Signature`; default :func:`serving_signatures`.
+      prior: a trained prior over the model's codes, for the VQ-VAE families'
+        ``sample`` signature (a :class:`~tfvae.models.PixelCNN`, or the
+        ``{"top", "bottom"}`` dict of a VQ-VAE-2); its variables are saved with
+        the model's.
+
+    Raises:
+      ExportError: both ``signatures`` and ``prior`` were given, or the family
+        takes no prior (see :func:`serving_signatures`).
     """
 
-    def __init__(self, model: keras.Model, signatures: Mapping[str, Signature] | None = None):
+    def __init__(self, model: keras.Model, signatures: Mapping[str, Signature] | None = None, prior=None):
         super().__init__(name="tfvae_serving")
-        self.signature_specs = dict(signatures if signatures is not None else serving_signatures(model))
+        if signatures is not None and prior is not None:
+            raise ExportError("give ServingModule either signatures or a prior to build them with, not both")
+        self.signature_specs = dict(signatures if signatures is not None else serving_signatures(model, prior=prior))
         self.concrete_functions = {
             name: signature.tf_function(name).get_concrete_function()
             for name, signature in self.signature_specs.items()
@@ -43,6 +54,14 @@ class ServingModule(tf.Module):
             for variable in function.variables:
                 used.setdefault(id(variable), variable)
         self.serving_variables = list(used.values())
+
+
+def _module(model: keras.Model, module: ServingModule | None, prior) -> ServingModule:
+    if module is None:
+        return ServingModule(model, prior=prior)
+    if prior is not None:
+        raise ExportError("give either module or prior: build the module with ServingModule(model, prior=prior)")
+    return module
 
 
 def signature_table(module: ServingModule) -> list[tuple[str, str, str]]:
@@ -75,6 +94,7 @@ def write_saved_model(
     warmup: bool = True,
     model_name: str = "model",
     module: ServingModule | None = None,
+    prior=None,
 ) -> Path:
     """Write the SavedModel of ``model`` into ``directory`` (not atomic).
 
@@ -84,8 +104,10 @@ def write_saved_model(
       warmup: also write ``assets.extra/tf_serving_warmup_requests``.
       model_name: ``model_spec.name`` in the warmup requests.
       module: a :class:`ServingModule` already traced for ``model``.
+      prior: a trained prior for the ``sample`` signature of VQ models (see
+        :class:`ServingModule`); not with ``module``.
     """
-    module = module if module is not None else ServingModule(model)
+    module = _module(model, module, prior)
     directory = Path(directory)
     tf.saved_model.save(module, str(directory), signatures=module.concrete_functions)
     if warmup:
@@ -101,6 +123,7 @@ def export_saved_model(
     warmup: bool = True,
     model_name: str | None = None,
     module: ServingModule | None = None,
+    prior=None,
 ) -> Path:
     """Export ``model`` for TF Serving as ``path/<version>/``, atomically.
 
@@ -116,16 +139,20 @@ def export_saved_model(
       model_name: ``model_spec.name`` of the warmup requests; defaults to the
         base folder's name.
       module: a :class:`ServingModule` already traced for ``model``.
+      prior: a trained prior over the codes of a ``VQVAE`` (a ``PixelCNN``) or
+        ``VQVAE2`` (``{"top": PixelCNN, "bottom": PixelCNN}``): adds the
+        ``sample`` signature, which runs the prior's sampling loop. Not with
+        ``module`` (build that with ``ServingModule(model, prior=prior)``).
 
     Returns:
       The version folder, e.g. ``saved_models/vae/3``.
 
     Raises:
-      ExportError: the version exists, the path is not a folder, or the model
-        has no signatures.
+      ExportError: the version exists, the path is not a folder, the model
+        has no signatures, or the prior does not fit the model.
     """
     path = check_target(path, version)  # fail fast, before tracing
-    module = module if module is not None else ServingModule(model)
+    module = _module(model, module, prior)
     name = model_name or path.resolve().name
 
     def write(staging: Path) -> None:

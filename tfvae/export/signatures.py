@@ -11,11 +11,15 @@ int64) that returns a dict of batch-first tensors, never a TFP distribution.
 A family adds or overrides signatures by registering a builder that starts
 from its parent's::
 
-    @register_signatures(VQVAE)
-    def vq_vae_signatures(model):
+    @register_signatures(MyAE)
+    def my_ae_signatures(model):
         signatures = autoencoder_signatures(model)
-        signatures["encode"] = ...  # mean, stddev and code indices
+        signatures["embed"] = ...  # a Signature
         return signatures
+
+A builder that also takes ``prior=`` receives a separately trained prior
+(``export_saved_model(model, path, prior=...)``): the VQ-VAE families use
+it for their ``sample`` signature.
 
 Conditional families add a ``condition`` input to the specs and pass it on
 to ``encode`` / ``decode`` (see :func:`data_inputs`).
@@ -116,19 +120,31 @@ def register_signatures(cls: type) -> Callable[[SignatureBuilder], SignatureBuil
     return decorate
 
 
-def serving_signatures(model: keras.Model) -> dict[str, Signature]:
+def _takes_prior(fn: Callable) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "prior" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
+def serving_signatures(model: keras.Model, prior=None) -> dict[str, Signature]:
     """The signatures exported for ``model``, ``serving_default`` among them.
 
     Args:
       model: a tfvae model.
+      prior: a separately trained prior over the model's codes (a VQ-VAE's
+        :class:`~tfvae.models.PixelCNN`, or the ``{"top", "bottom"}`` dict of a
+        VQ-VAE-2), handed to the builder as ``builder(model, prior=prior)``;
+        ``None`` (the default) calls ``builder(model)``.
 
     Raises:
-      ExportError: no builder serves the model's class, or it returned no
-        ``serving_default``.
+      ExportError: no builder serves the model's class, it returned no
+        ``serving_default``, or a prior was given to a family that takes none.
     """
     hook = getattr(model, "serving_signatures", None)
     if callable(hook):
-        signatures = dict(hook())
+        builder, args = hook, ()
     else:
         builder = next((_BUILDERS[k] for k in type(model).__mro__ if k in _BUILDERS), None)
         if builder is None:
@@ -136,7 +152,16 @@ def serving_signatures(model: keras.Model) -> dict[str, Signature]:
                 f"no serving signatures for {type(model).__name__}: register a builder with "
                 "tfvae.export.register_signatures or give the model a serving_signatures() method"
             )
-        signatures = builder(model)
+        args = (model,)
+    if prior is None:
+        signatures = dict(builder(*args))
+    elif _takes_prior(builder):
+        signatures = dict(builder(*args, prior=prior))
+    else:
+        raise ExportError(
+            f"{type(model).__name__} is exported without a prior: its signatures take none "
+            "(a prior is exported with VQVAE / VQVAE2, whose sample signature runs it)"
+        )
     if "serving_default" not in signatures:
         raise ExportError(f"the signatures of {type(model).__name__} lack 'serving_default'")
     return signatures
@@ -171,6 +196,28 @@ def checked(x: tf.Tensor, name: str, inner_shape: Sequence[int]) -> tf.Tensor:
     )
     message = f"{name} must have shape {describe_shape([None, *inner_shape])}; got"
     with tf.control_dependencies([tf.debugging.Assert(same, [message, shape], summarize=16)]):
+        return tf.identity(x)
+
+
+def in_range(x: tf.Tensor, name: str, depth: int, what: str = "code indices") -> tf.Tensor:
+    """Integer ``x`` after an in-graph check that every value lies in ``[0, depth)``.
+
+    A code index out of range would otherwise reach ``tf.gather`` (which
+    fails on CPU with an opaque message and returns zeros on GPU); the check
+    fails with ``InvalidArgumentError: ... indices must hold code indices in
+    [0, 16); got values from -1 to 3``.
+
+    Args:
+      x: an integer tensor.
+      name: its name in the signature.
+      depth: the number of valid values.
+      what: what the values are, for the message.
+    """
+    flat = tf.reshape(x, [-1])
+    valid = tf.reduce_all(tf.logical_and(flat >= 0, flat < tf.cast(depth, flat.dtype)))
+    low, high = tf.reduce_min(flat), tf.reduce_max(flat)  # only shown when some value is out of range
+    message = f"{name} must hold {what} in [0, {depth}); got values from"
+    with tf.control_dependencies([tf.debugging.Assert(valid, [message, low, "to", high])]):
         return tf.identity(x)
 
 
