@@ -1,0 +1,774 @@
+r"""``TDVAE``: the Temporal Difference Variational Auto-Encoder (Gregor et al., 2019).
+
+Data format (``fit``, ``evaluate``, ``call``, the custom loop): float32
+sequences ``x`` of shape ``[B, T, *frame_shape]`` with ``T >= max_jump + 1``;
+frames are vectors ``[D]`` (the ``mlp`` builder) or images ``[H, W, C]`` (the
+``conv`` builder). ``rollout(context, horizon, jump)`` predicts frame means
+``[B, horizon, *frame_shape]``, ``jump`` time steps apart.
+
+Example (about 25 s on 2 CPU cores; the rollout's MSE is about 0.02, against
+0.78 for repeating the last frame)::
+
+    import keras
+    from tfvae.data.sequences import harmonic_oscillator
+    from tfvae.models.td_vae import TDVAE
+
+    x = harmonic_oscillator(2000, length=20, seed=0)           # [2000, 20, 1] noisy positions
+    model = TDVAE.mlp((20, 1), latent_dim=4, hidden_units=(32,), embedding_dim=16, belief_units=32,
+                      block_units=32, max_jump=5, pairs_per_sequence=8,
+                      likelihood_kwargs={"scale": 0.1}, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    model.fit(x, batch_size=64, epochs=32)
+    test = harmonic_oscillator(8, length=30, seed=1)
+    future = model.rollout(test[:, :10], horizon=4, jump=5, seed=1)  # t = 14, 19, 24, 29: [8, 4, 1]
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+from tfvae.distributions import DiagonalGaussianPosterior, Likelihood
+from tfvae.models.base import GenerativeModel
+from tfvae.networks import MLP, ConvDecoder, ConvEncoder
+from tfvae.networks.mlp import check_activation
+from tfvae.random import uniform
+from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.validation import check_finite, check_floating
+
+tfd = tfp.distributions
+
+__all__ = ["TDVAE", "GatedGaussianBlock", "GatedTransition", "LatentPath", "fold_seed"]
+
+
+def fold_seed(seed, index) -> tf.Tensor:
+    """A new stateless seed, int64 ``[2]``, from ``seed`` and an integer ``index`` (``stateless_fold_in``).
+
+    The folded halves are returned as unsigned 32-bit values: a negative
+    int32 half widened to int64 is read differently by the TensorFlow and the
+    XLA samplers, which would make the same seed draw different numbers under
+    ``jit_compile=True``.
+    """
+    folded = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), index)
+    return tf.cast(tf.bitcast(tf.cast(folded, tf.int32), tf.uint32), tf.int64)
+
+
+def _deserialize(obj):
+    return obj if isinstance(obj, keras.layers.Layer) else keras.saving.deserialize_keras_object(obj)
+
+
+def _as_seed(seed, generator: keras.random.SeedGenerator) -> tf.Tensor:
+    """An int64 ``[2]`` stateless seed from ``None`` (the generator), an int or a pair."""
+    if seed is None:
+        return tf.cast(generator.next(), tf.int64)
+    if isinstance(seed, (int, np.integer)):
+        seed = [int(seed), 0]
+    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
+    if seed.shape != (2,):
+        raise ValueError(f"seed must be an int or a length-2 int seed, got shape {tuple(seed.shape)}")
+    return seed
+
+
+class LatentPath(NamedTuple):
+    """A draw (or evaluation) of a layered Gaussian over the state ``z``.
+
+    Attributes:
+      z: ``[N, num_layers * latent_dim]``, the layers concatenated from the top
+        (drawn first) down.
+      log_prob: ``[N]``, ``sum_l log p(z^l | z^{<l}, context)`` in nats.
+      distributions: one ``tfd.MultivariateNormalDiag`` (batch ``[N]``) per
+        layer, top first; layer ``l``'s is conditioned on the layers above it
+        in ``z``.
+    """
+
+    z: tf.Tensor
+    log_prob: tf.Tensor
+    distributions: tuple
+
+
+@serializable
+class GatedGaussianBlock(keras.layers.Layer):
+    r"""The paper's "D" block: gated features to the parameters of a diagonal Gaussian.
+
+    ::
+
+        h      = tanh(W_1 x + b_1) * sigmoid(W_2 x + b_2)
+        params = W_3 h + b_3         (float32, [m, r] for N(m, softplus(r) + floor))
+
+    Used for the belief ``p_B`` and the smoothing ``q_S`` distributions.
+
+    Args:
+      latent_dim: size of the Gaussian (the output has ``2 * latent_dim`` numbers).
+      units: width of the gated hidden layer.
+
+    References:
+      Gregor, K. et al. (2019). Temporal Difference Variational Auto-Encoder.
+      ICLR (appendix: the D operation).
+    """
+
+    def __init__(self, latent_dim: int, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.units = int(units)
+        if self.latent_dim < 1 or self.units < 1:
+            raise ValueError(f"latent_dim and units must be >= 1, got {latent_dim} and {units}")
+        self.features = keras.layers.Dense(self.units, activation="tanh", name="features")
+        self.gate = keras.layers.Dense(self.units, activation="sigmoid", name="gate")
+        self.projection = keras.layers.Dense(2 * self.latent_dim, dtype="float32", name="projection")
+
+    def build(self, input_shape):
+        self.features.build(input_shape)
+        self.gate.build(input_shape)
+        self.projection.build((None, self.units))
+
+    def call(self, inputs, training=False):
+        h = self.features(inputs) * self.gate(inputs)
+        return self.projection(h)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * self.latent_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "latent_dim": self.latent_dim, "units": self.units}
+
+
+@serializable
+class GatedTransition(keras.layers.Layer):
+    r"""Gated residual transition: the parameters of ``p_T(z_t2^l | inputs)``.
+
+    With ``r`` the same layer of the earlier state (``z_t1^l``) and ``x`` all
+    the transition's inputs (``z_t1``, the layers of ``z_t2`` above ``l``,
+    the jump features)::
+
+        c     = W_c2 relu(W_c1 x)               (proposed new state)
+        g     = sigmoid(W_g2 relu(W_g1 x))      (gate)
+        mean  = (1 - g) * (r + W_l x) + g * c   (W_l starts at 0: the skip path is r)
+        r_s   = W_s relu(c)                     (scale = softplus(r_s) + floor)
+
+    so an untrained transition starts near "the state stays where it is",
+    and the gate learns where to move it.
+
+    Args:
+      latent_dim: size of one latent layer.
+      units: width of the hidden layers.
+
+    References:
+      Krishnan, R. G., Shalit, U. & Sontag, D. (2017). Structured Inference
+      Networks for Nonlinear State Space Models. AAAI (the gated transition).
+      Gregor, K. et al. (2019). Temporal Difference Variational Auto-Encoder. ICLR.
+    """
+
+    def __init__(self, latent_dim: int, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = int(latent_dim)
+        self.units = int(units)
+        if self.latent_dim < 1 or self.units < 1:
+            raise ValueError(f"latent_dim and units must be >= 1, got {latent_dim} and {units}")
+        self.candidate_hidden = keras.layers.Dense(self.units, activation="relu", name="candidate_hidden")
+        self.candidate = keras.layers.Dense(self.latent_dim, name="candidate")
+        self.gate_hidden = keras.layers.Dense(self.units, activation="relu", name="gate_hidden")
+        self.gate = keras.layers.Dense(self.latent_dim, activation="sigmoid", name="gate")
+        self.skip = keras.layers.Dense(self.latent_dim, kernel_initializer="zeros", name="skip")
+        self.scale = keras.layers.Dense(self.latent_dim, dtype="float32", name="scale")
+
+    def build(self, inputs_shape, residual_shape=None):
+        for layer in (self.candidate_hidden, self.gate_hidden, self.skip):
+            layer.build(inputs_shape)
+        self.candidate.build((None, self.units))
+        self.gate.build((None, self.units))
+        self.scale.build((None, self.latent_dim))
+
+    def call(self, inputs, residual, training=False):
+        candidate = self.candidate(self.candidate_hidden(inputs))
+        gate = self.gate(self.gate_hidden(inputs))
+        residual = tf.cast(residual, candidate.dtype)
+        mean = (1.0 - gate) * (residual + self.skip(inputs)) + gate * candidate
+        raw_scale = self.scale(tf.nn.relu(candidate))
+        return tf.concat([tf.cast(mean, tf.float32), raw_scale], axis=-1)
+
+    def compute_output_shape(self, inputs_shape, residual_shape=None):
+        return (inputs_shape[0], 2 * self.latent_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "latent_dim": self.latent_dim, "units": self.units}
+
+
+# rollout functions traced once per model (weak keys: a deleted model frees its graph)
+_ROLLOUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@MODELS.register("tdvae")
+@serializable
+class TDVAE(GenerativeModel):
+    r"""Temporal Difference VAE: beliefs over a latent state, trained on pairs of time points.
+
+    Four learned distributions over a state ``z`` (``num_layers`` layers of
+    ``latent_dim`` each, see below):
+
+    * decoder ``p_D(x_t | z_t)``: ``decoder`` network + ``likelihood`` head
+      (Bernoulli for binary frames, Gaussian for real-valued ones);
+    * belief ``p_B(z_t | b_t)`` where ``b_t = LSTM(b_{t-1}, e(x_t))`` and ``e``
+      is the ``frame_encoder`` (an MLP for vectors, a ConvNet for images): the
+      belief state summarises ``x_{<=t}``;
+    * transition ``p_T(z_t2 | z_t1, dt)``: a gated residual network
+      (:class:`GatedTransition`);
+    * smoothing ``q_S(z_t1 | z_t2, b_t1, b_t2, dt)``: the posterior over the
+      earlier state once the later one is known.
+
+    For a pair ``t1 < t2`` with ``dt = t2 - t1`` uniform in ``[1, max_jump]``
+    and ``t1`` uniform among the positions that leave room for the jump, with
+    ``z_t2 ~ p_B(z | b_t2)`` then ``z_t1 ~ q_S(z | z_t2, b_t1, b_t2)``
+    (reparameterised, one draw each)::
+
+        reconstruction = -log p_D(x_t2 | z_t2)
+        smoothing_kl   = log q_S(z_t1 | z_t2, b_t1, b_t2) - log p_B(z_t1 | b_t1)
+        transition_kl  = log p_B(z_t2 | b_t2) - log p_T(z_t2 | z_t1)
+        loss           = reconstruction + smoothing_kl + transition_kl
+
+    which is the negative of the paper's objective (its eq. 8)
+    ``E[log p_D(x_t2|z_t2) + log p_B(z_t1|b_t1) + log p_T(z_t2|z_t1)
+    - log p_B(z_t2|b_t2) - log q_S(z_t1|z_t2,b_t1,b_t2)]``. ``smoothing_kl``
+    is a one-sample estimate of ``KL(q_S || p_B(.|b_t1))``; ``transition_kl``
+    compares the belief at ``t2`` with the transition's prediction from
+    ``z_t1`` (for a fixed ``z_t1`` its mean over ``z_t2 ~ p_B`` would be
+    ``KL(p_B(.|b_t2) || p_T(.|z_t1))``; ``z_t1`` is drawn given ``z_t2``, so a
+    batch value can be negative). Each term is in nats per pair, averaged over
+    the ``pairs_per_sequence`` pairs of a sequence, then over the batch. The
+    belief at ``t2`` is the target of the belief at ``t1`` pushed through the
+    transition: the temporal difference of the name.
+
+    **Layers.** With ``num_layers = L > 1`` (the hierarchical TD-VAE of the
+    paper's appendix) every distribution is a chain over the layers from the
+    top down: ``p(z) = prod_l p(z^l | z^{<l}, context)``, each layer a
+    diagonal Gaussian whose network also sees the layers drawn above it;
+    ``z`` concatenates the layers (top first) and the decoder sees all of
+    them. ``L = 1`` is the plain model.
+
+    **Jumps.** With ``condition_on_jump=True`` (default) ``p_T`` and ``q_S``
+    also receive ``dt`` (one-hot over ``1..max_jump``), so :meth:`rollout` can
+    choose the jump of each transition. With ``False`` they have exactly the
+    paper's arguments, and one transition is a jump of an unknown size
+    (uniform over ``1..max_jump`` in training).
+
+    ``call(x)`` returns the filtered reconstructions
+    ``E[p_D(x_t | z_t)]`` at the belief means ``z_t = E[p_B(z | b_t)]`` (layer
+    by layer), ``[B, T, *frame_shape]``: tensors only, as everywhere in tfvae.
+
+    Args:
+      frame_encoder: network from one frame ``[N, *frame_shape]`` to its
+        embedding ``[N, E]``.
+      decoder: network from ``z`` ``[N, num_layers * latent_dim]`` to the
+        likelihood parameters ``[N, *likelihood.params_shape]``.
+      likelihood: likelihood head; its ``event_shape`` is the frame shape.
+      latent_dim: size of each latent layer.
+      num_layers: latent layers (1: the plain TD-VAE).
+      belief_units: size of the LSTM belief state ``b_t``.
+      block_units: hidden width of the belief, smoothing and transition networks.
+      max_jump: ``D``, the largest ``t2 - t1`` trained on.
+      pairs_per_sequence: pairs ``(t1, t2)`` drawn from every sequence per step.
+      condition_on_jump: feed ``dt`` to ``p_T`` and ``q_S``.
+      scale_floor: smallest standard deviation of the latent Gaussians.
+      seed: seed of the model's random draws (pairs and reparameterisation noise).
+
+    References:
+      Gregor, K., Papamakarios, G., Besse, F., Buesing, L. & Weber, T. (2019).
+      Temporal Difference Variational Auto-Encoder. ICLR. arXiv:1806.03107.
+      Hochreiter, S. & Schmidhuber, J. (1997). Long Short-Term Memory. Neural
+      Computation (the belief network).
+    """
+
+    loss_term_names = ("loss", "reconstruction", "smoothing_kl", "transition_kl")
+
+    def __init__(
+        self,
+        frame_encoder: keras.layers.Layer,
+        decoder: keras.layers.Layer,
+        likelihood: Likelihood,
+        latent_dim: int = 8,
+        num_layers: int = 1,
+        belief_units: int = 64,
+        block_units: int = 64,
+        max_jump: int = 4,
+        pairs_per_sequence: int = 1,
+        condition_on_jump: bool = True,
+        scale_floor: float = 1e-3,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(seed=seed, **kwargs)
+        for name, value in (("latent_dim", latent_dim), ("num_layers", num_layers), ("belief_units", belief_units),
+                            ("block_units", block_units), ("max_jump", max_jump),
+                            ("pairs_per_sequence", pairs_per_sequence)):
+            if int(value) < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
+        self.frame_encoder = _deserialize(frame_encoder)
+        self.decoder = _deserialize(decoder)
+        self.likelihood = _deserialize(likelihood)
+        self.frame_shape = tuple(self.likelihood.event_shape)
+        self.latent_dim = int(latent_dim)
+        self.num_layers = int(num_layers)
+        self.state_dim = self.latent_dim * self.num_layers
+        self.belief_units = int(belief_units)
+        self.block_units = int(block_units)
+        self.max_jump = int(max_jump)
+        self.pairs_per_sequence = int(pairs_per_sequence)
+        self.condition_on_jump = bool(condition_on_jump)
+        self.scale_floor = float(scale_floor)
+        self.latent_head = DiagonalGaussianPosterior(self.latent_dim, scale_floor=self.scale_floor, name="latent_head")
+        self.belief_rnn = keras.layers.LSTM(self.belief_units, return_sequences=True, name="belief_rnn")
+        self.belief_blocks = [
+            GatedGaussianBlock(self.latent_dim, self.block_units, name=f"belief_{i}") for i in range(self.num_layers)
+        ]
+        self.smoothing_blocks = [
+            GatedGaussianBlock(self.latent_dim, self.block_units, name=f"smoothing_{i}") for i in range(self.num_layers)
+        ]
+        self.transition_blocks = [
+            GatedTransition(self.latent_dim, self.block_units, name=f"transition_{i}") for i in range(self.num_layers)
+        ]
+        self.build()
+
+    # ----------------------------------------------------------------- builders
+    @staticmethod
+    def _frame_shape(data_shape: Sequence[int], max_jump: int) -> tuple[int, ...]:
+        data_shape = tuple(int(d) for d in data_shape)
+        if len(data_shape) < 2:
+            raise ValueError(
+                f"data_shape must be (time, *frame_shape) of one sequence, e.g. (20, 1) or (20, 32, 32, 1); "
+                f"got {data_shape}"
+            )
+        if data_shape[0] < max_jump + 1:
+            raise ValueError(
+                f"sequences of length {data_shape[0]} are too short for max_jump={max_jump}: "
+                f"TD-VAE needs at least max_jump + 1 = {max_jump + 1} frames"
+            )
+        return data_shape[1:]
+
+    @classmethod
+    def mlp(
+        cls,
+        data_shape: Sequence[int] = (20, 1),
+        latent_dim: int = 8,
+        hidden_units: Sequence[int] = (64,),
+        activation: str = "relu",
+        likelihood: str = "gaussian",
+        likelihood_kwargs: dict | None = None,
+        embedding_dim: int = 32,
+        **kwargs,
+    ) -> TDVAE:
+        """A TD-VAE for vector frames: MLP frame encoder and decoder.
+
+        Args:
+          data_shape: ``(T, *frame_shape)`` of one training sequence (``T`` is
+            only checked against ``max_jump``; any length works later).
+          latent_dim: size of each latent layer.
+          hidden_units: hidden widths of the frame encoder (the decoder mirrors them).
+          activation: hidden activation.
+          likelihood: registered likelihood name (default ``"gaussian"``).
+          likelihood_kwargs: extra likelihood arguments (e.g. ``{"scale": 0.1}``).
+          embedding_dim: size of a frame's embedding (the LSTM's input).
+          **kwargs: the model's own arguments (``max_jump``, ``num_layers``, ``seed``, ...).
+        """
+        frame_shape = cls._frame_shape(data_shape, int(kwargs.get("max_jump", 4)))
+        head = LIKELIHOODS.get(likelihood)(frame_shape, name="likelihood", **(likelihood_kwargs or {}))
+        check_activation(activation)
+        encoder = MLP((int(embedding_dim),), hidden_units, activation, name="frame_encoder")
+        decoder = MLP(head.params_shape, tuple(reversed(tuple(hidden_units))), activation, name="decoder")
+        return cls(encoder, decoder, head, latent_dim=latent_dim, **kwargs)
+
+    @classmethod
+    def conv(
+        cls,
+        data_shape: Sequence[int] = (20, 32, 32, 1),
+        latent_dim: int = 16,
+        filters: Sequence[int] = (32, 64),
+        hidden_units: Sequence[int] = (256,),
+        activation: str = "relu",
+        likelihood: str = "bernoulli",
+        likelihood_kwargs: dict | None = None,
+        embedding_dim: int = 128,
+        **kwargs,
+    ) -> TDVAE:
+        """A TD-VAE for image frames: convolutional frame encoder, transposed-convolution decoder.
+
+        Args:
+          data_shape: ``(T, height, width, channels)`` of one training sequence;
+            height and width divisible by ``2 ** len(filters)``.
+          latent_dim: size of each latent layer.
+          filters: encoder channels per stride-2 stage (the decoder mirrors them).
+          hidden_units: dense widths between the convolutions and the embedding
+            (the decoder mirrors them).
+          activation: hidden activation.
+          likelihood: registered likelihood name (default ``"bernoulli"``).
+          likelihood_kwargs: extra likelihood arguments.
+          embedding_dim: size of a frame's embedding (the LSTM's input).
+          **kwargs: the model's own arguments.
+        """
+        frame_shape = cls._frame_shape(data_shape, int(kwargs.get("max_jump", 4)))
+        if len(frame_shape) != 3:
+            raise ValueError(f"the conv builder needs image frames (height, width, channels), got {frame_shape}")
+        head = LIKELIHOODS.get(likelihood)(frame_shape, name="likelihood", **(likelihood_kwargs or {}))
+        encoder = ConvEncoder((int(embedding_dim),), filters, hidden_units=hidden_units, activation=activation,
+                              name="frame_encoder")
+        decoder = ConvDecoder(head.params_shape, tuple(reversed(tuple(filters))),
+                              hidden_units=tuple(reversed(tuple(hidden_units))), activation=activation, name="decoder")
+        return cls(encoder, decoder, head, latent_dim=latent_dim, **kwargs)
+
+    # -------------------------------------------------------------------- build
+    def build(self, input_shape=None):
+        x = tf.zeros((1, self.max_jump + 1, *self.frame_shape), tf.float32)
+        b = self._belief_states(x, False)
+        jump = tf.ones([1], tf.int32)
+        z2 = self.belief(b[:, -1], mean=True)
+        z1 = self.smoothing(z2.z, b[:, 0], b[:, -1], jump, mean=True)
+        self.transition(z1.z, jump, mean=True)
+        params = self.decoder(z2.z)
+        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
+            raise ValueError(
+                f"the decoder outputs shape {tuple(params.shape[1:])} per state but the likelihood "
+                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
+            )
+        self.likelihood(params)
+        self.built = True
+
+    # ------------------------------------------------------------------- inputs
+    def check_sequences(self, x, min_length: int | None = None, name: str = "x") -> tf.Tensor:
+        """Float32 sequences ``[B, T, *frame_shape]`` with ``T >= min_length``, or an error naming the problem.
+
+        Args:
+          x: array-like sequences.
+          min_length: shortest acceptable ``T`` (default ``max_jump + 1``, what training needs).
+          name: what ``x`` is, for the messages.
+        """
+        min_length = self.max_jump + 1 if min_length is None else int(min_length)
+        frame = ", ".join(str(d) for d in self.frame_shape)
+        expected = f"(batch, time, {frame})"
+        x = check_floating(x, name, (None, None, *self.frame_shape))
+        shape = x.shape
+        if shape.rank is not None:
+            if shape.rank != 2 + len(self.frame_shape):
+                raise ValueError(
+                    f"{name} must be sequences of shape {expected} (rank {2 + len(self.frame_shape)}), "
+                    f"got rank {shape.rank} with shape {tuple(shape)}"
+                )
+            if any(s is not None and s != e for s, e in zip(shape[2:], self.frame_shape)):
+                raise ValueError(f"{name} frames must have shape ({frame}): {name} must be {expected}, got {tuple(shape)}")
+            if shape[1] is not None and shape[1] < min_length:
+                raise ValueError(self._too_short(name, int(shape[1]), min_length))
+        return check_finite(x, name)
+
+    def _too_short(self, name: str, length: int, min_length: int) -> str:
+        if min_length == self.max_jump + 1:
+            return (f"{name} has sequences of length {length}, shorter than max_jump + 1 = {min_length}: "
+                    f"TD-VAE trains on pairs up to max_jump={self.max_jump} steps apart")
+        return f"{name} has sequences of length {length}; at least {min_length} frames are needed"
+
+    def unpack_data(self, data) -> tf.Tensor:
+        """The sequences of a batch (``x`` or ``(x,)``), checked."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        return self.check_sequences(x)
+
+    def _jump_features(self, jump, n) -> tf.Tensor | None:
+        if not self.condition_on_jump:
+            return None
+        jump = tf.broadcast_to(tf.cast(jump, tf.int32), [n])
+        return tf.one_hot(jump - 1, self.max_jump, dtype=tf.float32)
+
+    # ----------------------------------------------------------- distributions
+    def belief_states(self, x, training: bool = False) -> tf.Tensor:
+        """The belief states ``b_t = LSTM(b_{t-1}, e(x_t))``, float32 ``[B, T, belief_units]``.
+
+        Args:
+          x: sequences ``[B, T, *frame_shape]`` (any ``T >= 1``).
+          training: whether layers run in training mode.
+        """
+        return self._belief_states(self.check_sequences(x, min_length=1), training)
+
+    def _belief_states(self, x: tf.Tensor, training) -> tf.Tensor:
+        batch, length = tf.shape(x)[0], tf.shape(x)[1]
+        frames = tf.reshape(x, [-1, *self.frame_shape])
+        embedded = self.frame_encoder(frames, training=training)
+        embedded = tf.reshape(embedded, tf.concat([[batch, length], tf.shape(embedded)[1:]], axis=0))
+        return tf.cast(self.belief_rnn(embedded, training=training), tf.float32)
+
+    def _layered(self, blocks, features, z, seed, mean, residual=None, training=False) -> LatentPath:
+        """Draw (or evaluate at ``z``) a top-down chain of diagonal Gaussians over the layers."""
+        given = tf.split(tf.cast(z, tf.float32), self.num_layers, axis=-1) if z is not None else None
+        residuals = tf.split(residual, self.num_layers, axis=-1) if residual is not None else None
+        layers, log_probs, distributions = [], [], []
+        for i, block in enumerate(blocks):
+            inputs = tf.concat([features, *layers], axis=-1)
+            if residuals is None:
+                params = block(inputs, training=training)
+            else:
+                params = block(inputs, residuals[i], training=training)
+            q = self.latent_head(params)
+            if given is not None:
+                z_i = given[i]
+            elif mean:
+                z_i = q.mean()
+            else:
+                z_i = self.latent_head.sample(q, 1, fold_seed(seed, i))[0]
+            layers.append(z_i)
+            log_probs.append(q.log_prob(z_i))
+            distributions.append(q)
+        return LatentPath(tf.concat(layers, axis=-1), tf.add_n(log_probs), tuple(distributions))
+
+    def _seed_or_next(self, z, seed, mean):
+        if z is None and not mean and seed is None:
+            return tf.cast(self.seed_generator.next(), tf.int64)
+        return seed
+
+    def belief(self, b, z=None, seed=None, mean: bool = False, training: bool = False) -> LatentPath:
+        """The belief ``p_B(z | b)``: a draw, the mean path, or an evaluation at ``z``.
+
+        Layer ``l`` is drawn with the noise of seed ``fold_seed(seed, l)``
+        (:class:`~tfvae.distributions.DiagonalGaussianPosterior` sampling).
+
+        Args:
+          b: belief states ``[N, belief_units]``.
+          z: states ``[N, state_dim]`` to evaluate at (then nothing is drawn).
+          seed: stateless seed ``[2]`` of the draw (default: the model's seed generator).
+          mean: take each layer's mean instead of drawing (given the layers above).
+          training: whether layers run in training mode.
+        """
+        b = tf.cast(b, tf.float32)
+        return self._layered(self.belief_blocks, b, z, self._seed_or_next(z, seed, mean), mean, training=training)
+
+    def smoothing(self, z_t2, b_t1, b_t2, jump, z=None, seed=None, mean: bool = False,
+                  training: bool = False) -> LatentPath:
+        """The smoothing distribution ``q_S(z_t1 | z_t2, b_t1, b_t2, dt)``.
+
+        Args:
+          z_t2: later states ``[N, state_dim]``.
+          b_t1, b_t2: belief states at ``t1`` and ``t2``, ``[N, belief_units]``.
+          jump: ``dt = t2 - t1``, int ``[N]`` or a scalar, in ``[1, max_jump]``
+            (ignored unless ``condition_on_jump``).
+          z, seed, mean, training: as for :meth:`belief`.
+        """
+        z_t2 = tf.cast(z_t2, tf.float32)
+        parts = [tf.cast(b_t1, tf.float32), tf.cast(b_t2, tf.float32), z_t2]
+        jumps = self._jump_features(jump, tf.shape(z_t2)[0])
+        features = tf.concat(parts + ([jumps] if jumps is not None else []), axis=-1)
+        return self._layered(self.smoothing_blocks, features, z, self._seed_or_next(z, seed, mean), mean,
+                             training=training)
+
+    def transition(self, z_t1, jump, z=None, seed=None, mean: bool = False, training: bool = False) -> LatentPath:
+        """The transition ``p_T(z_t2 | z_t1, dt)``.
+
+        Args:
+          z_t1: earlier states ``[N, state_dim]``.
+          jump: ``dt``, int ``[N]`` or a scalar, in ``[1, max_jump]`` (ignored
+            unless ``condition_on_jump``).
+          z, seed, mean, training: as for :meth:`belief`.
+        """
+        z_t1 = tf.cast(z_t1, tf.float32)
+        jumps = self._jump_features(jump, tf.shape(z_t1)[0])
+        features = z_t1 if jumps is None else tf.concat([z_t1, jumps], axis=-1)
+        return self._layered(self.transition_blocks, features, z, self._seed_or_next(z, seed, mean), mean,
+                             residual=z_t1, training=training)
+
+    def decode(self, z, training: bool = False) -> tfd.Distribution:
+        """The decoder ``p_D(x | z)``: batch shape ``z.shape[:-1]``, event shape ``frame_shape``.
+
+        Args:
+          z: states ``[..., state_dim]`` (any leading dimensions).
+          training: whether layers run in training mode.
+        """
+        z = tf.cast(z, tf.float32)
+        leading = tf.shape(z)[:-1]
+        params = self.decoder(tf.reshape(z, [-1, self.state_dim]), training=training)
+        params = tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0))
+        return self.likelihood(params)
+
+    def call(self, x, training: bool = False):
+        """Filtered reconstructions ``E[p_D(x_t | E[p_B(z | b_t)])]``, ``[B, T, *frame_shape]``."""
+        x = self.check_sequences(x, min_length=1)
+        b = self._belief_states(x, training)
+        flat = tf.reshape(b, [-1, self.belief_units])
+        z = self.belief(flat, mean=True, training=training).z
+        mean = self.decode(z, training).mean()
+        return tf.reshape(mean, tf.shape(x))
+
+    # --------------------------------------------------------------- objective
+    def sample_pairs(self, batch, length, seed) -> tuple[tf.Tensor, tf.Tensor]:
+        """Time indices ``(t1, t2)``, int32 ``[batch, pairs_per_sequence]``, with stateless ops.
+
+        ``dt = t2 - t1`` is uniform in ``[1, max_jump]`` (uniforms of seed
+        ``fold_seed(seed, 0)``), then ``t1`` uniform in ``[0, length - 1 - dt]``
+        (seed ``fold_seed(seed, 1)``).
+
+        Args:
+          batch: number of sequences.
+          length: ``T`` (``>= max_jump + 1``).
+          seed: stateless seed ``[2]``.
+        """
+        shape = tf.stack([tf.cast(batch, tf.int32), self.pairs_per_sequence])
+        jump_u, start_u = uniform(shape, fold_seed(seed, 0)), uniform(shape, fold_seed(seed, 1))
+        jump = 1 + tf.minimum(tf.cast(jump_u * self.max_jump, tf.int32), self.max_jump - 1)
+        span = tf.cast(length, tf.int32) - jump  # choices of t1
+        t1 = tf.minimum(tf.cast(start_u * tf.cast(span, tf.float32), tf.int32), span - 1)
+        return t1, t1 + jump
+
+    def pair_terms(self, x, t1, t2, seed=None, training: bool = False) -> dict[str, tf.Tensor]:
+        """The objective's terms for given pairs, each ``[B, K]`` in nats (see the class docstring).
+
+        With ``N = B * K`` pairs flattened in row-major order, ``z_t2`` is the
+        :meth:`belief` draw with seed ``fold_seed(seed, 0)`` and ``z_t1`` the
+        :meth:`smoothing` draw with seed ``fold_seed(seed, 1)``.
+
+        Args:
+          x: sequences ``[B, T, *frame_shape]``.
+          t1, t2: int time indices ``[B, K]`` (or ``[B]``) with ``0 <= t1 < t2 < T``
+            and ``t2 - t1 <= max_jump``.
+          seed: stateless seed ``[2]`` or an int (default: the model's seed generator).
+          training: whether layers run in training mode.
+        """
+        x = self.check_sequences(x, min_length=1)
+        seed = _as_seed(seed, self.seed_generator)
+        t1, t2 = tf.cast(t1, tf.int32), tf.cast(t2, tf.int32)
+        if t1.shape.rank == 1:
+            t1, t2 = t1[:, None], t2[:, None]
+        if tf.executing_eagerly():
+            length, jump = int(tf.shape(x)[1]), (t2 - t1).numpy()
+            valid = (t1.shape == t2.shape and int(tf.reduce_min(t1)) >= 0 and int(tf.reduce_max(t2)) < length
+                     and jump.min() >= 1 and jump.max() <= self.max_jump)
+            if not valid:
+                raise ValueError(
+                    f"pairs need t1 and t2 of one shape with 0 <= t1 < t2 < T = {length} and "
+                    f"t2 - t1 <= max_jump = {self.max_jump}"
+                )
+        return self._pair_terms(x, self._belief_states(x, training), t1, t2, seed, training)
+
+    def _pair_terms(self, x, b, t1, t2, seed, training) -> dict[str, tf.Tensor]:
+        pairs = tf.shape(t1)
+        b_t1 = tf.reshape(tf.gather(b, t1, batch_dims=1), [-1, self.belief_units])
+        b_t2 = tf.reshape(tf.gather(b, t2, batch_dims=1), [-1, self.belief_units])
+        x_t2 = tf.reshape(tf.gather(x, t2, batch_dims=1), [-1, *self.frame_shape])
+        jump = tf.reshape(t2 - t1, [-1])
+        belief_t2 = self.belief(b_t2, seed=fold_seed(seed, 0), training=training)  # z_t2 ~ p_B(. | b_t2)
+        smoothing = self.smoothing(belief_t2.z, b_t1, b_t2, jump, seed=fold_seed(seed, 1), training=training)
+        belief_t1 = self.belief(b_t1, z=smoothing.z, training=training)  # p_B(z_t1 | b_t1)
+        transition = self.transition(smoothing.z, jump, z=belief_t2.z, training=training)  # p_T(z_t2 | z_t1)
+        terms = {
+            "reconstruction": -self.decode(belief_t2.z, training).log_prob(x_t2),
+            "smoothing_kl": smoothing.log_prob - belief_t1.log_prob,
+            "transition_kl": belief_t2.log_prob - transition.log_prob,
+        }
+        terms["loss"] = terms["reconstruction"] + terms["smoothing_kl"] + terms["transition_kl"]
+        return {name: tf.reshape(value, pairs) for name, value in terms.items()}
+
+    def per_example_terms(self, x, training: bool = False, seed=None) -> dict[str, tf.Tensor]:
+        """Per-sequence terms ``[B]``: the mean over ``pairs_per_sequence`` random pairs.
+
+        The draws come from one seed ``s`` (default: the next of the model's
+        seed generator): the pairs from ``fold_seed(s, 0)``
+        (:meth:`sample_pairs`), the states from ``fold_seed(s, 1)``
+        (:meth:`pair_terms`).
+
+        Args:
+          x: checked sequences ``[B, T, *frame_shape]`` with ``T >= max_jump + 1``.
+          training: whether layers run in training mode.
+          seed: stateless seed ``[2]``.
+        """
+        seed = _as_seed(seed, self.seed_generator)
+        t1, t2 = self.sample_pairs(tf.shape(x)[0], tf.shape(x)[1], fold_seed(seed, 0))
+        terms = self._pair_terms(x, self._belief_states(x, training), t1, t2, fold_seed(seed, 1), training)
+        return {name: tf.reduce_mean(value, axis=1) for name, value in terms.items()}
+
+    def loss_terms(self, data, training: bool = False) -> dict[str, tf.Tensor]:
+        terms = self.per_example_terms(self.unpack_data(data), training)
+        return {name: tf.reduce_mean(terms[name]) for name in self.loss_term_names}
+
+    # ----------------------------------------------------------------- rollout
+    def rollout_tensors(self, x, horizon, jump, seed) -> dict[str, tf.Tensor]:
+        """The traceable core of :meth:`rollout` (for ``tf.function`` and SavedModel signatures).
+
+        No Python-side checks: give float32 ``x`` ``[B, Tc, *frame_shape]``,
+        scalar int32 ``horizon >= 1`` and ``jump`` in ``[1, max_jump]`` (Python
+        ints or tensors) and an int64 seed ``[2]``.
+
+        Returns:
+          ``{"frames": [B, horizon, *frame_shape], "z": [B, horizon, state_dim]}``.
+        """
+        b_last = self._belief_states(x, False)[:, -1]
+        z = self.belief(b_last, seed=fold_seed(seed, 0)).z
+        jumps = tf.fill([tf.shape(z)[0]], tf.cast(jump, tf.int32))
+
+        def step(i, z, path):
+            z = self.transition(z, jumps, seed=fold_seed(seed, i + 1)).z
+            return i + 1, z, path.write(i, z)
+
+        path = tf.TensorArray(tf.float32, size=horizon, element_shape=tf.TensorShape([None, self.state_dim]))
+        _, _, path = tf.while_loop(lambda i, *_: i < horizon, step, (tf.constant(0), z, path))
+        z_path = tf.transpose(path.stack(), [1, 0, 2])
+        return {"frames": self.decode(z_path).mean(), "z": z_path}
+
+    def _rollout_function(self):
+        if self not in _ROLLOUTS:
+            model = weakref.ref(self)
+
+            @tf.function(reduce_retracing=True, autograph=False)  # rollout_tensors has no Python control flow on tensors
+            def run(x, horizon, jump, seed):
+                return model().rollout_tensors(x, horizon, jump, seed)
+
+            _ROLLOUTS[self] = run
+        return _ROLLOUTS[self]
+
+    def rollout(self, x_context, horizon: int, jump: int = 1, seed=None, return_z: bool = False):
+        """Predict the future of ``x_context`` by jumping through the latent state.
+
+        The belief LSTM reads the context; ``z_0 ~ p_B(z | b_last)`` at the last
+        context step (seed ``fold_seed(s, 0)``); then ``horizon`` transitions
+        ``z_i ~ p_T(z | z_{i-1}, dt=jump)`` (seed ``fold_seed(s, i)``), each
+        ``jump`` time steps ahead, are decoded to their means. Frame ``i``
+        (0-based) of the result predicts time ``Tc - 1 + (i + 1) * jump``.
+
+        Args:
+          x_context: context sequences ``[B, Tc, *frame_shape]``, ``Tc >= 1``.
+          horizon: number of transitions (predicted frames), ``>= 1``.
+          jump: time steps per transition, in ``[1, max_jump]`` (a model with
+            ``condition_on_jump=False`` takes only the default 1: its
+            transitions are jumps of an unknown size).
+          seed: an int or a length-2 int seed (the same seed gives the same
+            rollout); ``None`` draws from the model's seed generator.
+          return_z: also return the states.
+
+        Returns:
+          Predicted frame means ``[B, horizon, *frame_shape]``, and with
+          ``return_z`` the states ``[B, horizon, state_dim]`` too.
+        """
+        if int(horizon) < 1:
+            raise ValueError(f"horizon must be >= 1, got {horizon}")
+        if not 1 <= int(jump) <= self.max_jump:
+            raise ValueError(f"jump must be in [1, max_jump={self.max_jump}] (the jumps trained on), got {jump}")
+        if not self.condition_on_jump and int(jump) != 1:
+            raise ValueError(
+                "this TDVAE has condition_on_jump=False: a transition is a jump of an unknown size, so jump "
+                "cannot be chosen (leave it at 1)"
+            )
+        x = self.check_sequences(x_context, min_length=1, name="x_context")
+        out = self._rollout_function()(x, tf.constant(int(horizon)), tf.constant(int(jump)),
+                                       _as_seed(seed, self.seed_generator))
+        return (out["frames"], out["z"]) if return_z else out["frames"]
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "frame_encoder": keras.saving.serialize_keras_object(self.frame_encoder),
+            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+            "latent_dim": self.latent_dim,
+            "num_layers": self.num_layers,
+            "belief_units": self.belief_units,
+            "block_units": self.block_units,
+            "max_jump": self.max_jump,
+            "pairs_per_sequence": self.pairs_per_sequence,
+            "condition_on_jump": self.condition_on_jump,
+            "scale_floor": self.scale_floor,
+        }
