@@ -11,6 +11,7 @@ from tfvae import (
 )
 from tfvae.kl import kl_divergence
 from tfvae.models import (
+    TDVAE,
     VAE,
     VQVAE,
     VQVAE2,
@@ -29,6 +30,7 @@ from tfvae.models import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "TDVAE",
     "VAE",
     "VQVAE",
     "VQVAE2",

@@ -9,6 +9,10 @@ name                shape       what
 ``shapes``          (64, 64, 1) dSprites-like binary images (:mod:`tfvae.data.shapes`):
                                 20,000 ``train`` and 2,000 ``test`` uniform factor
                                 draws (seeds 0 and 1), pixels 0.0 / 1.0
+``oscillator``      (30, 1)     noisy positions of a noisy harmonic oscillator (TD-VAE;
+                                10,000 / 1,000 sequences, seeds 0 and 1)
+``moving_digits``   (20, 32,    a real digit of the split bouncing on a 32x32 canvas
+                    32, 1)      (TD-VAE; 5,000 / 1,000 sequences of 20 frames, uint8)
 =================== =========== =====================================================
 
 ``make(split)`` returns float32 examples, or uint8 images (0..255) that
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from tfvae.data.sequences import sine_sequences
+from tfvae.data.sequences import harmonic_oscillator, moving_digits, sine_sequences
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,26 @@ def _shapes(split: str) -> np.ndarray:
     return images
 
 
+@functools.lru_cache(maxsize=2)
+def _moving_digits(split: str) -> np.ndarray:
+    # real digits of the split bouncing on a 32x32 canvas; uint8 keeps 5,000 x 20 frames at 102 MB
+    frames = moving_digits(5000 if split == "train" else 1000, length=20, canvas=32, seed=int(split == "test"),
+                           split=split, dtype="uint8")
+    frames.setflags(write=False)
+    return frames
+
+
 GENERATED: dict[str, GeneratedDataset] = {
     "sines": GeneratedDataset(
         (20, 1), {"train": 4000, "test": 1000}, lambda split: sine_sequences(4000 if split == "train" else 1000, seed=1000 + (split == "test"))
     ),
     "lowrank_ratings": GeneratedDataset((300,), {"train": 1000, "test": 200}, _ratings),
     "shapes": GeneratedDataset((64, 64, 1), {k: n for k, (n, _) in SHAPES_SPLITS.items()}, _shapes),
+    "oscillator": GeneratedDataset(
+        (30, 1), {"train": 10_000, "test": 1000},
+        lambda split: harmonic_oscillator(10_000 if split == "train" else 1000, length=30, seed=int(split == "test")),
+    ),
+    "moving_digits": GeneratedDataset((20, 32, 32, 1), {"train": 5000, "test": 1000}, _moving_digits),
 }
 
 

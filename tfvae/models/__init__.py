@@ -8,10 +8,12 @@ from tfvae.models.denoising import DenoisingAE
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.models.seq2seq import Seq2SeqAE
 from tfvae.models.sparse import KSparseAE, KSparsityScheduler, SparseAE
+from tfvae.models.td_vae import TDVAE
 from tfvae.models.vae import VAE, BetaVAE
 from tfvae.models.vq_vae import VQVAE, VQVAE2
 
 __all__ = [
+    "TDVAE",
     "VAE",
     "VQVAE",
     "VQVAE2",

@@ -7,6 +7,7 @@
 - :mod:`tfvae.viz.tensorboard`: ``log_pictures`` and the ``ImageLogger`` callback.
 """
 
+from tfvae.viz.filmstrip import film_strip
 from tfvae.viz.grids import image_grid, save_png
 from tfvae.viz.plots import (
     PICTURES,
@@ -30,6 +31,7 @@ __all__ = [
     "ImageLogger",
     "Pictures",
     "draw_pictures",
+    "film_strip",
     "image_grid",
     "log_pictures",
     "plot_interpolations",
