@@ -42,6 +42,7 @@ class ConfigError(TfvaeError, ValueError):
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 DRIVERS = ("fit", "loop")
+STRATEGIES = ("none", "mirrored", "multi_worker")
 ARCHITECTURES = ("mlp", "conv", "recurrent")
 
 
@@ -107,6 +108,9 @@ class TrainConfig:
       epochs: passes over the training split.
       learning_rate: Adam step size.
       driver: ``"fit"`` (Keras) or ``"loop"`` (the custom ``tf.function`` loop).
+      strategy: ``"none"`` (one device), ``"mirrored"`` (every GPU of this
+        machine) or ``"multi_worker"`` (several machines, from ``TF_CONFIG``;
+        needs ``driver = "loop"``). See :mod:`tfvae.distribute`.
       precision: ``float32``, ``mixed_float16`` or ``mixed_bfloat16``.
       jit_compile: compile the step with XLA.
       steps_per_execution: steps per ``tf.function`` call.
@@ -118,6 +122,7 @@ class TrainConfig:
     epochs: int = 20
     learning_rate: float = 1e-3
     driver: str = "fit"
+    strategy: str = "none"
     precision: str = "float32"
     jit_compile: bool = False
     steps_per_execution: int = 1
@@ -164,6 +169,7 @@ class ExperimentConfig:
             ("train.epochs", self.train.epochs >= 1, ">= 1"),
             ("train.learning_rate", self.train.learning_rate > 0, "> 0"),
             ("train.driver", self.train.driver in DRIVERS, f"one of {list(DRIVERS)}"),
+            ("train.strategy", self.train.strategy in STRATEGIES, f"one of {list(STRATEGIES)}"),
             ("train.precision", self.train.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
             ("train.steps_per_execution", self.train.steps_per_execution >= 1, ">= 1"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 1, ">= 1"),
@@ -174,6 +180,16 @@ class ExperimentConfig:
                 section, name = key.split(".")
                 value = getattr(getattr(self, section), name)
                 raise ConfigError(f"{key}: must be {expected}, got {value!r}")
+        if self.train.strategy == "multi_worker" and self.train.driver == "fit":
+            raise ConfigError(
+                "train.strategy: 'multi_worker' needs the custom loop, train.driver = 'loop' (--driver loop): "
+                "Keras 3 fit does not work under MultiWorkerMirroredStrategy (keras-team/keras#20585)"
+            )
+        if self.train.strategy != "none" and self.train.jit_compile:
+            raise ConfigError(
+                f"train.jit_compile: not supported with train.strategy = {self.train.strategy!r} "
+                "(the cross-replica all-reduce cannot be compiled with XLA); set it to false (--no-jit)"
+            )
 
 
 def _type_name(tp) -> str:

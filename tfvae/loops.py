@@ -9,6 +9,13 @@ function ``GenerativeModel.train_step`` uses under ``fit``.
 (fewer Python round trips, as in ``fit``); ``jit_compile=True`` compiles each
 step with XLA (the data iterator stays outside the compiled region).
 
+Under ``tf.distribute`` (a model built and compiled inside
+``strategy.scope()``, see :mod:`tfvae.distribute`) each step runs on every
+replica with ``strategy.run``: the data is the GLOBAL batch, split between
+the replicas by :func:`tfvae.distribute.distribute_dataset`, and the loss is
+averaged over the global batch. This loop is the supported driver for
+``MultiWorkerMirroredStrategy`` (Keras 3 ``fit`` is not, keras-team/keras#20585).
+
 Example::
 
     model = tfvae.VAE.mlp(seed=0)
@@ -19,30 +26,41 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 from collections.abc import Callable, Iterable
 
 import keras
 import tensorflow as tf
 
+from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
 from tfvae.models.base import GenerativeModel, gradient_step
 
 
-def _prepare_optimizer(model: GenerativeModel, optimizer) -> keras.optimizers.Optimizer:
+def _strategy_of(model: GenerativeModel) -> tf.distribute.Strategy | None:
+    """The strategy the model was built under (``None``: TensorFlow's default, one device)."""
+    strategy = model.distribute_strategy
+    return strategy if is_distributed(strategy) else None
+
+
+def _prepare_optimizer(model: GenerativeModel, optimizer, strategy) -> keras.optimizers.Optimizer:
     optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
     if optimizer is None:
         raise ValueError("train_loop needs an optimizer: pass optimizer=... or compile the model first")
-    if model.dtype_policy.name == "mixed_float16" and not isinstance(
-        optimizer, keras.optimizers.LossScaleOptimizer
-    ):
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
+    # Under a strategy the optimizer's variables (slots, iterations, loss scale)
+    # must be created in its scope, as the model's were.
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        if model.dtype_policy.name == "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
     return optimizer
 
 
 def _as_dataset(data, batch_size: int | None) -> tf.data.Dataset:
-    if isinstance(data, tf.data.Dataset):
+    if isinstance(data, (tf.data.Dataset, tf.distribute.DistributedDataset)):
         return data
     if batch_size is None:
         raise ValueError("pass batch_size when the data is an array, not a tf.data.Dataset")
@@ -61,30 +79,56 @@ def _cached_runner(model: GenerativeModel, key: tuple, make: Callable[[], Callab
     return runners[key]
 
 
-def _make_runner(step_fn, steps_per_execution: int):
+def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Strategy | None = None):
+    """A ``tf.function`` running up to ``steps_per_execution`` steps; returns how many ran."""
+    if strategy is None:
+        replicated = step_fn
+    else:
+        # Every replica (on every worker) runs the step on its share of the
+        # batch; strategy.run sits in a function of its own, as in Keras.
+        @tf.function
+        def replicated(batch):
+            strategy.run(step_fn, args=(batch,))
+
     @tf.function
     def run(iterator):
-        steps = tf.constant(0)
-        for _ in tf.range(steps_per_execution):
-            batch = iterator.get_next_as_optional()
-            if not batch.has_value():
-                break
-            step_fn(batch.get_value())
+        def more(steps, batch):
+            return tf.logical_and(steps < steps_per_execution, batch.has_value())
+
+        def step(steps, batch):
+            replicated(batch.get_value())
             steps += 1
+            # Fetch the next batch only when this call takes another step. On a
+            # distributed iterator every worker agrees whether a batch is left
+            # (replicas without examples get empty ones).
+            return steps, tf.cond(steps < steps_per_execution, iterator.get_next_as_optional, lambda: batch)
+
+        # The batch is loop state and the step runs in the loop's body, not in
+        # a tf.cond after a `break`: there MirroredStrategy's replica threads
+        # capture placeholders that are never fed.
+        steps, _ = tf.while_loop(more, step, [tf.constant(0), iterator.get_next_as_optional()])
         return steps
 
     return run
 
 
 def _cardinality(dataset: tf.data.Dataset) -> int | None:
+    if not isinstance(dataset, tf.data.Dataset):  # already distributed: unknown
+        return None
     n = int(dataset.cardinality())
     return n if n >= 0 else None
 
 
-def _run_epoch(model, dataset, runner, progbar_title, verbose) -> dict[str, float]:
+def _run_epoch(model, dataset, runner, progbar_title, verbose, strategy=None) -> dict[str, float]:
     for tracker in model.term_trackers:
         tracker.reset_state()
     target = _cardinality(dataset)
+    if strategy is not None:
+        dataset = distribute_dataset(strategy, dataset)
+    # Reading a tracker under MultiWorkerMirroredStrategy is a collective
+    # (its per-replica sums are all-reduced across workers): every worker
+    # reads after every call, whatever its verbosity, so they stay in step.
+    sync_reads = is_multi_worker(strategy)
     bar = keras.utils.Progbar(target, stateful_metrics=model.loss_term_names, verbose=verbose) if verbose else None
     if bar is not None and progbar_title:
         print(progbar_title)
@@ -95,13 +139,16 @@ def _run_epoch(model, dataset, runner, progbar_title, verbose) -> dict[str, floa
         if ran == 0:
             break
         done += ran
-        if bar is not None:
-            bar.update(done, [(t.name, float(t.result())) for t in model.term_trackers])
+        if bar is not None or sync_reads:
+            values = [(t.name, float(t.result())) for t in model.term_trackers]
+            if bar is not None:
+                bar.update(done, values)
     if done == 0:
         raise ValueError("the dataset yielded no batches")
+    results = {t.name: float(t.result()) for t in model.term_trackers}
     if bar is not None and target is None:
-        bar.update(done, [(t.name, float(t.result())) for t in model.term_trackers], finalize=True)
-    return {t.name: float(t.result()) for t in model.term_trackers}
+        bar.update(done, list(results.items()), finalize=True)
+    return results
 
 
 def train_loop(
@@ -123,7 +170,8 @@ def train_loop(
     Args:
       model: a :class:`~tfvae.models.GenerativeModel`.
       data: a batched ``tf.data.Dataset`` (re-iterated each epoch), or arrays
-        with ``batch_size``.
+        with ``batch_size``. Under a strategy its batches are global batches
+        (a ``tf.distribute.DistributedDataset`` is used as it is).
       epochs: passes over ``data``.
       optimizer: defaults to ``model.optimizer`` (from ``compile``). Wrapped in
         a ``LossScaleOptimizer`` under ``mixed_float16``.
@@ -146,7 +194,9 @@ def train_loop(
         raise ValueError("epochs and steps_per_execution must be >= 1")
     if not 0 <= int(initial_epoch) <= int(epochs):
         raise ValueError(f"initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
-    optimizer = _prepare_optimizer(model, optimizer)
+    strategy = _strategy_of(model)
+    _check_jit(strategy, jit_compile)
+    optimizer = _prepare_optimizer(model, optimizer, strategy)
     dataset = _as_dataset(data, batch_size)
 
     def make_train_runner():
@@ -154,10 +204,13 @@ def train_loop(
             terms = gradient_step(model, optimizer, batch)
             model.update_term_trackers(terms, model.batch_size_of(batch))
 
-        return _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution))
+        return _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution), strategy)
 
-    runner = _cached_runner(model, ("train", optimizer, int(steps_per_execution), bool(jit_compile)), make_train_runner)
-    evaluator = _evaluation_runner(model, int(steps_per_execution), jit_compile) if validation_data is not None else None
+    key = ("train", optimizer, int(steps_per_execution), bool(jit_compile), id(strategy))
+    runner = _cached_runner(model, key, make_train_runner)
+    evaluator = (
+        _evaluation_runner(model, int(steps_per_execution), jit_compile, strategy) if validation_data is not None else None
+    )
     history: dict[str, list[float]] = {}
     hooks = keras.callbacks.CallbackList(callbacks or [], model=model)
     model.stop_training = False
@@ -165,9 +218,9 @@ def train_loop(
     for epoch in range(int(initial_epoch), int(epochs)):
         hooks.on_epoch_begin(epoch)
         title = f"Epoch {epoch + 1}/{epochs}"
-        results = _run_epoch(model, dataset, runner, title, verbose)
+        results = _run_epoch(model, dataset, runner, title, verbose, strategy)
         if evaluator is not None:
-            val = _run_epoch(model, _as_dataset(validation_data, batch_size), evaluator, None, 0)
+            val = _run_epoch(model, _as_dataset(validation_data, batch_size), evaluator, None, 0, strategy)
             results.update({f"val_{k}": v for k, v in val.items()})
             if verbose:
                 print("  " + "  ".join(f"val_{k}: {v:.4f}" for k, v in val.items()))
@@ -180,15 +233,24 @@ def train_loop(
     return history
 
 
-def _evaluation_runner(model: GenerativeModel, steps_per_execution: int, jit_compile: bool):
+def _check_jit(strategy, jit_compile: bool) -> None:
+    if strategy is not None and jit_compile:
+        raise ValueError(
+            "jit_compile=True does not work under a tf.distribute strategy here (the step's cross-replica "
+            "all-reduce cannot be compiled with XLA): train with jit_compile=False"
+        )
+
+
+def _evaluation_runner(model: GenerativeModel, steps_per_execution: int, jit_compile: bool, strategy=None):
     def make_evaluation_runner():
         def step(batch):
             terms = model.loss_terms(batch, training=False)
             model.update_term_trackers(terms, model.batch_size_of(batch))
 
-        return _make_runner(tf.function(step, jit_compile=jit_compile), steps_per_execution)
+        return _make_runner(tf.function(step, jit_compile=jit_compile), steps_per_execution, strategy)
 
-    return _cached_runner(model, ("evaluate", int(steps_per_execution), bool(jit_compile)), make_evaluation_runner)
+    key = ("evaluate", int(steps_per_execution), bool(jit_compile), id(strategy))
+    return _cached_runner(model, key, make_evaluation_runner)
 
 
 def evaluate_loop(
@@ -210,8 +272,10 @@ def evaluate_loop(
       jit_compile: compile each step with XLA.
       verbose: 0 silent, 1 a progress bar.
     """
-    runner = _evaluation_runner(model, int(steps_per_execution), jit_compile)
-    return _run_epoch(model, _as_dataset(data, batch_size), runner, None, verbose)
+    strategy = _strategy_of(model)
+    _check_jit(strategy, jit_compile)
+    runner = _evaluation_runner(model, int(steps_per_execution), jit_compile, strategy)
+    return _run_epoch(model, _as_dataset(data, batch_size), runner, None, verbose, strategy)
 
 
 __all__: Iterable[str] = ["evaluate_loop", "train_loop"]

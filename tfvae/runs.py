@@ -13,13 +13,21 @@ A run directory ``runs/<name>/`` holds::
 
 Nothing already saved is ever deleted: a directory that holds a run is only
 reused with ``resume=True``.
+
+Under ``train.strategy = "multi_worker"`` every worker runs :func:`train` with
+the same config and ``out``; only the chief writes the run directory (the
+others save their checkpoints to a temporary directory they delete at once).
+Resuming needs the run directory on a file system every worker can read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import inspect
 import json
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +38,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.config import ConfigError, ExperimentConfig, ModelConfig
+from tfvae.distribute import is_chief, is_distributed, make_strategy
 from tfvae.errors import TfvaeError
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
@@ -184,9 +193,15 @@ class Checkpointer:
     instance name, ``vae`` or ``vae_3``, does not matter; the RNG state is
     among them; a repeated path gets a ``+`` per repeat, in order),
     optimizer variables by position.
+
+    With ``write=False`` (a multi-worker run's non-chief workers) ``save``
+    still writes every variable, as each worker must under
+    ``MultiWorkerMirroredStrategy``, but into a temporary directory that it
+    deletes right away; ``restore_latest`` reads ``directory`` as usual.
     """
 
-    def __init__(self, directory: Path, model: GenerativeModel, max_to_keep: int = 3):
+    def __init__(self, directory: Path, model: GenerativeModel, max_to_keep: int = 3, write: bool = True):
+        self.write = write
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         prefix = f"{model.name}/"
         variables: dict[str, tf.Variable] = {}
@@ -202,9 +217,16 @@ class Checkpointer:
         )
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
 
-    def save(self, epoch: int) -> str:
+    def save(self, epoch: int) -> str | None:
         self.epoch.assign(epoch)
-        return self.manager.save(checkpoint_number=epoch)
+        if self.write:
+            return self.manager.save(checkpoint_number=epoch)
+        scratch = tempfile.mkdtemp(prefix="tfvae-worker-checkpoint-")
+        try:
+            self.checkpoint.write(str(Path(scratch) / f"ckpt-{epoch}"))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return None
 
     def restore_latest(self) -> int:
         """Restore the newest checkpoint; returns the number of epochs it had done."""
@@ -222,23 +244,31 @@ class Checkpointer:
 
 
 class RunLogger(keras.callbacks.Callback):
-    """Per epoch: a history.csv row, TensorBoard scalars and (every N epochs) a checkpoint."""
+    """Per epoch: a history.csv row, TensorBoard scalars and (every N epochs) a checkpoint.
 
-    def __init__(self, run: RunDirectory, checkpointer: Checkpointer, every: int = 1):
+    With ``write_files=False`` (non-chief workers) only the checkpoint save
+    takes place (see :class:`Checkpointer`); the rows are kept in ``rows``.
+    """
+
+    def __init__(self, run: RunDirectory, checkpointer: Checkpointer, every: int = 1, write_files: bool = True):
         super().__init__()
         self.run = run
         self.checkpointer = checkpointer
         self.every = every
-        self.writer = tf.summary.create_file_writer(str(run.path / "logs"))
+        self.write_files = write_files
+        self.rows: list[dict[str, float]] = []
+        self.writer = tf.summary.create_file_writer(str(run.path / "logs")) if write_files else None
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         done = epoch + 1
-        self.run.append_history(done, logs)
-        with self.writer.as_default(step=done):
-            for key, value in logs.items():
-                tf.summary.scalar(key, float(value))
-        self.writer.flush()
+        self.rows.append({"epoch": float(done), **{k: float(v) for k, v in logs.items()}})
+        if self.write_files:
+            self.run.append_history(done, logs)
+            with self.writer.as_default(step=done):
+                for key, value in logs.items():
+                    tf.summary.scalar(key, float(value))
+            self.writer.flush()
         if done % self.every == 0:
             self.checkpointer.save(done)
 
@@ -260,6 +290,11 @@ def _set_precision(precision: str) -> None:
 
 def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.ndarray, directory: Path) -> list[Path]:
     written = []
+    if hasattr(model, "rollout"):  # a sequence model (TD-VAE): context, rollout and truth as a film strip
+        from tfvae.viz.plots import plot_rollout
+
+        written.append(save_png(directory / "rollout.png", plot_rollout(model, test_batch, seed=0)))
+        return written
     if test_batch.ndim != 4:  # not images
         return written
     condition = {}
@@ -329,10 +364,19 @@ def train(
 
     Args:
       config: the experiment (ignored on resume except ``train.epochs``, which
-        may extend the run: the saved config is the one that continues).
+        may extend the run, and ``train.strategy``: the saved config is the
+        one that continues).
       out: the run directory; defaults to ``runs/<config.name>``.
       resume: continue the run in ``out`` from its newest checkpoint.
-      verbose: 0 silent, 1 progress bars and a summary line.
+      verbose: 0 silent, 1 progress bars and a summary line (on the chief only
+        when several workers train).
+
+    Under ``train.strategy`` ``"mirrored"`` or ``"multi_worker"`` the model and
+    optimizer are built in the strategy's scope and ``data.batch_size`` is the
+    GLOBAL batch (see :mod:`tfvae.distribute`). For ``"multi_worker"`` every
+    worker calls this with the same config and ``out``; only the chief writes
+    the run directory, and the returned ``history`` of the other workers
+    holds the epochs they ran.
     """
     from tfvae.data import dataset_info, load_dataset
 
@@ -341,8 +385,17 @@ def train(
         saved = run.read_config()
         if config.train.epochs != saved.train.epochs:
             saved.train.epochs = config.train.epochs
+        if config.train.strategy != saved.train.strategy:  # how to run it, not what to run
+            saved.train.strategy = config.train.strategy
+            saved.validate()
         config = saved
-    elif run.holds_a_run():
+    # A multi-worker strategy must exist before TensorFlow runs any op.
+    strategy = make_strategy(config.train.strategy)
+    distributed = is_distributed(strategy)
+    chief = is_chief(strategy)
+    if not chief:
+        verbose = 0
+    if not resume and chief and run.holds_a_run():
         raise RunError(
             f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
         )
@@ -355,7 +408,12 @@ def train(
         except ValueError as error:
             raise ConfigError(f"data.dataset: {error}") from None
         keras.utils.set_random_seed(config.train.seed)  # initial weights too: same config and seed, same run
-        model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
+
+        def in_scope():
+            return strategy.scope() if distributed else contextlib.nullcontext()
+
+        with in_scope():  # variables (model and optimizer) are created by the strategy
+            model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
         conditional = getattr(model, "conditional", False)
         loader = dict(
             batch_size=data.batch_size,
@@ -367,25 +425,28 @@ def train(
         )
         train_data = load_dataset(data.dataset, "train", **loader)
         test_data = load_dataset(data.dataset, "test", **loader)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.train.learning_rate),
-            jit_compile=config.train.jit_compile,
-            steps_per_execution=config.train.steps_per_execution,
-        )
-        checkpointer = Checkpointer(run.checkpoint_dir, model, config.train.keep_checkpoints)
+        with in_scope():
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                jit_compile=config.train.jit_compile,
+                steps_per_execution=config.train.steps_per_execution,
+            )
+        checkpointer = Checkpointer(run.checkpoint_dir, model, config.train.keep_checkpoints, write=chief)
         initial_epoch = 0
         if resume:
             initial_epoch = checkpointer.restore_latest()
             if verbose:
                 print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
-        else:
+        elif chief:
             run.write_config(config)
-        logger = RunLogger(run, checkpointer, config.train.checkpoint_every)
-        picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=500, shuffle=False, cache=False,
-                                               data_dir=data.data_dir, with_labels=info.has_labels)))
-        pictures, picture_labels = picture_batch if info.has_labels else (picture_batch, None)
-        image_logger = ImageLogger(run.path / "logs" / "images", np.asarray(pictures), seed=config.train.seed,
-                                   labels=None if picture_labels is None else np.asarray(picture_labels))
+        logger = RunLogger(run, checkpointer, config.train.checkpoint_every, write_files=chief)
+        callbacks: list[keras.callbacks.Callback] = [logger]
+        if chief:
+            picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=500, shuffle=False, cache=False,
+                                                   data_dir=data.data_dir, with_labels=info.has_labels)))
+            pictures, picture_labels = picture_batch if info.has_labels else (picture_batch, None)
+            callbacks.append(ImageLogger(run.path / "logs" / "images", np.asarray(pictures), seed=config.train.seed,
+                                         labels=None if picture_labels is None else np.asarray(picture_labels)))
         started = time.perf_counter()
         if initial_epoch < config.train.epochs:
             if config.train.driver == "fit":
@@ -394,7 +455,7 @@ def train(
                     epochs=config.train.epochs,
                     initial_epoch=initial_epoch,
                     validation_data=test_data,
-                    callbacks=[logger, image_logger],
+                    callbacks=callbacks,
                     verbose="auto" if verbose else 0,
                 )
             else:
@@ -406,24 +467,27 @@ def train(
                     steps_per_execution=config.train.steps_per_execution,
                     jit_compile=config.train.jit_compile,
                     validation_data=test_data,
-                    callbacks=[logger, image_logger],
+                    callbacks=callbacks,
                     verbose=verbose,
                 )
             if config.train.epochs % config.train.checkpoint_every:
                 checkpointer.save(config.train.epochs)
         seconds = time.perf_counter() - started
-        test = evaluate_loop(model, test_data, verbose=verbose)
-        picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False,
-                                               data_dir=data.data_dir, with_labels=info.has_labels)))
-        images, labels = picture_batch if info.has_labels else (picture_batch, None)
-        images = _write_images(model, np.asarray(images), None if labels is None else np.asarray(labels), run.path)
-        summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
-                   "images": [p.name for p in images]}
-        (run.path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        test = evaluate_loop(model, test_data, verbose=verbose)  # every worker: it is a collective too
+        if chief:
+            picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False,
+                                                   data_dir=data.data_dir, with_labels=info.has_labels)))
+            images, labels = picture_batch if info.has_labels else (picture_batch, None)
+            images = _write_images(model, np.asarray(images), None if labels is None else np.asarray(labels),
+                                   run.path)
+            summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
+                       "images": [p.name for p in images]}
+            (run.path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     finally:
         _set_precision("float32")
     if verbose:
         headline = "elbo" if "elbo" in test else "loss"
         terms = ", ".join(f"{k} {v:.2f}" for k, v in test.items() if k != headline)
         print(f"Test {headline}: {test[headline]:.2f} nats/example ({terms}); run saved in {run.path}")
-    return RunResult(model, run.path, run.read_history(), test, config.train.epochs)
+    history = run.read_history() if chief else logger.rows
+    return RunResult(model, run.path, history, test, config.train.epochs)

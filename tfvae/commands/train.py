@@ -45,6 +45,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         "data.batch_size": args.batch_size,
         "data.data_dir": args.data_dir,
         "train.driver": args.driver,
+        "train.strategy": args.strategy,
         "train.epochs": args.epochs,
         "train.precision": args.precision,
         "train.jit_compile": args.jit,
@@ -69,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("a PixelCNN prior trains on the codes of a VQ-VAE run: pass --from RUN")
         if args.resume:
             raise ConfigError("--resume does not apply to vq_prior (train it again into another --out)")
+        if config.train.strategy != "none":
+            raise ConfigError("--strategy does not apply to vq_prior: its prior trains on one device")
         from tfvae.prior_runs import train_prior
 
         train_prior(config, args.from_run, out=args.out, verbose=verbose)
@@ -97,6 +100,13 @@ def register(commands) -> None:
     parser.add_argument("--dataset", help="digits (embedded, offline), a tfds name (mnist, fashion_mnist, ...) or idx:<dir>")
     parser.add_argument("--data-dir", help="tfds data directory, or a directory of IDX files")
     parser.add_argument("--driver", choices=("fit", "loop"), help="Keras fit, or the custom tf.function loop")
+    parser.add_argument(
+        "--strategy",
+        choices=("none", "mirrored", "multi_worker"),
+        help="tf.distribute: none (one device), mirrored (every GPU of this machine), multi_worker "
+        "(the machines TF_CONFIG lists; run the same command on each, with --driver loop); "
+        "--batch-size is then the global batch",
+    )
     parser.add_argument("--epochs", type=int, help="total epochs (on --resume: train up to this many)")
     parser.add_argument("--batch-size", type=int, help="examples per batch")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate")

@@ -5,19 +5,28 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfvae.distribute import (
+    UnsupportedStrategyError,
+    global_batch_mean,
+    is_multi_worker,
+    replica_seed,
+)
 
-def replica_scaled(loss: tf.Tensor) -> tf.Tensor:
-    """Divide a per-replica batch-mean loss by the number of replicas in sync.
 
-    Under ``tf.distribute`` the optimizer sums gradients across replicas, so
-    ``mean over the local batch / replicas`` is the mean over the global batch
-    (equal local batches). Outside a strategy this is the identity.
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A ``keras.random.SeedGenerator`` whose seeds differ between ``tf.distribute`` replicas.
+
+    Every replica of a step reads the same state; ``next()`` folds the
+    replica's id into the seed (:func:`tfvae.distribute.replica_seed`), so two
+    replicas never draw the same noise. With one replica (no strategy) the
+    seeds are those of a plain ``SeedGenerator``.
     """
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return loss if replicas == 1 else loss / tf.cast(replicas, loss.dtype)
+
+    def next(self, ordered=True):
+        return replica_seed(super().next(ordered=ordered))
 
 
-def gradient_step(model: "GenerativeModel", optimizer: keras.optimizers.Optimizer, data) -> dict[str, tf.Tensor]:
+def gradient_step(model: GenerativeModel, optimizer: keras.optimizers.Optimizer, data) -> dict[str, tf.Tensor]:
     """One optimisation step on ``model.loss_terms(data)``; returns the terms.
 
     Shared by :meth:`GenerativeModel.train_step` (Keras ``fit``) and
@@ -25,11 +34,16 @@ def gradient_step(model: "GenerativeModel", optimizer: keras.optimizers.Optimize
     ``optimizer.scale_loss`` applies dynamic loss scaling when the optimizer
     is a ``keras.optimizers.LossScaleOptimizer`` (``mixed_float16``), and the
     wrapper unscales the gradients again in ``apply_gradients``.
+
+    Under ``tf.distribute`` (called inside ``strategy.run``) each replica
+    minimises its share of the GLOBAL batch mean
+    (:func:`tfvae.distribute.global_batch_mean`); the optimizer sums the
+    replicas' gradients. The returned terms are this replica's batch means.
     """
     variables = model.trainable_variables
     with tf.GradientTape() as tape:
         terms = model.loss_terms(data, training=True)
-        loss = optimizer.scale_loss(replica_scaled(terms["loss"]))
+        loss = optimizer.scale_loss(global_batch_mean(terms["loss"], model.batch_size_of(data)))
     gradients = tape.gradient(loss, variables)
     optimizer.apply_gradients(zip(gradients, variables))
     model.steps_done.assign_add(1)
@@ -56,7 +70,7 @@ class GenerativeModel(keras.Model):
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.seed_generator = ReplicaSeedGenerator(seed, name="seed_generator")
         # Training steps taken (by fit or the custom loop): schedules such as KL
         # warm-up and capacity annealing read it; saved with the model.
         self.steps_done = self.add_weight(
@@ -83,9 +97,47 @@ class GenerativeModel(keras.Model):
         tfvae datasets reshuffle themselves every epoch, and Keras would only
         warn that it ignores ``shuffle=True`` for them.
         """
+        self._check_keras_driver("fit")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
         return super().fit(x, *args, **kwargs)
+
+    def evaluate(self, x=None, *args, **kwargs):
+        """Keras ``evaluate`` (not under ``MultiWorkerMirroredStrategy``: use ``tfvae.loops.evaluate_loop``)."""
+        self._check_keras_driver("evaluate")
+        return super().evaluate(x, *args, **kwargs)
+
+    def _check_keras_driver(self, method: str) -> None:
+        # Keras 3 reduces each step's scalar outputs with
+        # strategy.reduce("MEAN", value, axis=0) under MultiWorkerMirroredStrategy,
+        # which fails on scalars (keras-team/keras#20585): say so up front.
+        if is_multi_worker(self.distribute_strategy):
+            loop = "train_loop" if method == "fit" else "evaluate_loop"
+            raise UnsupportedStrategyError(
+                f"Keras {method} does not work under MultiWorkerMirroredStrategy in Keras 3 "
+                f"(keras-team/keras#20585): use the custom loop, tfvae.loops.{loop} "
+                "(on the command line: --driver loop)"
+            )
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Under a tf.distribute strategy Keras 3 (TF backend) pulls a first batch
+        # from a fresh iterator before fit/evaluate to build the model
+        # symbolically, even when everything is built. That pull (1) reduces
+        # the replicas' parts of the batch elementwise, which fails when the
+        # batch does not split evenly (AddN: [500, ...] != [499, ...]), and
+        # (2) starts one pass over the data, so a dataset that reshuffles
+        # every pass trains on the next order, not the one-device order. tfvae
+        # models are built at construction and compile() builds the optimizer:
+        # with nothing left to build, skip it (Keras' own _symbolic_build
+        # would do nothing either).
+        built = (
+            all(layer.built for layer in self._flatten_layers())
+            and (self.optimizer is None or self.optimizer.built)
+            and all(getattr(part, "built", True) for part in (getattr(self, "_compile_metrics", None),
+                                                               getattr(self, "_compile_loss", None)) if part)
+        )
+        if not built:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def compile_from_config(self, config):
         """Recompile a loaded model (``keras.saving.load_model``) with its saved optimizer."""
@@ -99,10 +151,16 @@ class GenerativeModel(keras.Model):
         raise NotImplementedError
 
     def update_term_trackers(self, terms: dict[str, tf.Tensor], batch_size) -> dict[str, tf.Tensor]:
-        """Accumulate the terms; return the running means (Keras log values)."""
+        """Accumulate the terms; return the running means (Keras log values).
+
+        A batch of no examples (a replica's share of a last, small batch under
+        ``tf.distribute``) adds nothing: its NaN means are not accumulated.
+        """
         weight = tf.cast(batch_size, tf.float32)
         for tracker in self.term_trackers:
-            tracker.update_state(terms[tracker.name], sample_weight=weight)
+            value = terms[tracker.name]
+            value = tf.where(weight > 0, value, tf.zeros_like(value))
+            tracker.update_state(value, sample_weight=weight)
         return {tracker.name: tracker.result() for tracker in self.term_trackers}
 
     def batch_size_of(self, data) -> tf.Tensor:

@@ -78,6 +78,8 @@ def render(fig) -> np.ndarray:
 
 def _check_images(model) -> tuple[int, int, int]:
     require_unconditional(model)
+    if not hasattr(model, "data_shape"):  # e.g. TD-VAE: sequences, pictured by tfvae.viz.film_strip
+        raise ModelCapabilityError(f"these pictures need an autoencoder of images; {type(model).__name__} is not one")
     shape = tuple(model.data_shape)
     if len(shape) != 3 or shape[-1] not in (1, 3):
         raise ModelCapabilityError(f"pictures of decoded data need images (H, W, 1 or 3); this model's data has shape {shape}")
@@ -297,6 +299,27 @@ class Examples:
     seed: int | None = 0
 
 
+def plot_rollout(model, x, seed: int = 0, num_examples: int = 6) -> np.ndarray:
+    """Film strip of a sequence model: the first half of each sequence as context, then
+    ``model.rollout`` jumping ``max_jump`` steps at a time (1 without jump conditioning),
+    with the true frames at the same times underneath. ``uint8 [H, W, 3]``.
+    """
+    from tfvae.viz.filmstrip import film_strip
+
+    if not hasattr(model, "rollout"):
+        raise ModelCapabilityError(f"film strips need a sequence model with rollout (TD-VAE); not {type(model).__name__}")
+    x = np.asarray(x[:num_examples], np.float32)
+    context = max(1, x.shape[1] // 2)
+    jump = int(model.max_jump) if getattr(model, "condition_on_jump", False) else 1
+    horizon = max(1, (x.shape[1] - context) // jump)
+    future = np.asarray(model.rollout(x[:, :context], horizon, jump=jump, seed=seed))
+    truth = x[:, context - 1 + jump :: jump][:, :horizon]
+    strip = film_strip(x[:, :context], future, truth=truth if truth.shape[1] == horizon else None,
+                       column_width=6 if x.ndim == 3 else 1)
+    factor = max(1, min(-(-160 // strip.shape[0]), 640 // strip.shape[1]))  # enlarge small strips (vector frames)
+    return np.repeat(np.repeat(strip, factor, axis=0), factor, axis=1)
+
+
 PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
     "reconstructions": lambda model, ex: plot_reconstructions(model, ex.x),
     "stochastic_reconstructions": lambda model, ex: plot_stochastic_reconstructions(model, ex.x, seed=ex.seed),
@@ -305,6 +328,7 @@ PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
     "latent_pca": lambda model, ex: plot_latent_pca(model, ex.x, ex.labels),
     "interpolations": lambda model, ex: plot_interpolations(model, ex.x),
     "latent_traversals": lambda model, ex: plot_latent_traversals(model, ex.x),
+    "rollout": lambda model, ex: plot_rollout(model, ex.x, seed=0 if ex.seed is None else int(ex.seed)),
 }
 """Every picture by name: ``PICTURES[name](model, examples) -> uint8 [H, W, 3]``."""
 
@@ -334,6 +358,9 @@ def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None)
         raise ValueError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(PICTURES)}")
     pictures = Pictures()
     for name in names:
+        if name != "rollout" and not hasattr(model, "encode"):
+            pictures.skipped[name] = f"{type(model).__name__} is not an autoencoder (no encode)"
+            continue
         try:
             pictures.images[name] = PICTURES[name](model, examples)
         except ModelCapabilityError as error:

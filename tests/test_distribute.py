@@ -1,0 +1,350 @@
+"""tf.distribute: mirrored replicas and several workers give the one-device update.
+
+Logical CPU devices and MultiWorkerMirroredStrategy must be set up before
+TensorFlow initialises, so those runs happen in fresh Python processes
+(``sys.executable``) that save what they computed to ``.npz`` / JSON files;
+the comparisons are made here.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfvae import Autoencoder
+from tfvae.cli import main
+from tfvae.config import ConfigError, ExperimentConfig, default_config
+from tfvae.loops import train_loop
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Shared by the scripts and the in-process references: 65 examples in batches
+# of 16, so the last batch (1 example) leaves the second of two replicas with
+# none. (The runs below split 999 as 500 + 499.) Only an average over the
+# GLOBAL batch gives the one-device step.
+COMMON = textwrap.dedent(
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfvae import Autoencoder
+
+
+    def toy_data():
+        x = np.random.default_rng(0).uniform(0, 1, (65, 28, 28, 1)).astype("float32")
+        return tf.data.Dataset.from_tensor_slices(x).batch(16)
+
+
+    def toy_model():
+        keras.utils.set_random_seed(0)
+        model = Autoencoder.mlp((28, 28, 1), latent_dim=4, hidden_units=(16,), seed=3)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2))
+        return model
+    """
+)
+
+namespace: dict = {}
+exec(COMMON, namespace)  # noqa: S102 - the same helpers as the scripts
+toy_data, toy_model = namespace["toy_data"], namespace["toy_model"]
+
+
+def tiny_run_config(strategy: str, driver: str, batch_size: int = 999) -> ExperimentConfig:
+    """An autoencoder on the shuffled embedded digits (999 per batch splits 500 + 499 over two replicas)."""
+    return ExperimentConfig.from_dict({
+        "name": "tiny",
+        "model": {"name": "autoencoder", "latent_dim": 4, "hidden_units": [16]},
+        "data": {"batch_size": batch_size},
+        "train": {"epochs": 1, "driver": driver, "strategy": strategy},
+    })
+
+
+LOGICAL_CPUS = textwrap.dedent(
+    """
+    import tensorflow as tf
+
+    # two logical CPU devices, before TensorFlow initialises its devices
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    """
+)
+
+MIRRORED_SCRIPT = LOGICAL_CPUS + COMMON + textwrap.dedent(
+    """
+    import json
+    import sys
+    from pathlib import Path
+
+    from tfvae import VAE
+    from tfvae.distribute import make_strategy
+    from tfvae.loops import train_loop
+    from tfvae.runs import train
+
+    out = Path(sys.argv[1])
+    results = {}
+    strategy = make_strategy("mirrored")
+    results["replicas"] = strategy.num_replicas_in_sync
+    for driver in ("loop", "fit"):
+        with strategy.scope():
+            model = toy_model()
+        if driver == "loop":
+            history = train_loop(model, toy_data(), epochs=2, verbose=0)
+        else:
+            history = model.fit(toy_data(), epochs=2, verbose=0).history
+        np.savez(out / f"toy_{driver}.npz", *model.get_weights())
+        results[f"toy_{driver}_loss"] = [float(v) for v in history["loss"]]
+
+    # a VAE trains under the strategy, each replica with its own noise
+    with strategy.scope():
+        keras.utils.set_random_seed(0)
+        vae = VAE.mlp((28, 28, 1), latent_dim=4, hidden_units=(16,), seed=3)
+        vae.compile(optimizer=keras.optimizers.Adam(1e-2))
+    x = np.random.default_rng(1).uniform(0, 1, (64, 28, 28, 1)).astype("float32")
+    history = train_loop(vae, tf.data.Dataset.from_tensor_slices(x).batch(32), epochs=3, verbose=0)
+    results["vae_loss"] = [float(v) for v in history["loss"]]
+    results["vae_state"] = [int(v) for v in vae.seed_generator.state.numpy()]
+    seeds = tf.function(lambda: strategy.run(vae.seed_generator.next))()
+    results["replica_seeds"] = [[int(v) for v in s.numpy()] for s in strategy.experimental_local_results(seeds)]
+
+    # a whole run (Keras fit) writes the usual run directory
+    from tfvae.config import ExperimentConfig
+    config = ExperimentConfig.from_dict(json.loads(sys.argv[2]))
+    result = train(config, out=out / "run", verbose=0)
+    np.savez(out / "run.npz", *result.model.get_weights())
+    results["run_history"] = result.history
+    results["run_test"] = result.test
+    (out / "results.json").write_text(json.dumps(results))
+    """
+)
+
+WORKER_SCRIPT = COMMON + textwrap.dedent(
+    """
+    import json
+    import os
+    import sys
+    from pathlib import Path
+
+    index, ports, out = int(sys.argv[1]), sys.argv[2].split(","), Path(sys.argv[3])
+    os.environ["TF_CONFIG"] = json.dumps({
+        "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
+        "task": {"type": "worker", "index": index},
+    })
+    from tfvae.distribute import is_chief, make_strategy
+
+    strategy = make_strategy("multi_worker")  # before TensorFlow runs any op
+    from tfvae.config import ExperimentConfig
+    from tfvae.loops import train_loop
+    from tfvae.runs import train
+
+    results = {"replicas": strategy.num_replicas_in_sync, "chief": is_chief(strategy)}
+    with strategy.scope():
+        model = toy_model()
+    history = train_loop(model, toy_data(), epochs=2, verbose=0)
+    np.savez(out / f"toy_{index}.npz", *model.get_weights())
+    results["toy_loss"] = history["loss"]
+    try:
+        model.fit(toy_data(), epochs=1, verbose=0)
+        results["fit_error"] = None
+    except Exception as error:  # noqa: BLE001 - recorded for the test
+        results["fit_error"] = f"{type(error).__name__}: {error}"
+
+    config = ExperimentConfig.from_dict(json.loads(sys.argv[4]))
+    result = train(config, out=out / "run", verbose=0)
+    np.savez(out / f"run_{index}.npz", *result.model.get_weights())
+    results["run_history"] = result.history
+    results["run_test"] = result.test
+    (out / f"results_{index}.json").write_text(json.dumps(results))
+    """
+)
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    return env
+
+
+def _start(script: Path, args: list[str], log: Path) -> subprocess.Popen:
+    # Output goes to a file: a full pipe would block a worker mid-collective.
+    with log.open("w") as handle:
+        return subprocess.Popen([sys.executable, str(script), *args], cwd=ROOT, env=_env(),
+                                stdout=handle, stderr=subprocess.STDOUT)
+
+
+def _wait(processes: list[subprocess.Popen], logs: list[Path], timeout: float) -> None:
+    try:
+        for process in processes:
+            process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        for process in processes:
+            process.kill()
+            process.wait()
+        pytest.fail("timed out:\n" + "\n".join(log.read_text()[-3000:] for log in logs))
+    for process, log in zip(processes, logs):
+        assert process.returncode == 0, log.read_text()[-5000:]
+
+
+def _free_ports(n: int) -> list[int]:
+    sockets = []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _weights(path: Path) -> list[np.ndarray]:
+    with np.load(path) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def _assert_same_weights(actual, expected, what: str, atol: float = 1e-5) -> None:
+    assert len(actual) == len(expected), what
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-4, atol=atol, err_msg=what)
+
+
+def _reference_toy():
+    model = toy_model()
+    history = train_loop(model, toy_data(), epochs=2, verbose=0)
+    return history["loss"], [np.asarray(w) for w in model.get_weights()]
+
+
+def _reference_run(tmp_path: Path, driver: str):
+    from tfvae.runs import train
+
+    result = train(tiny_run_config("none", driver), out=tmp_path / f"reference_{driver}", verbose=0)
+    return result, [np.asarray(w) for w in result.model.get_weights()]
+
+
+def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
+    script = tmp_path / "mirrored.py"
+    script.write_text(MIRRORED_SCRIPT)
+    log = tmp_path / "mirrored.log"
+    config = json.dumps(tiny_run_config("mirrored", "fit").to_dict())
+    process = _start(script, [str(tmp_path), config], log)
+    reference_loss, reference = _reference_toy()  # meanwhile, on one device
+    initial = toy_model().get_weights()
+    reference_run, reference_run_weights = _reference_run(tmp_path, "fit")
+    _wait([process], [log], timeout=240)
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["replicas"] == 2
+
+    # the steps really moved the weights, and both drivers land on the one-device weights
+    assert max(np.abs(np.asarray(a) - b).max() for a, b in zip(initial, reference)) > 1e-2
+    for driver in ("loop", "fit"):
+        _assert_same_weights(_weights(tmp_path / f"toy_{driver}.npz"), reference, driver)
+        np.testing.assert_allclose(results[f"toy_{driver}_loss"], reference_loss, rtol=1e-5)
+
+    # the VAE trains; the two replicas draw from different seeds, neither the unfolded one
+    assert np.all(np.isfinite(results["vae_loss"])) and results["vae_loss"][-1] < results["vae_loss"][0]
+    assert results["vae_state"] == [3, 3 * 2]  # one draw per step: 3 epochs of 2 steps
+    first, second = results["replica_seeds"]
+    assert first != second and [3, 6] not in (first, second)
+
+    # a whole run under the strategy: the one-device weights, history and test terms
+    _assert_same_weights(_weights(tmp_path / "run.npz"), reference_run_weights, "run")
+    assert [row["epoch"] for row in results["run_history"]] == [1.0]
+    for key, value in reference_run.history[0].items():
+        np.testing.assert_allclose(results["run_history"][0][key], value, rtol=1e-4, err_msg=key)
+    for key, value in reference_run.test.items():
+        np.testing.assert_allclose(results["run_test"][key], value, rtol=1e-4, err_msg=key)
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint").is_file()
+
+
+def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER_SCRIPT)
+    ports = ",".join(str(p) for p in _free_ports(2))
+    config = json.dumps(tiny_run_config("multi_worker", "loop").to_dict())
+    logs = [tmp_path / f"worker_{i}.log" for i in range(2)]
+    workers = [_start(script, [str(i), ports, str(tmp_path), config], logs[i]) for i in range(2)]
+    reference_loss, reference = _reference_toy()  # meanwhile, in this process
+    reference_run, reference_run_weights = _reference_run(tmp_path, "loop")
+    _wait(workers, logs, timeout=300)
+    results = [json.loads((tmp_path / f"results_{i}.json").read_text()) for i in range(2)]
+    assert [r["replicas"] for r in results] == [2, 2]
+    assert [r["chief"] for r in results] == [True, False]
+
+    for i in range(2):
+        _assert_same_weights(_weights(tmp_path / f"toy_{i}.npz"), reference, f"worker {i}")
+        np.testing.assert_allclose(results[i]["toy_loss"], reference_loss, rtol=1e-5)
+        # identical on both workers, not only close
+        for a, b in zip(_weights(tmp_path / f"toy_{i}.npz"), _weights(tmp_path / "toy_0.npz")):
+            np.testing.assert_array_equal(a, b)
+        # Keras fit says what to use instead
+        assert "UnsupportedStrategyError" in results[i]["fit_error"] and "--driver loop" in results[i]["fit_error"]
+
+        # the run through tfvae.runs.train: same weights, per-example epoch terms and test terms
+        _assert_same_weights(_weights(tmp_path / f"run_{i}.npz"), reference_run_weights, f"run on worker {i}")
+        assert [row["epoch"] for row in results[i]["run_history"]] == [1.0]
+        for key, value in reference_run.history[0].items():
+            np.testing.assert_allclose(results[i]["run_history"][0][key], value, rtol=1e-4, err_msg=key)
+        for key, value in reference_run.test.items():
+            np.testing.assert_allclose(results[i]["run_test"][key], value, rtol=1e-4, err_msg=key)
+
+    # one run directory, written once (by the chief): one history row, its checkpoint, nothing else
+    run = tmp_path / "run"
+    assert len((run / "history.csv").read_text().strip().splitlines()) == 2
+    assert json.loads((run / "config.json").read_text())["train"]["strategy"] == "multi_worker"
+    assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith("ckpt-1.index")) == [
+        "ckpt-1.index"
+    ]
+    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv", "logs", "checkpoints", "summary.json",
+                                               "reconstructions.png"}
+    assert not any("worker" in p.name for p in run.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["train.strategy=mirrorred"], "train.strategy: must be one of ['none', 'mirrored', 'multi_worker']"),
+        (["train.strategy=multi_worker"], "train.driver = 'loop' (--driver loop)"),
+        (["train.strategy=mirrored", "train.jit_compile=true"], "train.jit_compile: not supported"),
+    ],
+)
+def test_train_strategy_is_validated(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        default_config("vae", overrides)
+    assert message in str(error.value)
+
+
+def test_strategy_defaults_to_none_and_accepts_the_supported_pairs():
+    assert default_config("vae").train.strategy == "none"
+    assert default_config("vae", ["train.strategy=mirrored"]).train.strategy == "mirrored"
+    config = default_config("vae", ["train.strategy=multi_worker", "train.driver=loop"])
+    assert config.train.strategy == "multi_worker"
+
+
+def test_cli_fit_under_multi_worker_names_the_fix(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--strategy", "multi_worker", "--out", str(run), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--driver loop" in err and "keras-team/keras#20585" in err
+    assert not run.exists()
+
+
+def test_without_a_strategy_the_loss_and_seeds_are_unchanged():
+    """Outside tf.distribute global-batch averaging and seed folding are the identity."""
+    from tfvae.distribute import global_batch_mean, replica_seed
+
+    mean = tf.constant(2.5)
+    assert float(global_batch_mean(mean, 7)) == 2.5
+    seed = tf.constant([3, 4], tf.int64)
+    np.testing.assert_array_equal(replica_seed(seed), seed)
+    model = Autoencoder.mlp((4,), latent_dim=2, hidden_units=(3,), likelihood="gaussian", seed=5)
+    assert model.seed_generator.next().numpy().tolist() == [5, 0]
+    assert keras.random.SeedGenerator(5).next().numpy().tolist() == [5, 0]
