@@ -24,13 +24,13 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow.core.protobuf import config_pb2  # noqa: E402
-from tensorflow.python.tools import saved_model_cli  # noqa: E402
-from tensorflow_serving.apis import prediction_log_pb2  # noqa: E402
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
+from tensorflow.python.tools import saved_model_cli
+from tensorflow_serving.apis import prediction_log_pb2
 
-SEEDED = ("sample", "score")
+SEEDED = ("sample", "score", "rollout")
 
 
 def spec_of(spec):

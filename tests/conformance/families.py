@@ -30,6 +30,7 @@ from tfvae import (
 )
 from tfvae.applications import RatingsAE, low_rank_ratings
 from tfvae.data.sequences import sine_sequences
+from tfvae.models.td_vae import TDVAE
 
 #: name -> (dtype as saved_model_cli prints it, shape with -1 for the batch)
 Specs = dict[str, tuple[str, tuple[int, ...]]]
@@ -284,6 +285,54 @@ def vq_reference(model, signature: str, inputs: dict[str, np.ndarray], prior=Non
     raise KeyError(signature)
 
 
+# ------------------------------------------------------------------- TD-VAE
+def tdvae_rollout(model) -> tuple[int, int]:
+    """The documented export defaults: ``H = 2 * max_jump``; ``jump = max_jump`` (1 without jump conditioning)."""
+    return 2 * model.max_jump, (model.max_jump if model.condition_on_jump else 1)
+
+
+def tdvae_expected(model) -> dict[str, tuple[Specs, Specs]]:
+    """The README's TD-VAE rows: sequences of any length in, ``H`` rolled-out frames out."""
+    horizon, _ = tdvae_rollout(model)
+    frame, seed = tuple(model.frame_shape), {"seed": (INT64, (-1, 2))}
+    sequences = (FLOAT, (-1, -1, *frame))
+    terms = {name: (FLOAT, (-1,)) for name in ("score", "reconstruction", "smoothing_kl", "transition_kl")}
+    return {
+        "serving_default": ({"x": sequences}, {"reconstruction": sequences}),
+        "rollout": ({"context": sequences, **seed},
+                    {"frames": (FLOAT, (-1, horizon, *frame)), "z": (FLOAT, (-1, horizon, model.state_dim))}),
+        "score": ({"x": sequences, **seed}, terms),
+    }
+
+
+def tdvae_inputs(model, rng, length=None) -> dict[str, dict[str, np.ndarray]]:
+    """Three sequences of ``max_jump + 4`` frames (in [0, 1]); the rollout reads their first 3 frames."""
+    length = length or model.max_jump + 4
+    x = rng.uniform(0, 1, (3, length, *model.frame_shape)).astype("float32")
+    return {"serving_default": {"x": x}, "rollout": {"context": x[:, :3], "seed": SEEDS},
+            "score": {"x": x, "seed": SEEDS}}
+
+
+def tdvae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``model(x)``; row i of ``rollout`` is ``model.rollout(context[i:i+1], H, jump, seed=seed[i])``,
+    of ``score`` ``model.per_example_terms(x[i:i+1], seed=seed[i])``."""
+    if signature == "serving_default":
+        return {"reconstruction": model(inputs["x"]).numpy()}
+    if signature == "rollout":
+        horizon, jump = tdvae_rollout(model)
+        rows = [model.rollout(c[None], horizon, jump, seed=seed, return_z=True)
+                for c, seed in zip(inputs["context"], inputs["seed"])]
+        return {"frames": np.concatenate([f.numpy() for f, _ in rows]), "z": np.concatenate([z.numpy() for _, z in rows])}
+    if signature == "score":
+        rows = [model.per_example_terms(x[None], seed=seed) for x, seed in zip(inputs["x"], inputs["seed"])]
+        terms = {k: np.concatenate([r[k].numpy() for r in rows]) for k in rows[0]}
+        return {"score": terms.pop("loss"), **terms}
+    raise KeyError(signature)
+
+
+#: small TD-VAE networks
+TDVAE_SMALL = {"latent_dim": 2, "embedding_dim": 8, "belief_units": 8, "block_units": 8}
+
 #: small VQ models: 16 codes of dimension 4, one residual block
 VQ_SMALL = {"num_embeddings": 16, "embedding_dim": 4, "filters": 8, "residual_filters": 4, "num_residual_blocks": 1}
 #: small PixelCNN priors over their codes
@@ -357,6 +406,11 @@ FAMILIES: dict[str, Family] = {
                                likelihood_kwargs={"learn_scale": "per_dimension"}, kl="mc", num_samples=2, seed=3),
         expected=lambda model: vae_expected(model, ("loc", "scale")),
         reference=vae_reference, inputs=vae_inputs,
+    ),
+    "tdvae": Family(
+        build=lambda: TDVAE.mlp((12, 3), hidden_units=(8,), max_jump=3, pairs_per_sequence=2, seed=30, **TDVAE_SMALL),
+        expected=tdvae_expected, reference=tdvae_reference, inputs=tdvae_inputs,
+        notes="vector frames, rollout jumps max_jump = 3 steps",
     ),
     "vq_vae": Family(
         build=lambda: VQVAE.conv(SHAPE, seed=20, **VQ_SMALL),

@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     name = check_model_name(args.name or loaded.config.name)
     base = check_target(Path(args.out_root) / name, args.version)  # a taken version fails before the work
     prior = trained_prior(loaded)
-    module = ServingModule(loaded.model, prior=prior)
+    module = ServingModule(loaded.model, prior=prior, options=dict(args.option or []))
     path = export_saved_model(loaded.model, base, args.version, warmup=args.warmup, model_name=name, module=module)
     with_prior = " with its prior (sample signature)" if prior is not None else ""
     print(f"Exported {loaded.directory} (epoch {loaded.epochs_done}){with_prior} to {path}")
@@ -50,6 +50,17 @@ def trained_prior(loaded):
     return load_prior(loaded.directory)
 
 
+def _option(text: str) -> tuple[str, int]:
+    """``KEY=VALUE`` with an integer value, e.g. ``horizon=8``."""
+    key, sep, value = text.partition("=")
+    try:
+        if not sep or not key.strip():
+            raise ValueError
+        return key.strip(), int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid option {text!r}: KEY=INTEGER, e.g. horizon=8") from None
+
+
 def _version(text: str) -> int:
     try:
         value = int(text)
@@ -68,7 +79,7 @@ def register(commands) -> None:
             "Export the newest checkpoint of RUN (a run directory written by `tfvae train`) as a "
             "SavedModel in TF Serving layout, OUT_ROOT/NAME/VERSION/, with signatures serving_default, "
             "encode, decode, score (and sample for VAEs, and for VQ-VAEs whose run has a trained prior in "
-            "RUN/prior/) and TF Serving warmup requests. The version "
+            "RUN/prior/; serving_default, rollout and score for TD-VAEs) and TF Serving warmup requests. The version "
             "is written into a hidden temporary folder and renamed into place when complete."
         ),
     )
@@ -78,5 +89,9 @@ def register(commands) -> None:
     parser.add_argument("--out-root", default="saved_models", help="export root holding one base path per model (default: saved_models)")
     parser.add_argument("--no-warmup", dest="warmup", action="store_false",
                         help="do not write assets.extra/tf_serving_warmup_requests")
+    parser.add_argument("--option", metavar="KEY=VALUE", type=_option, action="append",
+                        help="a family's export-time setting, repeatable; TD-VAE: horizon=H (predicted frames of "
+                             "the rollout signature, default 2 * max_jump) and jump=J (steps per frame, default "
+                             "max_jump, or 1 without jump conditioning)")
     parser.add_argument("--keras", metavar="FILE", help="also save the model as a .keras file (resume, fine-tune)")
     parser.set_defaults(handler=run)

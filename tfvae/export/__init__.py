@@ -4,12 +4,14 @@
 from tfvae.export import export_saved_model
 export_saved_model(model, "saved_models/vae")      # -> saved_models/vae/<next version>
 export_saved_model(vqvae, "saved_models/vqvae", prior=pixelcnn)  # + a sample signature
+export_saved_model(tdvae, "saved_models/tdvae", options={"horizon": 8})  # rollout of 8 frames
 ```
 """
 
 from tfvae.export.errors import ExportError
 from tfvae.export.families import (
     autoencoder_signatures,
+    tdvae_signatures,
     vae_signatures,
     vq_vae_signatures,
 )
@@ -46,6 +48,7 @@ __all__ = [
     "save_keras",
     "serving_signatures",
     "signature_table",
+    "tdvae_signatures",
     "vae_signatures",
     "vq_vae_signatures",
     "warmup_records",

@@ -25,12 +25,24 @@ score              x [B, *data]                score = nll_bound, distortion, ra
 sample (prior)     seed [B, 2] int64           samples [B, *data], codes
                    (+ label [B] int32)
 =================  ==========================  ===========================================
+
+TD-VAE (sequences ``[B, T, *frame]``; ``H`` and the jump are fixed at export time, see
+:func:`tdvae_signatures`):
+
+=================  ==========================  ===========================================
+serving_default    x [B, T, *frame]            reconstruction [B, T, *frame] (filtered)
+rollout            context [B, Tc, *frame],    frames [B, H, *frame], z [B, H, state]
+                   seed [B, 2] int64
+score              x [B, T, *frame],           score = loss, reconstruction,
+                   seed [B, 2] int64           smoothing_kl, transition_kl [B] (nats)
+=================  ==========================  ===========================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -46,6 +58,7 @@ from tfvae.export.signatures import (
     same_batch,
 )
 from tfvae.models import VAE, VQVAE, VQVAE2, Autoencoder, ConditionalVAE, PixelCNN
+from tfvae.models.td_vae import TDVAE
 
 tfd = tfp.distributions
 
@@ -430,3 +443,170 @@ def _vq_sample_signature(priors, levels, from_codes) -> Signature:
 
 register_signatures(VQVAE)(vq_vae_signatures)
 register_signatures(VQVAE2)(vq_vae_signatures)
+
+
+# ------------------------------------------------------------------- TD-VAE
+#: the export options of the TD-VAE family (``export_saved_model(..., options={...})``)
+TDVAE_OPTIONS = ("horizon", "jump")
+
+
+def tdvae_rollout_settings(model: TDVAE, options: Mapping | None = None) -> tuple[int, int]:
+    """``(horizon, jump)`` of a TD-VAE's exported ``rollout``: the defaults, or ``options``.
+
+    Defaults: ``jump = max_jump`` when the model is conditioned on the jump
+    (the longest step it was trained on: the farthest look-ahead per
+    transition), else ``1`` (its only valid value); ``horizon = 2 * max_jump``
+    transitions, so the default rollout predicts ``2 * max_jump ** 2`` time
+    steps ahead (``2 * max_jump`` without jump conditioning).
+
+    Raises:
+      ExportError: an unknown option, a horizon below 1, or a jump outside
+        ``[1, max_jump]`` (or other than 1 with ``condition_on_jump=False``).
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(TDVAE_OPTIONS))
+    if unknown:
+        raise ExportError(f"unknown TDVAE export options {unknown}; the options are {list(TDVAE_OPTIONS)}")
+
+    def integer(name, default):
+        value = options.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ExportError(f"the TDVAE export option {name!r} must be an integer, got {value!r}")
+        return int(value)
+
+    horizon = integer("horizon", 2 * model.max_jump)
+    jump = integer("jump", model.max_jump if model.condition_on_jump else 1)
+    if horizon < 1:
+        raise ExportError(f"the rollout horizon must be >= 1, got {horizon}")
+    if not 1 <= jump <= model.max_jump:
+        raise ExportError(f"the rollout jump must be in [1, max_jump={model.max_jump}], got {jump}")
+    if not model.condition_on_jump and jump != 1:
+        raise ExportError("this TDVAE has condition_on_jump=False: its transitions are jumps of an unknown "
+                          f"size, so the rollout jump must be 1, got {jump}")
+    return horizon, jump
+
+
+def checked_sequences(x: tf.Tensor, name: str, frame_shape, min_length: int,
+                      after: tuple[tf.Tensor, ...] = ()) -> tf.Tensor:
+    """Sequences ``x`` after in-graph checks: shape ``(batch, time, *frame_shape)``, ``time >= min_length``.
+
+    The shape check comes first; the length check runs after it and after the
+    ``after`` tensors (other inputs' checks), so a request with a wrong shape
+    fails on its shape, not on a length computed from it.
+
+    Args:
+      x: the input.
+      name: its name in the signature.
+      frame_shape: the shape of one frame.
+      min_length: the fewest time steps accepted.
+      after: tensors whose checks must pass before the length check.
+    """
+    frame_shape = [int(d) for d in frame_shape]
+    rank = len(frame_shape) + 1
+    shape = tf.shape(x, out_type=tf.int32)
+    padded = tf.concat([shape[2:], tf.fill([rank - 1], -1)], axis=0)[:rank - 1]
+    same = tf.logical_and(
+        tf.equal(tf.size(shape), rank + 1),
+        tf.reduce_all(tf.equal(padded, tf.constant(frame_shape, tf.int32))),
+    )
+    expected = "(batch, time" + "".join(f", {d}" for d in frame_shape) + ")"
+    with tf.control_dependencies([tf.debugging.Assert(same, [f"{name} must have shape {expected}; got", shape],
+                                                      summarize=16)]):
+        x = tf.identity(x)
+    with tf.control_dependencies([x, *after]):
+        length = tf.shape(x)[1]
+        message = (f"{name} needs sequences of at least {min_length} time step{'s' if min_length > 1 else ''}"
+                   + (" (max_jump + 1: the score draws pairs up to max_jump steps apart)" if min_length > 1 else "")
+                   + "; got")
+        enough = tf.debugging.Assert(length >= min_length, [message, length])
+    with tf.control_dependencies([enough]):
+        return tf.identity(x)
+
+
+def tdvae_signatures(model: TDVAE, options: Mapping | None = None) -> dict[str, Signature]:
+    """Signatures of :class:`~tfvae.models.TDVAE`: filtered reconstructions, seeded rollouts and scores.
+
+    * ``serving_default``: ``x`` ``[B, T, *frame]`` (any ``T >= 1``) ``->
+      reconstruction``, as ``model(x)``: the filtered reconstructions at the
+      belief means.
+    * ``rollout``: ``context`` ``[B, Tc, *frame]`` (any ``Tc >= 1``) and ``seed``
+      int64 ``[B, 2]`` ``->`` ``frames`` ``[B, H, *frame]`` (predicted frame
+      means; frame ``k`` predicts time ``Tc - 1 + (k + 1) * jump``) and ``z``
+      ``[B, H, state_dim]``. Row ``i`` is ``model.rollout(context[i:i+1], H,
+      jump, seed=seed[i], return_z=True)`` (rollout reads a pair seed as is and
+      an int seed ``s`` as ``[s, 0]``: ``seed[i] = [s, 0]`` gives
+      ``model.rollout(..., seed=s)``), so it is reproducible and independent
+      of the other rows. ``H`` and ``jump`` are fixed at export time (see
+      :func:`tdvae_rollout_settings`).
+    * ``score``: ``x`` ``[B, T, *frame]`` with ``T >= max_jump + 1`` and ``seed``
+      int64 ``[B, 2]`` ``->`` ``score`` (the loss: reconstruction +
+      smoothing_kl + transition_kl), ``reconstruction``, ``smoothing_kl`` and
+      ``transition_kl``, ``[B]`` in nats; row ``i`` is
+      ``model.per_example_terms(x[i:i+1], seed=seed[i])`` (the pairs and the
+      states drawn from that seed).
+
+    Shapes, NaN and sequence lengths are checked in-graph before any model op.
+
+    Args:
+      model: a :class:`~tfvae.models.TDVAE`.
+      options: ``{"horizon": H, "jump": j}`` for ``rollout`` (either may be
+        left out); the defaults are ``H = 2 * max_jump`` and ``j = max_jump``
+        (``1`` when ``condition_on_jump=False``).
+
+    Raises:
+      ExportError: invalid options (see :func:`tdvae_rollout_settings`).
+    """
+    horizon, jump = tdvae_rollout_settings(model, options)
+    frame, min_length = tuple(model.frame_shape), model.max_jump + 1
+    sequence = tf.TensorSpec([None, None, *frame], tf.float32)
+
+    def seeded(x, seed, name):
+        """(x, seed) checked: x's shape and values, seed's shape and rows, then x's length."""
+        seed = same_batch(x, checked(seed, "seed", (2,)), f"seed needs one row per example of {name}; got rows")
+        x = checked_sequences(x, name, frame, min_length if name == "x" else 1, after=(seed,))
+        return finite(x, name), seed
+
+    def reconstruct(x):
+        return {"reconstruction": model(finite(checked_sequences(x, "x", frame, 1), "x"), training=False)}
+
+    def rollout_row(context, seed):
+        out = model.rollout_tensors(context[tf.newaxis], horizon, jump, seed)
+        return {"frames": out["frames"][0], "z": out["z"][0]}
+
+    def rollout(context, seed):
+        context, seed = seeded(context, seed, "context")
+        specs = {"frames": tf.TensorSpec([horizon, *frame], tf.float32),
+                 "z": tf.TensorSpec([horizon, model.state_dim], tf.float32)}
+        return per_row(rollout_row, (context, seed), specs)
+
+    def score_row(x, seed):
+        terms = model.per_example_terms(x[tf.newaxis], training=False, seed=seed)
+        return {"score": terms["loss"][0], **{name: terms[name][0] for name in TDVAE_TERMS}}
+
+    def score(x, seed):
+        x, seed = seeded(x, seed, "x")
+        return per_row(score_row, (x, seed), {name: tf.TensorSpec([], tf.float32) for name in ("score", *TDVAE_TERMS)})
+
+    def score_example(batch_size):
+        return {"x": np.full([batch_size, min_length, *frame], 0.5, np.float32),
+                "seed": np.zeros([batch_size, 2], np.int64)}
+
+    def rollout_example(batch_size):
+        return {"context": np.full([batch_size, min_length, *frame], 0.5, np.float32),
+                "seed": np.zeros([batch_size, 2], np.int64)}
+
+    return {
+        "serving_default": Signature({"x": sequence}, reconstruct,
+                                     "filtered reconstructions E[p(x_t|E[p_B(z|b_t)])], as model(x)"),
+        "rollout": Signature({"context": sequence, **seed_input()}, rollout,
+                             f"{horizon} predicted frames {jump} step(s) apart after the context, "
+                             "and their states; the draws from seed", rollout_example),
+        "score": Signature({"x": sequence, **seed_input()}, score,
+                           "per-sequence TD-VAE loss (nats) and its terms; pairs and draws from seed", score_example),
+    }
+
+
+#: the per-example terms ``score`` reports beside the loss
+TDVAE_TERMS = ("reconstruction", "smoothing_kl", "transition_kl")
+
+register_signatures(TDVAE)(tdvae_signatures)

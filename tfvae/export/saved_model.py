@@ -31,17 +31,23 @@ class ServingModule(tf.Module):
         ``sample`` signature (a :class:`~tfvae.models.PixelCNN`, or the
         ``{"top", "bottom"}`` dict of a VQ-VAE-2); its variables are saved with
         the model's.
+      options: family options fixed at export time, e.g. ``{"horizon": 8,
+        "jump": 2}`` for a :class:`~tfvae.models.TDVAE`'s ``rollout`` (see
+        :func:`serving_signatures`).
 
     Raises:
-      ExportError: both ``signatures`` and ``prior`` were given, or the family
-        takes no prior (see :func:`serving_signatures`).
+      ExportError: ``signatures`` was given with a ``prior`` or ``options``, or
+        the family takes no prior / no (or other) options (see :func:`serving_signatures`).
     """
 
-    def __init__(self, model: keras.Model, signatures: Mapping[str, Signature] | None = None, prior=None):
+    def __init__(self, model: keras.Model, signatures: Mapping[str, Signature] | None = None, prior=None,
+                 options: Mapping | None = None):
         super().__init__(name="tfvae_serving")
-        if signatures is not None and prior is not None:
-            raise ExportError("give ServingModule either signatures or a prior to build them with, not both")
-        self.signature_specs = dict(signatures if signatures is not None else serving_signatures(model, prior=prior))
+        if signatures is not None and (prior is not None or options):
+            raise ExportError("give ServingModule either signatures or a prior / options to build them with, not both")
+        if signatures is None:
+            signatures = serving_signatures(model, prior=prior, options=options)
+        self.signature_specs = dict(signatures)
         self.concrete_functions = {
             name: signature.tf_function(name).get_concrete_function()
             for name, signature in self.signature_specs.items()
@@ -56,11 +62,12 @@ class ServingModule(tf.Module):
         self.serving_variables = list(used.values())
 
 
-def _module(model: keras.Model, module: ServingModule | None, prior) -> ServingModule:
+def _module(model: keras.Model, module: ServingModule | None, prior, options=None) -> ServingModule:
     if module is None:
-        return ServingModule(model, prior=prior)
-    if prior is not None:
-        raise ExportError("give either module or prior: build the module with ServingModule(model, prior=prior)")
+        return ServingModule(model, prior=prior, options=options)
+    if prior is not None or options:
+        raise ExportError("give either module or prior / options: build the module with "
+                          "ServingModule(model, prior=prior, options=options)")
     return module
 
 
@@ -95,6 +102,7 @@ def write_saved_model(
     model_name: str = "model",
     module: ServingModule | None = None,
     prior=None,
+    options: Mapping | None = None,
 ) -> Path:
     """Write the SavedModel of ``model`` into ``directory`` (not atomic).
 
@@ -106,8 +114,10 @@ def write_saved_model(
       module: a :class:`ServingModule` already traced for ``model``.
       prior: a trained prior for the ``sample`` signature of VQ models (see
         :class:`ServingModule`); not with ``module``.
+      options: family options fixed at export time (see :class:`ServingModule`);
+        not with ``module``.
     """
-    module = _module(model, module, prior)
+    module = _module(model, module, prior, options)
     directory = Path(directory)
     tf.saved_model.save(module, str(directory), signatures=module.concrete_functions)
     if warmup:
@@ -124,6 +134,7 @@ def export_saved_model(
     model_name: str | None = None,
     module: ServingModule | None = None,
     prior=None,
+    options: Mapping | None = None,
 ) -> Path:
     """Export ``model`` for TF Serving as ``path/<version>/``, atomically.
 
@@ -143,16 +154,20 @@ def export_saved_model(
         ``VQVAE2`` (``{"top": PixelCNN, "bottom": PixelCNN}``): adds the
         ``sample`` signature, which runs the prior's sampling loop. Not with
         ``module`` (build that with ``ServingModule(model, prior=prior)``).
+      options: settings a family fixes at export time, e.g. ``{"horizon": 8,
+        "jump": 2}`` for the ``rollout`` signature of a
+        :class:`~tfvae.models.TDVAE` (see
+        :func:`~tfvae.export.families.tdvae_signatures`). Not with ``module``.
 
     Returns:
       The version folder, e.g. ``saved_models/vae/3``.
 
     Raises:
       ExportError: the version exists, the path is not a folder, the model
-        has no signatures, or the prior does not fit the model.
+        has no signatures, or the prior or options do not fit the model.
     """
     path = check_target(path, version)  # fail fast, before tracing
-    module = _module(model, module, prior)
+    module = _module(model, module, prior, options)
     name = model_name or path.resolve().name
 
     def write(staging: Path) -> None:

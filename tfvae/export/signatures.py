@@ -19,7 +19,9 @@ from its parent's::
 
 A builder that also takes ``prior=`` receives a separately trained prior
 (``export_saved_model(model, path, prior=...)``): the VQ-VAE families use
-it for their ``sample`` signature.
+it for their ``sample`` signature. A builder that takes ``options=`` receives
+the family's export-time settings (``export_saved_model(model, path,
+options={...})``): the TD-VAE family's ``rollout`` horizon and jump.
 
 Conditional families add a ``condition`` input to the specs and pass it on
 to ``encode`` / ``decode`` (see :func:`data_inputs`).
@@ -120,15 +122,15 @@ def register_signatures(cls: type) -> Callable[[SignatureBuilder], SignatureBuil
     return decorate
 
 
-def _takes_prior(fn: Callable) -> bool:
+def _takes(fn: Callable, name: str) -> bool:
     try:
         parameters = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
-    return "prior" in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
 
-def serving_signatures(model: keras.Model, prior=None) -> dict[str, Signature]:
+def serving_signatures(model: keras.Model, prior=None, options: Mapping | None = None) -> dict[str, Signature]:
     """The signatures exported for ``model``, ``serving_default`` among them.
 
     Args:
@@ -137,10 +139,15 @@ def serving_signatures(model: keras.Model, prior=None) -> dict[str, Signature]:
         :class:`~tfvae.models.PixelCNN`, or the ``{"top", "bottom"}`` dict of a
         VQ-VAE-2), handed to the builder as ``builder(model, prior=prior)``;
         ``None`` (the default) calls ``builder(model)``.
+      options: family options fixed at export time (e.g. a TD-VAE's
+        ``{"horizon": 8, "jump": 2}`` for its ``rollout`` signature), handed to
+        the builder as ``builder(model, options=options)``; ``None`` or ``{}``
+        (the default) leaves the builder's defaults.
 
     Raises:
       ExportError: no builder serves the model's class, it returned no
-        ``serving_default``, or a prior was given to a family that takes none.
+        ``serving_default``, or a prior (options) was given to a family that
+        takes none.
     """
     hook = getattr(model, "serving_signatures", None)
     if callable(hook):
@@ -153,15 +160,22 @@ def serving_signatures(model: keras.Model, prior=None) -> dict[str, Signature]:
                 "tfvae.export.register_signatures or give the model a serving_signatures() method"
             )
         args = (model,)
-    if prior is None:
-        signatures = dict(builder(*args))
-    elif _takes_prior(builder):
-        signatures = dict(builder(*args, prior=prior))
-    else:
-        raise ExportError(
-            f"{type(model).__name__} is exported without a prior: its signatures take none "
-            "(a prior is exported with VQVAE / VQVAE2, whose sample signature runs it)"
-        )
+    kwargs = {}
+    if prior is not None:
+        if not _takes(builder, "prior"):
+            raise ExportError(
+                f"{type(model).__name__} is exported without a prior: its signatures take none "
+                "(a prior is exported with VQVAE / VQVAE2, whose sample signature runs it)"
+            )
+        kwargs["prior"] = prior
+    if options:
+        if not _takes(builder, "options"):
+            raise ExportError(
+                f"the signatures of {type(model).__name__} take no export options, got {sorted(options)} "
+                "(options are fixed at export time by families that have some, e.g. TDVAE's rollout horizon)"
+            )
+        kwargs["options"] = dict(options)
+    signatures = dict(builder(*args, **kwargs))
     if "serving_default" not in signatures:
         raise ExportError(f"the signatures of {type(model).__name__} lack 'serving_default'")
     return signatures
