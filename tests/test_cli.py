@@ -117,3 +117,20 @@ def test_every_shipped_config_trains_from_the_cli(config, tmp_path):
     if config.startswith("tdvae"):
         assert (run / "rollout.png").is_file()  # context | rollout film strip
 
+
+
+def test_tdvae_run_exports_a_rollout_signature(tmp_path):
+    import tensorflow as tf
+
+    from tfvae.runs import load_run
+
+    run = tmp_path / "td"
+    assert main(["train", "tdvae_oscillator", "--epochs", "1", "--quiet", "--out", str(run)]) == 0
+    assert main(["export", str(run), "--out-root", str(tmp_path / "sm"), "--name", "td", "--no-warmup",
+                 "--option", "horizon=3"]) == 0
+    served = tf.saved_model.load(str(tmp_path / "sm" / "td" / "1"))
+    context = np.linspace(-1, 1, 2 * 8, dtype="float32").reshape(2, 8, 1)
+    frames = served.signatures["rollout"](context=tf.constant(context), seed=tf.constant([[4, 0], [5, 0]], tf.int64))
+    model = load_run(run).model
+    expected = model.rollout(context[:1], 3, jump=model.max_jump, seed=4)
+    np.testing.assert_allclose(frames["frames"].numpy()[:1], np.asarray(expected), rtol=1e-5, atol=1e-5)

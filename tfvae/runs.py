@@ -26,6 +26,7 @@ import contextlib
 import csv
 import inspect
 import json
+import re
 import shutil
 import tempfile
 import time
@@ -190,8 +191,9 @@ class Checkpointer:
     """``tf.train.CheckpointManager`` over the model, optimizer, epoch and RNG state.
 
     Model variables are keyed by their Keras path below the model (so the
-    instance name, ``vae`` or ``vae_3``, does not matter; the RNG state is
-    among them; a repeated path gets a ``+`` per repeat, in order),
+    instance name, ``vae`` or ``vae_3``, does not matter; the RNG states are
+    among them, without the ``_<n>`` Keras adds to names taken earlier in the
+    process; a repeated path gets a ``+`` per repeat, in order),
     optimizer variables by position.
 
     With ``write=False`` (a multi-worker run's non-chief workers) ``save``
@@ -206,7 +208,12 @@ class Checkpointer:
         prefix = f"{model.name}/"
         variables: dict[str, tf.Variable] = {}
         for variable in model.variables:
-            key = variable.path.removeprefix(prefix).replace("/", ".")
+            path = variable.path
+            if not path.startswith(prefix):
+                # variables outside the model's scope (seed generators of its layers) get process-wide
+                # unique names, seed_generator_1 in a process that made another model first: drop the suffix
+                path = re.sub(r"^([^/]*?)_\d+/", r"\1/", path)
+            key = path.removeprefix(prefix).replace("/", ".")
             while key in variables:  # e.g. the RNG states of recurrent layers share a path
                 key += "+"
             variables[key] = variable
