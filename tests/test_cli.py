@@ -126,6 +126,9 @@ def test_tdvae_run_exports_a_rollout_signature(tmp_path):
 
     run = tmp_path / "td"
     assert main(["train", "tdvae_oscillator", "--epochs", "1", "--quiet", "--out", str(run)]) == 0
+    tags = {value.tag for path in (run / "logs" / "images").rglob("events.out.tfevents.*")
+            for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+    assert any("rollout" in tag for tag in tags), tags  # the film strip reaches TensorBoard
     assert main(["export", str(run), "--out-root", str(tmp_path / "sm"), "--name", "td", "--no-warmup",
                  "--option", "horizon=3"]) == 0
     served = tf.saved_model.load(str(tmp_path / "sm" / "td" / "1"))
