@@ -328,9 +328,13 @@ PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
     "latent_pca": lambda model, ex: plot_latent_pca(model, ex.x, ex.labels),
     "interpolations": lambda model, ex: plot_interpolations(model, ex.x),
     "latent_traversals": lambda model, ex: plot_latent_traversals(model, ex.x),
+}
+"""Every picture of an autoencoder by name: ``PICTURES[name](model, examples) -> uint8 [H, W, 3]``."""
+
+SEQUENCE_PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
     "rollout": lambda model, ex: plot_rollout(model, ex.x, seed=0 if ex.seed is None else int(ex.seed)),
 }
-"""Every picture by name: ``PICTURES[name](model, examples) -> uint8 [H, W, 3]``."""
+"""Pictures of sequence models (TD-VAE), sized by their data: ``examples.x`` holds sequences."""
 
 
 @dataclass
@@ -344,25 +348,32 @@ class Pictures:
 def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None) -> Pictures:
     """Draw every picture of :data:`PICTURES` (or ``names``) that ``model`` can give.
 
+    A sequence model with ``rollout`` (TD-VAE) gets :data:`SEQUENCE_PICTURES`
+    instead (its film strip).
+
     Args:
-      model: any model of the Autoencoder contract.
+      model: any model of the Autoencoder contract, or a sequence model.
       examples: the data to draw from.
-      names: a subset of :data:`PICTURES`; default all.
+      names: a subset of the pictures; default all.
 
     Raises:
       ValueError: an unknown picture name.
     """
-    names = list(PICTURES) if names is None else list(names)
-    unknown = [n for n in names if n not in PICTURES]
+    table = SEQUENCE_PICTURES if hasattr(model, "rollout") else PICTURES
+    names = list(table) if names is None else list(names)
+    unknown = [n for n in names if n not in PICTURES and n not in SEQUENCE_PICTURES]
     if unknown:
-        raise ValueError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(PICTURES)}")
+        raise ValueError(
+            f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join([*PICTURES, *SEQUENCE_PICTURES])}"
+        )
     pictures = Pictures()
     for name in names:
-        if name != "rollout" and not hasattr(model, "encode"):
-            pictures.skipped[name] = f"{type(model).__name__} is not an autoencoder (no encode)"
+        if name not in table:
+            kind = "a sequence model" if table is SEQUENCE_PICTURES else "an autoencoder of images"
+            pictures.skipped[name] = f"{type(model).__name__} is not {kind}"
             continue
         try:
-            pictures.images[name] = PICTURES[name](model, examples)
+            pictures.images[name] = table[name](model, examples)
         except ModelCapabilityError as error:
             pictures.skipped[name] = str(error)
     return pictures
