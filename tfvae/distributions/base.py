@@ -31,6 +31,20 @@ class DistributionHead(keras.layers.Layer):
         """Shape of the parameter tensor for one example."""
         raise NotImplementedError
 
+    def check_params(self, params: tf.Tensor, network: str = "decoder", role: str = "likelihood",
+                     unit: str = "example") -> tf.Tensor:
+        """``params`` if its per-example shape is ``params_shape``, else a ``ValueError`` naming both shapes.
+
+        Models call it when they are built, so a network that does not fit its
+        head is refused with the network, the head and both shapes named.
+        """
+        if tuple(params.shape[1:]) != tuple(self.params_shape):
+            raise ValueError(
+                f"the {network} outputs shape {tuple(params.shape[1:])} per {unit} but the {role} "
+                f"{type(self).__name__} needs {tuple(self.params_shape)}"
+            )
+        return params
+
     def sample(self, distribution: tfd.Distribution, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
         """Draw ``[num_samples, *batch, *event]`` from a distribution this head made.
 

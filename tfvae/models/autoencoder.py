@@ -154,19 +154,9 @@ class Autoencoder(GenerativeModel):
     def build(self, input_shape=None):
         x = tf.zeros((1, *self.data_shape), tf.float32)
         params = self.encoder(x)
-        if tuple(params.shape[1:]) != tuple(self.posterior.params_shape):
-            raise ValueError(
-                f"the encoder outputs shape {tuple(params.shape[1:])} per example but the posterior "
-                f"{type(self.posterior).__name__} needs {tuple(self.posterior.params_shape)}"
-            )
-        z = self.posterior(params).mean()
+        z = self.posterior(self.posterior.check_params(params, "encoder", "posterior")).mean()
         params = self.decoder(z)
-        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
-            raise ValueError(
-                f"the decoder outputs shape {tuple(params.shape[1:])} per example but the likelihood "
-                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
-            )
-        self.likelihood(params)
+        self.likelihood(self.likelihood.check_params(params))
         self.built = True
 
     # ------------------------------------------------------------ the contract

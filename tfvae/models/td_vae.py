@@ -428,12 +428,7 @@ class TDVAE(GenerativeModel):
         z1 = self.smoothing(z2.z, b[:, 0], b[:, -1], jump, mean=True)
         self.transition(z1.z, jump, mean=True)
         params = self.decoder(z2.z)
-        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
-            raise ValueError(
-                f"the decoder outputs shape {tuple(params.shape[1:])} per state but the likelihood "
-                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
-            )
-        self.likelihood(params)
+        self.likelihood(self.likelihood.check_params(params, unit="state"))
         self.built = True
 
     # ------------------------------------------------------------------- inputs

@@ -269,12 +269,7 @@ class VQVAE(_QuantizedAutoencoder):
         x = tf.zeros((1, *self.data_shape), tf.float32)
         out = self.quantizer(self.encoder(x))
         params = self.decoder(tf.reshape(out["quantized"], [1, -1]))
-        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
-            raise ValueError(
-                f"the decoder outputs shape {tuple(params.shape[1:])} per example but the likelihood "
-                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
-            )
-        self.likelihood(params)
+        self.likelihood(self.likelihood.check_params(params))
         self.built = True
 
     @property
@@ -441,12 +436,7 @@ class VQVAE2(_QuantizedAutoencoder):
     def build(self, input_shape=None):
         out = self.vector_quantize(tf.zeros((1, *self.data_shape), tf.float32))
         params = self.decoder(self._decoder_input(out["z"], False))
-        if tuple(params.shape[1:]) != tuple(self.likelihood.params_shape):
-            raise ValueError(
-                f"the decoder outputs shape {tuple(params.shape[1:])} per example but the likelihood "
-                f"{type(self.likelihood).__name__} needs {tuple(self.likelihood.params_shape)}"
-            )
-        self.likelihood(params)
+        self.likelihood(self.likelihood.check_params(params))
         self.built = True
 
     @property
