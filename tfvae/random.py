@@ -17,9 +17,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 _BITS = 24
+
+
+def as_seed(seed, generator=None) -> tf.Tensor:
+    """An int64 ``[2]`` stateless seed from ``None`` (the generator's next), an int or a pair.
+
+    Args:
+      seed: ``None``, a Python / numpy int, or a length-2 integer array or tensor.
+      generator: a ``keras.random.SeedGenerator`` used when ``seed`` is None.
+
+    Raises:
+      TypeError: a float or string seed.
+      ValueError: a seed of another shape than ``[2]``, or ``None`` without a generator.
+    """
+    if seed is None:
+        if generator is None:
+            raise ValueError("seed is None and there is no seed generator to draw one from")
+        return tf.cast(generator.next(), tf.int64)
+    if isinstance(seed, (bool, np.bool_)):
+        raise TypeError(f"seed must be an int or a length-2 int seed, got {seed!r}")
+    if isinstance(seed, (int, np.integer)):
+        seed = [int(seed), 0]
+    seed = tf.convert_to_tensor(seed)
+    if not seed.dtype.is_integer:
+        raise TypeError(f"seed must be an int or a length-2 int seed, got dtype {seed.dtype.name}")
+    if seed.shape.rank is not None and seed.shape != (2,):
+        raise ValueError(f"seed must be an int or a length-2 int seed, got shape {tuple(seed.shape)}")
+    return tf.cast(seed, tf.int64)
 
 
 def uniform(shape: Sequence[int] | tf.Tensor, seed: tf.Tensor, dtype=tf.float32) -> tf.Tensor:

@@ -1,42 +1,107 @@
-"""Checks on user data that name the expected shape and dtype.
+"""Checks on user data and arguments that name the expected shape, dtype or range.
 
 Shape and dtype are checked while tracing (static shapes); non-finite values
 are checked eagerly with a ``ValueError`` and in graph mode with an assert op.
 XLA drops assert ops, so under ``jit_compile=True`` a NaN input shows up as a
 NaN loss instead (``keras.callbacks.TerminateOnNaN`` stops such a run).
+
+:func:`check_int` and :func:`check_number` check constructor and method
+arguments (sizes, counts, weights): a ``latent_dim`` of ``2.5``, ``"3"`` or
+``True``, or a ``beta`` of ``inf``, is refused with its name instead of being
+truncated or carried into a NaN loss.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 
+#: the hint for non-float data (images stored as 0..255 integers)
+DATA_HINT = "Scale integer images to [0, 1] first (e.g. x / 255)."
 
-def _describe(shape: Sequence[int | None]) -> str:
+
+def _describe(shape: Sequence[int | None] | str) -> str:
+    if isinstance(shape, str):
+        return shape
     return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
 
 
-def check_floating(x, name: str, expected: Sequence[int | None]) -> tf.Tensor:
+def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = None) -> int:
+    """``value`` as a Python int in ``[minimum, maximum]``, or a clear error naming ``name``.
+
+    Integral floats (``3.0``, as JSON may give them) are accepted; ``2.5``,
+    strings and booleans are refused rather than truncated or coerced.
+
+    Raises:
+      TypeError: not an integer.
+      ValueError: out of range.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if not isinstance(value, numbers.Integral) and not (math.isfinite(float(value)) and float(value).is_integer()):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}")
+    return value
+
+
+def check_ints(values, name: str, minimum: int | None = 1) -> tuple[int, ...]:
+    """A sequence of ints (e.g. ``hidden_units``), each checked by :func:`check_int`."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a sequence of integers such as (256, 128), got {values!r}")
+    return tuple(check_int(v, f"{name}[{i}]", minimum) for i, v in enumerate(values))
+
+
+def check_number(value, name: str, minimum: float | None = None, *, strict: bool = False,
+                 maximum: float | None = None) -> float:
+    """``value`` as a finite float, ``>= minimum`` (``> minimum`` when ``strict``), or a clear error.
+
+    NaN and infinity are refused: a ``beta`` of ``inf`` would turn every loss into ``inf``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if minimum is not None and (value <= minimum if strict else value < minimum):
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum:g}, got {value:g}")
+    return value
+
+
+def check_floating(x, name: str, expected: Sequence[int | None] | str, hint: str = DATA_HINT) -> tf.Tensor:
     """Convert ``x`` to a float32 tensor, refusing non-float data.
 
     Args:
       x: array-like data.
       name: what ``x`` is, for the message.
-      expected: the expected full shape, ``None`` for free dimensions.
+      expected: the expected full shape, ``None`` for free dimensions (the
+        first is called ``batch``), or its description such as
+        ``"(batch, time, 2)"``.
+      hint: advice appended to the dtype error (none for latent codes).
     """
     if isinstance(x, (list, tuple)):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError as error:  # ragged nested lists
+            raise ValueError(f"{name} must be a rectangular array of shape {_describe(expected)}: {error}") from None
     dtype = tf.as_dtype(x.dtype) if hasattr(x, "dtype") else None
+    suffix = f". {hint}" if hint else ""
     if dtype is not None and not dtype.is_floating:
         raise TypeError(
-            f"{name} must be floating point with shape {_describe(expected)}, got dtype "
-            f"{dtype.name}. Scale integer images to [0, 1] first (e.g. x / 255)."
+            f"{name} must be floating point with shape {_describe(expected)}, got dtype {dtype.name}{suffix}"
         )
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_floating:
-        raise TypeError(f"{name} must be floating point with shape {_describe(expected)}, got {x.dtype.name}")
+        raise TypeError(f"{name} must be floating point with shape {_describe(expected)}, got {x.dtype.name}{suffix}")
     return tf.cast(x, tf.float32)
 
 
@@ -74,7 +139,7 @@ def check_data_shape(x, data_shape: Sequence[int], name: str = "x") -> tf.Tensor
 
 def check_latent(z, latent_dim: int, name: str = "z") -> tf.Tensor:
     """Check latent codes ``(batch, latent_dim)`` or ``(samples, batch, latent_dim)``."""
-    z_tensor = check_floating(z, name, (None, latent_dim))
+    z_tensor = check_floating(z, name, (None, latent_dim), hint="")
     rank = z_tensor.shape.rank
     if rank is not None and rank == 3:
         check_shape(z_tensor, name, (None, None, latent_dim))

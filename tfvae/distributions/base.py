@@ -3,10 +3,37 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfvae.validation import check_int, check_number
+
 tfd = tfp.distributions
+
+#: Largest standard deviation a learned Gaussian head (posterior, learned
+#: priors) produces. ``softplus(r)`` of a diverged raw output (``r = 1e30``)
+#: would give ``s**2 = inf`` in the KL; ``N(m, 1e4**2)`` against ``N(0, 1)`` is
+#: already ~5e7 nats per dimension, far beyond any trained model.
+MAX_SCALE = 1e4
+
+
+def check_scale_floor(value, name: str = "scale_floor") -> float:
+    """A standard-deviation floor: finite, > 0 and a normal float32 (a smaller one rounds to 0)."""
+    value = check_number(value, name, 0.0, strict=True)
+    if value < np.finfo(np.float32).tiny:
+        raise ValueError(f"{name} must be at least {np.finfo(np.float32).tiny:g} (float32 rounds it to 0), got {value:g}")
+    return value
+
+
+def bounded_scale(raw: tf.Tensor, floor: float, max_scale: float = MAX_SCALE) -> tf.Tensor:
+    """``min(softplus(raw), max_scale) + floor``: finite and ``>= floor`` for any finite ``raw``.
+
+    The floor keeps ``log s`` finite when ``raw -> -inf``; the ceiling keeps
+    ``s**2`` (the KL, ``log_prob`` far from the mean) finite when ``raw``
+    diverges to ``+1e30``. Below ``max_scale`` it is the plain softplus scale.
+    """
+    return tf.minimum(tf.math.softplus(raw), max_scale) + floor
 
 
 class DistributionHead(keras.layers.Layer):
@@ -72,9 +99,7 @@ class LatentHead(DistributionHead):
 
     def __init__(self, latent_dim: int, **kwargs):
         super().__init__(**kwargs)
-        if int(latent_dim) < 1:
-            raise ValueError(f"latent_dim must be >= 1, got {latent_dim}")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = check_int(latent_dim, "latent_dim")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "latent_dim": self.latent_dim}

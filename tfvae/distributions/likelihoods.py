@@ -14,8 +14,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae.distributions.base import DistributionHead
+from tfvae.distributions.base import DistributionHead, check_scale_floor
 from tfvae.registry import LIKELIHOODS, serializable
+from tfvae.validation import check_ints, check_number
 
 tfd = tfp.distributions
 
@@ -29,8 +30,11 @@ class Likelihood(DistributionHead):
 
     def __init__(self, event_shape: Sequence[int], **kwargs):
         super().__init__(**kwargs)
-        event_shape = tuple(int(d) for d in event_shape)
-        if not event_shape or min(event_shape) < 1:
+        try:
+            event_shape = check_ints(event_shape, "event_shape")
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"event_shape must be a non-empty tuple of positive ints, got {event_shape!r} ({error})") from None
+        if not event_shape:
             raise ValueError(f"event_shape must be a non-empty tuple of positive ints, got {event_shape}")
         self.event_shape = event_shape
 
@@ -94,11 +98,17 @@ class GaussianLikelihood(Likelihood):
 
     learned as ``softplus(r) + scale_floor``, initialised at ``scale``.
 
+    A fixed ``scale`` below ``scale_floor`` is refused too: with
+    ``scale = 1e-30`` one pixel 1 away from the mean already gives
+    ``log_prob = -inf`` in float32 (lower ``scale_floor`` to go below it
+    deliberately).
+
     Args:
       event_shape: shape of one example.
-      scale: the fixed sigma, or the initial value of a learned one.
+      scale: the fixed sigma, or the initial value of a learned one
+        (finite, ``>= scale_floor``).
       learn_scale: ``None``, ``"global"`` or ``"per_dimension"``.
-      scale_floor: smallest learned sigma.
+      scale_floor: smallest sigma (finite, > 0; default 1e-3).
     """
 
     LEARN_SCALE = (None, "global", "per_dimension")
@@ -114,10 +124,15 @@ class GaussianLikelihood(Likelihood):
         super().__init__(event_shape, **kwargs)
         if learn_scale not in self.LEARN_SCALE:
             raise ValueError(f"learn_scale must be one of {self.LEARN_SCALE}, got {learn_scale!r}")
-        if not scale > 0:
-            raise ValueError(f"scale must be > 0, got {scale}")
+        scale = check_number(scale, "scale", 0.0, strict=True)
+        scale_floor = check_scale_floor(scale_floor)
         if learn_scale is not None and not scale > scale_floor:
             raise ValueError(f"scale ({scale}) must exceed scale_floor ({scale_floor}) when it is learned")
+        if scale < scale_floor:
+            raise ValueError(
+                f"scale ({scale:g}) is below scale_floor ({scale_floor:g}): float32 log-probabilities overflow to "
+                "-inf for so small a sigma; pass a smaller scale_floor to use it anyway"
+            )
         self.scale = float(scale)
         self.learn_scale = learn_scale
         self.scale_floor = float(scale_floor)

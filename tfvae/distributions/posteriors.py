@@ -7,37 +7,49 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae import random
-from tfvae.distributions.base import LatentHead
+from tfvae.distributions.base import (
+    MAX_SCALE,
+    LatentHead,
+    bounded_scale,
+    check_scale_floor,
+)
 from tfvae.registry import serializable
+from tfvae.validation import check_int, check_number
 
 tfd = tfp.distributions
 
 
 @serializable
 class DiagonalGaussianPosterior(LatentHead):
-    r"""Diagonal Gaussian posterior with a softplus scale and a floor.
+    r"""Diagonal Gaussian posterior with a softplus scale, a floor and a ceiling.
 
     The network outputs ``2 * latent_dim`` numbers ``[m, r]`` per example::
 
-        q(z|x) = N(z; m, diag(s^2)),   s = softplus(r) + scale_floor
+        q(z|x) = N(z; m, diag(s^2)),   s = min(softplus(r), max_scale) + scale_floor
 
     returned as ``tfd.MultivariateNormalDiag`` so the KL against the
     :class:`~tfvae.distributions.priors.StandardNormalPrior` is analytic.
-    The floor keeps ``log s`` finite when the encoder pushes ``r`` to -inf.
+    The floor keeps ``log s`` finite when the encoder pushes ``r`` to -inf;
+    the ceiling keeps ``s^2`` in the KL finite when it pushes ``r`` to +inf
+    (``r = 1e30`` would otherwise give an infinite rate). Below the ceiling
+    the scale is the plain softplus one.
 
     Args:
       latent_dim: size of z.
       scale_floor: smallest standard deviation (> 0).
+      max_scale: largest standard deviation before the floor is added
+        (> scale_floor; default 1e4).
 
     References:
       Kingma, D. P. & Welling, M. (2014). Auto-Encoding Variational Bayes.
     """
 
-    def __init__(self, latent_dim: int, scale_floor: float = 1e-4, **kwargs):
+    def __init__(self, latent_dim: int, scale_floor: float = 1e-4, max_scale: float = MAX_SCALE, **kwargs):
         super().__init__(latent_dim, **kwargs)
-        if not scale_floor > 0:
-            raise ValueError(f"scale_floor must be > 0, got {scale_floor}")
-        self.scale_floor = float(scale_floor)
+        self.scale_floor = check_scale_floor(scale_floor)
+        self.max_scale = check_number(max_scale, "max_scale", 0.0, strict=True)
+        if not self.max_scale > self.scale_floor:
+            raise ValueError(f"max_scale ({max_scale}) must exceed scale_floor ({scale_floor})")
 
     @property
     def params_shape(self) -> tuple[int, ...]:
@@ -46,7 +58,7 @@ class DiagonalGaussianPosterior(LatentHead):
     def call(self, params) -> tfd.MultivariateNormalDiag:
         params = self._float32(params)
         loc, raw_scale = tf.split(params, 2, axis=-1)
-        scale = tf.math.softplus(raw_scale) + self.scale_floor
+        scale = bounded_scale(raw_scale, self.scale_floor, self.max_scale)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
 
     def sample(self, distribution, num_samples, seed):
@@ -56,7 +68,7 @@ class DiagonalGaussianPosterior(LatentHead):
         return loc + scale * random.normal(shape, seed, loc.dtype)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "scale_floor": self.scale_floor}
+        return {**super().get_config(), "scale_floor": self.scale_floor, "max_scale": self.max_scale}
 
 
 @serializable
@@ -128,7 +140,7 @@ class KSparsePosterior(PointMassPosterior):
         )
 
     def _check_k(self, k: int) -> int:
-        if not 1 <= int(k) <= self.latent_dim:
+        if not 1 <= check_int(k, "k", minimum=None) <= self.latent_dim:
             raise ValueError(f"k must be in [1, latent_dim={self.latent_dim}], got {k}")
         return int(k)
 

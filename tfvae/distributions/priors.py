@@ -7,8 +7,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae import random
-from tfvae.distributions.base import LatentHead
+from tfvae.distributions.base import LatentHead, bounded_scale
 from tfvae.registry import serializable
+from tfvae.validation import check_int, check_ints
 
 tfd = tfp.distributions
 
@@ -58,9 +59,7 @@ class ConditionalGaussianPrior(LatentHead):
 
     def __init__(self, latent_dim: int, num_classes: int, **kwargs):
         super().__init__(latent_dim, **kwargs)
-        if int(num_classes) < 1:
-            raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-        self.num_classes = int(num_classes)
+        self.num_classes = check_int(num_classes, "num_classes")
         self.table = self.add_weight(
             name="table",
             shape=(self.num_classes, 2 * self.latent_dim),
@@ -78,7 +77,7 @@ class ConditionalGaussianPrior(LatentHead):
         params = tf.gather(self.table, tf.cast(condition, tf.int32))
         loc, raw = tf.split(params, 2, axis=-1)
         # softplus(raw + log(e - 1)) is 1 at raw = 0: the table starts at N(0, I)
-        scale = tf.math.softplus(raw + 0.5413248546129181) + 1e-4
+        scale = bounded_scale(raw + 0.5413248546129181, 1e-4)
         return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
 
     def sample(self, distribution, num_samples, seed):
@@ -105,9 +104,7 @@ class MixtureOfGaussiansPrior(LatentHead):
 
     def __init__(self, latent_dim: int, num_components: int = 10, **kwargs):
         super().__init__(latent_dim, **kwargs)
-        if int(num_components) < 1:
-            raise ValueError(f"num_components must be >= 1, got {num_components}")
-        self.num_components = int(num_components)
+        self.num_components = check_int(num_components, "num_components")
         shape = (self.num_components, self.latent_dim)
         self.locs = self.add_weight(name="locs", shape=shape,
                                     initializer=keras.initializers.RandomNormal(stddev=1.0, seed=0))
@@ -120,7 +117,7 @@ class MixtureOfGaussiansPrior(LatentHead):
         return ()
 
     def call(self, condition=None) -> tfd.Distribution:
-        components = tfd.MultivariateNormalDiag(self.locs, tf.math.softplus(self.raw_scales) + 1e-4)
+        components = tfd.MultivariateNormalDiag(self.locs, bounded_scale(self.raw_scales, 1e-4))
         return tfd.MixtureSameFamily(tfd.Categorical(logits=self.logits), components)
 
     def get_config(self) -> dict:
@@ -146,10 +143,8 @@ class VampPrior(LatentHead):
 
     def __init__(self, latent_dim: int, data_shape=(28, 28, 1), num_pseudo_inputs: int = 50, **kwargs):
         super().__init__(latent_dim, **kwargs)
-        if int(num_pseudo_inputs) < 1:
-            raise ValueError(f"num_pseudo_inputs must be >= 1, got {num_pseudo_inputs}")
-        self.data_shape = tuple(int(d) for d in data_shape)
-        self.num_pseudo_inputs = int(num_pseudo_inputs)
+        self.data_shape = check_ints(data_shape, "data_shape")
+        self.num_pseudo_inputs = check_int(num_pseudo_inputs, "num_pseudo_inputs")
         self.pseudo_inputs = self.add_weight(
             name="pseudo_inputs", shape=(self.num_pseudo_inputs, *self.data_shape),
             initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=0),

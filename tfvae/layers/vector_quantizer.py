@@ -42,6 +42,7 @@ import tensorflow as tf
 
 from tfvae import random as tfvae_random
 from tfvae.registry import serializable
+from tfvae.validation import check_int, check_number
 
 __all__ = ["VectorQuantizer", "VectorQuantizerEMA"]
 
@@ -105,15 +106,9 @@ class VectorQuantizer(keras.layers.Layer):
     ):
         _check_float32_dtype(kwargs.pop("dtype", None))
         super().__init__(dtype="float32", **kwargs)
-        if int(num_embeddings) < 1:
-            raise ValueError(f"num_embeddings must be >= 1, got {num_embeddings}")
-        if int(embedding_dim) < 1:
-            raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
-        if float(commitment_cost) < 0:
-            raise ValueError(f"commitment_cost must be >= 0, got {commitment_cost}")
-        self.num_embeddings = int(num_embeddings)
-        self.embedding_dim = int(embedding_dim)
-        self.commitment_cost = float(commitment_cost)
+        self.num_embeddings = check_int(num_embeddings, "num_embeddings")
+        self.embedding_dim = check_int(embedding_dim, "embedding_dim")
+        self.commitment_cost = check_number(commitment_cost, "commitment_cost", 0.0)
         self.embeddings_initializer = keras.initializers.get(
             embeddings_initializer if embeddings_initializer is not None else _default_initializer()
         )
@@ -296,11 +291,12 @@ class VectorQuantizerEMA(VectorQuantizer):
         **kwargs,
     ):
         super().__init__(num_embeddings, embedding_dim, commitment_cost, embeddings_initializer, **kwargs)
+        decay, epsilon = check_number(decay, "decay"), check_number(epsilon, "epsilon")
         if not 0.0 <= float(decay) < 1.0:
             raise ValueError(f"decay must be in [0, 1), got {decay}")
         if float(epsilon) <= 0:
             raise ValueError(f"epsilon must be > 0, got {epsilon}")
-        if dead_code_threshold is not None and float(dead_code_threshold) <= 0:
+        if dead_code_threshold is not None and check_number(dead_code_threshold, "dead_code_threshold") <= 0:
             raise ValueError(f"dead_code_threshold must be > 0 or None, got {dead_code_threshold}")
         self.decay = float(decay)
         self.epsilon = float(epsilon)

@@ -8,6 +8,7 @@ from tfvae.distributions import PointMassPosterior
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.networks import MLP
 from tfvae.registry import MODELS, serializable
+from tfvae.validation import check_number
 
 JACOBIANS = ("auto", "closed_form", "batch_jacobian")
 
@@ -46,6 +47,7 @@ class ContractiveAE(Autoencoder):
                  jacobian: str = "auto", seed: int | None = None, **kwargs):
         if jacobian not in JACOBIANS:
             raise ValueError(f"jacobian must be one of {JACOBIANS}, got {jacobian!r}")
+        contraction_weight = check_number(contraction_weight, "contraction_weight")
         if not contraction_weight >= 0:
             raise ValueError(f"contraction_weight must be >= 0, got {contraction_weight}")
         self.contraction_weight = float(contraction_weight)

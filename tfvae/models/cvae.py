@@ -11,8 +11,9 @@ from tfvae.distributions import ConditionalGaussianPrior
 from tfvae.models.autoencoder import _deserialize
 from tfvae.models.vae import VAE
 from tfvae.networks import ConvEncoder
+from tfvae.random import as_seed
 from tfvae.registry import MODELS, serializable
-from tfvae.validation import check_data_shape, check_latent
+from tfvae.validation import check_data_shape, check_int, check_latent
 
 tfd = tfp.distributions
 
@@ -52,11 +53,9 @@ class ConditionalVAE(VAE):
 
     def __init__(self, encoder, decoder, posterior, likelihood, num_classes: int = 10, prior=None,
                  condition_embedding: int | None = None, conditional_prior: bool = False, **kwargs):
-        if int(num_classes) < 2:
-            raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-        if condition_embedding is not None and int(condition_embedding) < 1:
+        self.num_classes = check_int(num_classes, "num_classes", minimum=2)
+        if condition_embedding is not None and check_int(condition_embedding, "condition_embedding", None) < 1:
             raise ValueError(f"condition_embedding must be None (one-hot) or >= 1, got {condition_embedding}")
-        self.num_classes = int(num_classes)
         self.condition_embedding = None if condition_embedding is None else int(condition_embedding)
         self.conditional_prior = bool(conditional_prior)
         self.label_embedding = (
@@ -121,7 +120,8 @@ class ConditionalVAE(VAE):
         leading = tf.shape(z)[:-1]
         flat = tf.reshape(z, [-1, self.latent_dim])
         c = self.condition_features(condition)
-        copies = tf.shape(flat)[0] // tf.shape(c)[0]  # z may be [S, B, D]: repeat the labels per sample
+        # z may be [S, B, D]: repeat the labels per sample (an empty batch has no rows to repeat)
+        copies = tf.shape(flat)[0] // tf.maximum(tf.shape(c)[0], 1)
         inputs = tf.concat([flat, tf.tile(c, [copies, 1])], axis=-1)
         params = self.decoder(inputs, training=training)
         params = tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0))
@@ -184,15 +184,22 @@ class ConditionalVAE(VAE):
 
     def elbo(self, x, condition=None, num_samples=None, seed=None):
         x = check_data_shape(x, self.data_shape)
-        return self.per_example_terms((x, self.check_condition(condition, x.shape[0])), False, num_samples, seed)
+        y = self.check_condition(condition, x.shape[0])
+        num_samples = None if num_samples is None else check_int(num_samples, "num_samples")
+        return self.per_example_terms((x, y), False, num_samples, as_seed(seed, self.seed_generator))
 
     def sample(self, num_samples: int, condition=None, seed=None) -> tf.Tensor:
         """``num_samples`` images of class ``condition`` (an int, or labels ``(num_samples,)``)."""
-        labels = np.broadcast_to(np.asarray(condition if condition is not None else -1), (int(num_samples),))
-        y = self.check_condition(labels.astype(np.int32))
-        seed = self.seed_generator.next() if seed is None else seed
+        num_samples = check_int(num_samples, "num_samples", minimum=0)
+        if condition is None:
+            self.check_condition(None)  # the error that says labels are needed
+        labels = np.asarray(condition)
+        if labels.ndim == 0:
+            labels = np.broadcast_to(labels, (num_samples,))
+        y = self.check_condition(labels, num_samples)
+        seed = as_seed(seed, self.seed_generator)
         prior = self.prior_for(y)
-        z = self.prior.sample(prior, 1 if self.conditional_prior else int(num_samples), seed)
+        z = self.prior.sample(prior, 1 if self.conditional_prior else num_samples, seed)
         z = z[0] if self.conditional_prior else z
         return self._decode(z, False, y).mean()
 

@@ -7,6 +7,7 @@ import tensorflow as tf
 from tfvae import random
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
+from tfvae.validation import check_number
 
 CORRUPTIONS = ("masking", "gaussian", "salt_and_pepper")
 
@@ -79,6 +80,7 @@ class DenoisingAE(Autoencoder):
         if corruption not in CORRUPTIONS:
             raise ValueError(f"corruption must be one of {CORRUPTIONS}, got {corruption!r}")
         fraction = corruption != "gaussian"
+        noise_level = check_number(noise_level, "noise_level")
         if not (0 <= noise_level <= 1 if fraction else noise_level >= 0):
             raise ValueError(f"noise_level must be in {'[0, 1]' if fraction else '[0, inf)'} for {corruption}, got {noise_level}")
         self.corruption = corruption

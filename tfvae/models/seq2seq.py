@@ -11,6 +11,7 @@ from tfvae.distributions.likelihoods import masked
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.networks.recurrent import RecurrentDecoder, RecurrentEncoder, sequence_mask
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.validation import check_ints, check_number
 
 tfd = tfp.distributions
 
@@ -45,7 +46,7 @@ class Seq2SeqAE(Autoencoder):
 
     def __init__(self, encoder, decoder, posterior, likelihood, padding_value: float = 0.0,
                  seed: int | None = None, **kwargs):
-        self.padding_value = float(padding_value)
+        self.padding_value = check_number(padding_value, "padding_value")
         super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
 
     @classmethod
@@ -72,7 +73,8 @@ class Seq2SeqAE(Autoencoder):
           padding_value: the value that marks padded steps.
           **kwargs: the model's own arguments (``seed``, ...).
         """
-        units = int(tuple(hidden_units)[0]) if tuple(hidden_units) else 64
+        hidden_units = check_ints(hidden_units, "hidden_units")
+        units = hidden_units[0] if hidden_units else 64
         posterior = cls.build_posterior(latent_dim, kwargs)
         head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
         encoder = RecurrentEncoder(posterior.params_shape, units, cell, padding_value, name="encoder")

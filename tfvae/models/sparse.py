@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfvae.distributions import KSparsePosterior, PointMassPosterior
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
+from tfvae.validation import check_int, check_number
 
 SPARSITY = ("kl", "l1")
 
@@ -62,6 +63,8 @@ class SparseAE(Autoencoder):
                  sparsity_target: float = 0.05, sparsity_weight: float = 1.0, seed: int | None = None, **kwargs):
         if sparsity not in SPARSITY:
             raise ValueError(f"sparsity must be one of {SPARSITY}, got {sparsity!r}")
+        sparsity_target = check_number(sparsity_target, "sparsity_target")
+        sparsity_weight = check_number(sparsity_weight, "sparsity_weight")
         if not 0 < sparsity_target < 1:
             raise ValueError(f"sparsity_target must be in (0, 1), got {sparsity_target}")
         if not sparsity_weight >= 0:
@@ -128,9 +131,8 @@ class KSparsityScheduler(keras.callbacks.Callback):
 
     def __init__(self, k_start: int, k_end: int, epochs: int):
         super().__init__()
-        if epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {epochs}")
-        self.k_start, self.k_end, self.epochs = int(k_start), int(k_end), int(epochs)
+        self.k_start, self.k_end = check_int(k_start, "k_start"), check_int(k_end, "k_end")
+        self.epochs = check_int(epochs, "epochs")
 
     def k_at(self, epoch: int) -> int:
         progress = min(epoch / self.epochs, 1.0)

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import keras
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -38,9 +37,15 @@ from tfvae.distributions import DiagonalGaussianPosterior, Likelihood
 from tfvae.models.base import GenerativeModel
 from tfvae.networks import MLP, ConvDecoder, ConvEncoder
 from tfvae.networks.mlp import check_activation
-from tfvae.random import uniform
+from tfvae.random import as_seed, uniform
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
-from tfvae.validation import check_finite, check_floating
+from tfvae.validation import (
+    check_finite,
+    check_floating,
+    check_int,
+    check_ints,
+    check_number,
+)
 
 tfd = tfp.distributions
 
@@ -65,14 +70,7 @@ def _deserialize(obj):
 
 def _as_seed(seed, generator: keras.random.SeedGenerator) -> tf.Tensor:
     """An int64 ``[2]`` stateless seed from ``None`` (the generator), an int or a pair."""
-    if seed is None:
-        return tf.cast(generator.next(), tf.int64)
-    if isinstance(seed, (int, np.integer)):
-        seed = [int(seed), 0]
-    seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-    if seed.shape != (2,):
-        raise ValueError(f"seed must be an int or a length-2 int seed, got shape {tuple(seed.shape)}")
-    return seed
+    return as_seed(seed, generator)
 
 
 class LatentPath(NamedTuple):
@@ -114,10 +112,8 @@ class GatedGaussianBlock(keras.layers.Layer):
 
     def __init__(self, latent_dim: int, units: int = 64, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = int(latent_dim)
-        self.units = int(units)
-        if self.latent_dim < 1 or self.units < 1:
-            raise ValueError(f"latent_dim and units must be >= 1, got {latent_dim} and {units}")
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        self.units = check_int(units, "units")
         self.features = keras.layers.Dense(self.units, activation="tanh", name="features")
         self.gate = keras.layers.Dense(self.units, activation="sigmoid", name="gate")
         self.projection = keras.layers.Dense(2 * self.latent_dim, dtype="float32", name="projection")
@@ -166,10 +162,8 @@ class GatedTransition(keras.layers.Layer):
 
     def __init__(self, latent_dim: int, units: int = 64, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = int(latent_dim)
-        self.units = int(units)
-        if self.latent_dim < 1 or self.units < 1:
-            raise ValueError(f"latent_dim and units must be >= 1, got {latent_dim} and {units}")
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        self.units = check_int(units, "units")
         self.candidate_hidden = keras.layers.Dense(self.units, activation="relu", name="candidate_hidden")
         self.candidate = keras.layers.Dense(self.latent_dim, name="candidate")
         self.gate_hidden = keras.layers.Dense(self.units, activation="relu", name="gate_hidden")
@@ -305,8 +299,8 @@ class TDVAE(GenerativeModel):
         for name, value in (("latent_dim", latent_dim), ("num_layers", num_layers), ("belief_units", belief_units),
                             ("block_units", block_units), ("max_jump", max_jump),
                             ("pairs_per_sequence", pairs_per_sequence)):
-            if int(value) < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+            check_int(value, name)
+        check_number(scale_floor, "scale_floor", 0.0, strict=True)
         self.frame_encoder = _deserialize(frame_encoder)
         self.decoder = _deserialize(decoder)
         self.likelihood = _deserialize(likelihood)
@@ -336,7 +330,7 @@ class TDVAE(GenerativeModel):
     # ----------------------------------------------------------------- builders
     @staticmethod
     def _frame_shape(data_shape: Sequence[int], max_jump: int) -> tuple[int, ...]:
-        data_shape = tuple(int(d) for d in data_shape)
+        data_shape = check_ints(data_shape, "data_shape")
         if len(data_shape) < 2:
             raise ValueError(
                 f"data_shape must be (time, *frame_shape) of one sequence, e.g. (20, 1) or (20, 32, 32, 1); "
@@ -374,10 +368,10 @@ class TDVAE(GenerativeModel):
           embedding_dim: size of a frame's embedding (the LSTM's input).
           **kwargs: the model's own arguments (``max_jump``, ``num_layers``, ``seed``, ...).
         """
-        frame_shape = cls._frame_shape(data_shape, int(kwargs.get("max_jump", 4)))
+        frame_shape = cls._frame_shape(data_shape, check_int(kwargs.get("max_jump", 4), "max_jump"))
         head = LIKELIHOODS.get(likelihood)(frame_shape, name="likelihood", **(likelihood_kwargs or {}))
         check_activation(activation)
-        encoder = MLP((int(embedding_dim),), hidden_units, activation, name="frame_encoder")
+        encoder = MLP((check_int(embedding_dim, "embedding_dim"),), hidden_units, activation, name="frame_encoder")
         decoder = MLP(head.params_shape, tuple(reversed(tuple(hidden_units))), activation, name="decoder")
         return cls(encoder, decoder, head, latent_dim=latent_dim, **kwargs)
 
@@ -409,11 +403,11 @@ class TDVAE(GenerativeModel):
           embedding_dim: size of a frame's embedding (the LSTM's input).
           **kwargs: the model's own arguments.
         """
-        frame_shape = cls._frame_shape(data_shape, int(kwargs.get("max_jump", 4)))
+        frame_shape = cls._frame_shape(data_shape, check_int(kwargs.get("max_jump", 4), "max_jump"))
         if len(frame_shape) != 3:
             raise ValueError(f"the conv builder needs image frames (height, width, channels), got {frame_shape}")
         head = LIKELIHOODS.get(likelihood)(frame_shape, name="likelihood", **(likelihood_kwargs or {}))
-        encoder = ConvEncoder((int(embedding_dim),), filters, hidden_units=hidden_units, activation=activation,
+        encoder = ConvEncoder((check_int(embedding_dim, "embedding_dim"),), filters, hidden_units=hidden_units, activation=activation,
                               name="frame_encoder")
         decoder = ConvDecoder(head.params_shape, tuple(reversed(tuple(filters))),
                               hidden_units=tuple(reversed(tuple(hidden_units))), activation=activation, name="decoder")
@@ -443,7 +437,7 @@ class TDVAE(GenerativeModel):
         min_length = self.max_jump + 1 if min_length is None else int(min_length)
         frame = ", ".join(str(d) for d in self.frame_shape)
         expected = f"(batch, time, {frame})"
-        x = check_floating(x, name, (None, None, *self.frame_shape))
+        x = check_floating(x, name, expected)
         shape = x.shape
         if shape.rank is not None:
             if shape.rank != 2 + len(self.frame_shape):
@@ -738,9 +732,8 @@ class TDVAE(GenerativeModel):
           Predicted frame means ``[B, horizon, *frame_shape]``, and with
           ``return_z`` the states ``[B, horizon, state_dim]`` too.
         """
-        if int(horizon) < 1:
-            raise ValueError(f"horizon must be >= 1, got {horizon}")
-        if not 1 <= int(jump) <= self.max_jump:
+        horizon = check_int(horizon, "horizon")
+        if not 1 <= check_int(jump, "jump", minimum=None) <= self.max_jump:
             raise ValueError(f"jump must be in [1, max_jump={self.max_jump}] (the jumps trained on), got {jump}")
         if not self.condition_on_jump and int(jump) != 1:
             raise ValueError(

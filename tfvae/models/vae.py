@@ -16,8 +16,9 @@ from tfvae.distributions import (
 )
 from tfvae.kl import KL_METHODS, kl_divergence
 from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.random import as_seed
 from tfvae.registry import MODELS, serializable
-from tfvae.validation import check_data_shape
+from tfvae.validation import check_data_shape, check_int, check_number
 
 tfd = tfp.distributions
 
@@ -89,18 +90,12 @@ class VAE(Autoencoder):
         seed: int | None = None,
         **kwargs,
     ):
-        if int(kl_warmup_steps) < 0:
-            raise ValueError(f"kl_warmup_steps must be >= 0, got {kl_warmup_steps}")
-        if not float(free_bits) >= 0:
-            raise ValueError(f"free_bits must be >= 0, got {free_bits}")
-        self.kl_warmup_steps = int(kl_warmup_steps)
-        self.free_bits = float(free_bits)
+        self.kl_warmup_steps = check_int(kl_warmup_steps, "kl_warmup_steps", minimum=0)
+        self.free_bits = check_number(free_bits, "free_bits", 0.0)
         if kl not in KL_METHODS:
             raise ValueError(f"kl must be one of {KL_METHODS}, got {kl!r}")
-        if int(num_samples) < 1:
-            raise ValueError(f"num_samples must be >= 1, got {num_samples}")
-        if not float(beta) >= 0:
-            raise ValueError(f"beta must be >= 0, got {beta}")
+        num_samples = check_int(num_samples, "num_samples")
+        beta = check_number(beta, "beta", 0.0)
         posterior = _deserialize(posterior)
         if isinstance(prior, str):
             prior = self.build_prior(prior, posterior.latent_dim, _deserialize(likelihood).event_shape, kwargs)
@@ -188,20 +183,23 @@ class VAE(Autoencoder):
           x: float data of shape ``(batch, *data_shape)``.
           condition: unused by unconditional models.
           num_samples: Monte-Carlo samples (default: the model's ``num_samples``).
-          seed: a length-2 stateless seed (default: the model's seed generator).
+          seed: an int or a length-2 stateless seed (default: the model's seed generator).
         """
         self._check_condition(condition)
-        return self.per_example_terms(check_data_shape(x, self.data_shape), False, num_samples, seed)
+        x = check_data_shape(x, self.data_shape)
+        num_samples = None if num_samples is None else check_int(num_samples, "num_samples")
+        return self.per_example_terms(x, False, num_samples, as_seed(seed, self.seed_generator))
 
     def sample(self, num_samples: int, seed=None) -> tf.Tensor:
         """Decode ``num_samples`` draws from the prior; returns the likelihood means.
 
         Args:
-          num_samples: how many examples.
-          seed: a length-2 int seed; defaults to the model's seed generator.
+          num_samples: how many examples (0 gives an empty batch).
+          seed: an int or a length-2 int seed; defaults to the model's seed generator.
         """
-        seed = self.seed_generator.next() if seed is None else seed
-        z = self.prior.sample(self.prior(), int(num_samples), seed)
+        num_samples = check_int(num_samples, "num_samples", minimum=0)
+        seed = as_seed(seed, self.seed_generator)
+        z = self.prior.sample(self.prior(), num_samples, seed)
         return self._decode(z, False).mean()
 
     def get_config(self) -> dict:
@@ -253,15 +251,9 @@ class BetaVAE(VAE):
 
     def __init__(self, *args, beta: float = 4.0, capacity_max: float = 0.0, capacity_steps: int = 10_000,
                  gamma: float = 100.0, **kwargs):
-        if not float(capacity_max) >= 0:
-            raise ValueError(f"capacity_max must be >= 0, got {capacity_max}")
-        if int(capacity_steps) < 1:
-            raise ValueError(f"capacity_steps must be >= 1, got {capacity_steps}")
-        if not float(gamma) >= 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}")
-        self.capacity_max = float(capacity_max)
-        self.capacity_steps = int(capacity_steps)
-        self.gamma = float(gamma)
+        self.capacity_max = check_number(capacity_max, "capacity_max", 0.0)
+        self.capacity_steps = check_int(capacity_steps, "capacity_steps")
+        self.gamma = check_number(gamma, "gamma", 0.0)
         if self.capacity_max:
             self.loss_term_names = (*VAE.loss_term_names, "capacity")
         super().__init__(*args, beta=beta, **kwargs)

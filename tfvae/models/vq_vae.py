@@ -182,6 +182,10 @@ class _QuantizedAutoencoder(Autoencoder):
             rate = tf.fill(tf.shape(distortion), tf.constant(self.uniform_rate(), tf.float32))
         else:
             rate = tf.cast(tf.convert_to_tensor(prior_nll), tf.float32)
+            if rate.shape.rank != 1 or (rate.shape[0] is not None and distortion.shape[0] is not None
+                                        and rate.shape[0] != distortion.shape[0]):
+                raise ValueError(f"prior_nll must hold one NLL per example, shape ({distortion.shape[0]},); "
+                                 f"got {tuple(rate.shape)}")
         return {"distortion": distortion, "rate": rate, "nll_bound": distortion + rate}
 
 

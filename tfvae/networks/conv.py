@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from tfvae.networks.mlp import check_activation
 from tfvae.registry import serializable
+from tfvae.validation import check_int, check_ints
 
 
 class _ConvNetwork(keras.layers.Layer):
@@ -25,10 +26,10 @@ class _ConvNetwork(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-        self.filters = tuple(int(f) for f in filters)
-        self.kernel_size = int(kernel_size)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.target_shape = check_ints(target_shape, "target_shape")
+        self.filters = check_ints(filters, "filters")
+        self.kernel_size = check_int(kernel_size, "kernel_size")
+        self.hidden_units = check_ints(hidden_units, "hidden_units")
         self.activation = check_activation(activation)
         self.hidden = [
             keras.layers.Dense(u, activation=activation, name=f"dense_{i}") for i, u in enumerate(self.hidden_units)

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.registry import serializable
+from tfvae.validation import check_ints
 
 ACTIVATIONS = ("relu", "elu", "selu", "tanh", "gelu", "swish", "leaky_relu", "softplus", "sigmoid")
 
@@ -42,8 +43,8 @@ class MLP(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.target_shape = check_ints(target_shape, "target_shape")
+        self.hidden_units = check_ints(hidden_units, "hidden_units")
         self.activation = check_activation(activation)
         self.hidden = [
             keras.layers.Dense(units, activation=activation, name=f"dense_{i}")

@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.registry import serializable
+from tfvae.validation import check_int, check_ints
 
 CELLS = ("gru", "lstm")
 
@@ -44,8 +45,8 @@ class RecurrentEncoder(keras.layers.Layer):
     def __init__(self, target_shape: Sequence[int], units: int = 64, cell: str = "gru",
                  padding_value: float = 0.0, **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
-        self.units = int(units)
+        self.target_shape = check_ints(target_shape, "target_shape")
+        self.units = check_int(units, "units")
         self.cell = _check_cell(cell)
         self.padding_value = float(padding_value)
         layer = keras.layers.GRU if cell == "gru" else keras.layers.LSTM
@@ -91,10 +92,10 @@ class RecurrentDecoder(keras.layers.Layer):
 
     def __init__(self, target_shape: Sequence[int], units: int = 64, cell: str = "gru", **kwargs):
         super().__init__(**kwargs)
-        self.target_shape = tuple(int(d) for d in target_shape)
+        self.target_shape = check_ints(target_shape, "target_shape")
         if len(self.target_shape) != 2:
             raise ValueError(f"RecurrentDecoder makes sequences (time, features), got target_shape {self.target_shape}")
-        self.units = int(units)
+        self.units = check_int(units, "units")
         self.cell = _check_cell(cell)
         self.rnn_cell = (keras.layers.GRUCell if cell == "gru" else keras.layers.LSTMCell)(self.units, name=f"{cell}_cell")
         states = 1 if cell == "gru" else 2

@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.registry import serializable
+from tfvae.validation import check_int
 
 
 @serializable
@@ -42,7 +43,9 @@ class ResidualStack(keras.layers.Layer):
 
     def __init__(self, filters: int, residual_filters: int = 32, num_blocks: int = 2, **kwargs):
         super().__init__(**kwargs)
-        self.filters, self.residual_filters, self.num_blocks = int(filters), int(residual_filters), int(num_blocks)
+        self.filters = check_int(filters, "filters", minimum=None)
+        self.residual_filters = check_int(residual_filters, "residual_filters", minimum=None)
+        self.num_blocks = check_int(num_blocks, "num_blocks", minimum=None)
         if min(self.filters, self.residual_filters) < 1 or self.num_blocks < 0:
             raise ValueError(
                 f"filters and residual_filters must be >= 1 and num_blocks >= 0, got "
@@ -91,10 +94,10 @@ class _ResNetConfig(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.filters = int(filters)
-        self.residual_filters = int(residual_filters)
-        self.num_residual_blocks = int(num_residual_blocks)
-        self.num_downsamples = int(num_downsamples)
+        self.filters = check_int(filters, "filters")
+        self.residual_filters = check_int(residual_filters, "residual_filters")
+        self.num_residual_blocks = check_int(num_residual_blocks, "num_residual_blocks", minimum=0)
+        self.num_downsamples = check_int(num_downsamples, "num_downsamples", minimum=None)
         if self.num_downsamples < 0:
             raise ValueError(f"num_downsamples must be >= 0, got {self.num_downsamples}")
         self.residual = ResidualStack(self.filters, self.residual_filters, self.num_residual_blocks, name="residual")
