@@ -74,6 +74,7 @@ __all__ = [
     "FASHION_MNIST_IDX_DIR",
     "DatasetInfo",
     "DatasetUnavailableError",
+    "EmptySplitError",
     "dataset_info",
     "load_arrays",
     "load_dataset",
@@ -105,6 +106,10 @@ _IDX_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
 
 class DatasetUnavailableError(TfvaeError, RuntimeError):
     """A known dataset whose data is not on this machine and cannot be fetched."""
+
+
+class EmptySplitError(TfvaeError, ValueError):
+    """A split that holds no examples: a training pipeline over it would run no step."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,6 +255,11 @@ class _IdxSource(_ArraySource):
     def __init__(self, name: str, directory: str, missing_hint: str = ""):
         self.name = name
         self.directory = os.path.abspath(os.path.expanduser(directory))
+        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
+            raise FileNotFoundError(  # what the CLI reports as a one-line error
+                f"IDX directory {self.directory} (dataset {name!r}) is a file, not a directory: pass the "
+                f"directory that holds the IDX files. {self._expected()}"
+            )
         if not os.path.isdir(self.directory):
             message = f"IDX directory {self.directory} (dataset {name!r}) does not exist."
             if missing_hint:
@@ -643,6 +653,8 @@ def load_dataset(
       DatasetUnavailableError: a tfds dataset that is not prepared here and
         cannot be downloaded, or ``"fashion_mnist_idx"`` when not installed.
     """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if name in generated.GENERATED:
         if binarize or dequantize or with_labels:
             raise ValueError(f"{name!r} is a generated dataset: binarize, dequantize and with_labels do not apply")
@@ -651,14 +663,17 @@ def load_dataset(
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:
         raise ValueError("binarize and dequantize are mutually exclusive: choose one")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if shuffle is None:
         shuffle = split == "train"
     seed = int(seed)
 
     source = _resolve(name, data_dir, download=download, manual_dir=manual_dir)
     ds, num_examples = source.examples(split, shuffle_files=shuffle and binarize != "static", seed=seed)
+    if num_examples == 0:
+        where = f" in {source.directory}" if isinstance(source, _IdxSource) else ""
+        raise EmptySplitError(
+            f"split {split!r} of dataset {name!r}{where} holds no examples: nothing to train or evaluate on"
+        )
 
     if binarize == "static":
 

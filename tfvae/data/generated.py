@@ -105,6 +105,8 @@ def load_generated(name: str, split: str, batch_size: int = 128, *, shuffle: boo
     """
     if name not in GENERATED:
         raise ValueError(f"unknown generated dataset {name!r}; choose one of {sorted(GENERATED)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     dataset = GENERATED[name]
     if split not in dataset.splits:
         raise ValueError(f"unknown split {split!r} for {name!r}; valid splits: {', '.join(dataset.splits)}")

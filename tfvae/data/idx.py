@@ -28,6 +28,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from tfvae.errors import TfvaeError
+
 __all__ = ["IdxFormatError", "read_idx", "read_idx_header", "write_idx"]
 
 # dtype code -> big-endian numpy dtype.
@@ -45,8 +47,8 @@ _KIND_SIZE_TO_CODE: dict[tuple[str, int], int] = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class IdxFormatError(ValueError):
-    """The file is not a well-formed IDX file (bad magic, unknown dtype, truncated...)."""
+class IdxFormatError(TfvaeError, ValueError):
+    """The file is not a well-formed IDX file (bad magic, unknown dtype, truncated...); the message names it."""
 
 
 def _open(path: str | os.PathLike) -> BinaryIO:
@@ -61,11 +63,23 @@ def _open(path: str | os.PathLike) -> BinaryIO:
     return gzip.open(path, "rb") if is_gzip else open(path, "rb")
 
 
+_CHUNK = 1 << 24  # read data in 16 MiB pieces
+
+
 def _read_exact(f: BinaryIO, n: int, path: str, what: str) -> bytes:
+    # Read in pieces: a corrupt header may declare terabytes, and f.read(n)
+    # would try to allocate them all before finding the file short.
+    chunks, remaining = [], n
     try:
-        data = f.read(n)
+        while remaining > 0:
+            chunk = f.read(min(remaining, _CHUNK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
     except (EOFError, OSError, zlib.error) as e:  # truncated or corrupt gzip stream
         raise IdxFormatError(f"{path}: cannot read {what}: corrupt or truncated gzip data ({e})") from e
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) != n:
         raise IdxFormatError(f"{path}: truncated {what}: expected {n} bytes, found {len(data)}")
     return data
