@@ -137,6 +137,9 @@ class VectorQuantizer(keras.layers.Layer):
             trainable=self._codebook_trainable(),
             dtype="float32",
             name="embeddings",
+            # Assigned by the layer itself (EMA) in replica context: every replica
+            # computes the same value from all-reduced statistics.
+            aggregation="none" if self._codebook_trainable() else "only_first_replica",
         )
 
     # ---------------------------------------------------------------- helpers
@@ -257,8 +260,10 @@ class VectorQuantizerEMA(VectorQuantizer):
     Philox bits, so it is the same eagerly, under ``tf.function`` and under XLA.
     Keep the threshold below 1 (a restarted code's count), e.g. ``1e-2``.
 
-    Under ``tf.distribute`` each replica updates with its own batch (the
-    statistics are not all-reduced).
+    Under ``tf.distribute`` the counts ``n_i`` and sums are all-reduced over
+    the replicas, so every replica makes the update of the global batch (the
+    one-device update); dead-code restarts draw from the first replica's
+    share of the batch.
 
     Args:
       num_embeddings: codebook size ``K``.
@@ -310,7 +315,8 @@ class VectorQuantizerEMA(VectorQuantizer):
     def build(self, input_shape):
         super().build(input_shape)
         self.ema_cluster_size = self.add_weight(
-            shape=(self.num_embeddings,), initializer="ones", trainable=False, dtype="float32", name="ema_cluster_size"
+            shape=(self.num_embeddings,), initializer="ones", trainable=False, dtype="float32",
+            name="ema_cluster_size", aggregation="only_first_replica",
         )
         # m_i starts equal to e_i. The value is read when the variable is
         # initialised: Keras defers that (after `embeddings`) when the layer
@@ -321,6 +327,7 @@ class VectorQuantizerEMA(VectorQuantizer):
             trainable=False,
             dtype="float32",
             name="ema_embedding_sum",
+            aggregation="only_first_replica",
         )
 
     def _loss(self, x, e) -> tf.Tensor:
@@ -331,6 +338,10 @@ class VectorQuantizerEMA(VectorQuantizer):
     def _update_codebook(self, flat_inputs, flat_indices, counts) -> None:
         gamma, k = self.decay, float(self.num_embeddings)
         sums = tf.math.unsorted_segment_sum(flat_inputs, flat_indices, self.num_embeddings)
+        context = tf.distribute.get_replica_context()
+        if context is not None and context.num_replicas_in_sync > 1:
+            # the global batch's statistics: every replica makes the one-device update
+            counts, sums = context.all_reduce(tf.distribute.ReduceOp.SUM, [counts, sums])
         cluster_size = gamma * self.ema_cluster_size + (1.0 - gamma) * counts
         embedding_sum = gamma * self.ema_embedding_sum + (1.0 - gamma) * sums
         n = tf.reduce_sum(cluster_size)
@@ -339,9 +350,11 @@ class VectorQuantizerEMA(VectorQuantizer):
         if self.dead_code_threshold is not None:
             dead = cluster_size < self.dead_code_threshold
             rows = tf.shape(flat_inputs)[0]
+            dead = tf.logical_and(dead, rows > 0)  # a replica's empty share of a last batch restarts nothing
             u = tfvae_random.uniform([self.num_embeddings], self.seed_generator.next())
-            picks = tf.minimum(tf.cast(u * tf.cast(rows, tf.float32), tf.int32), rows - 1)
-            candidates = tf.gather(flat_inputs, picks)
+            picks = tf.clip_by_value(tf.cast(u * tf.cast(rows, tf.float32), tf.int32), 0, tf.maximum(rows - 1, 0))
+            padded = tf.concat([flat_inputs, tf.zeros([1, self.embedding_dim], flat_inputs.dtype)], axis=0)
+            candidates = tf.gather(padded, picks)
             embeddings = tf.where(dead[:, tf.newaxis], candidates, embeddings)
             embedding_sum = tf.where(dead[:, tf.newaxis], candidates, embedding_sum)
             cluster_size = tf.where(dead, tf.ones_like(cluster_size), cluster_size)
