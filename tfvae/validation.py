@@ -54,7 +54,7 @@ def check_int(value, name: str, minimum: int | None = 1, maximum: int | None = N
 
 def check_ints(values, name: str, minimum: int | None = 1) -> tuple[int, ...]:
     """A sequence of ints (e.g. ``hidden_units``), each checked by :func:`check_int`."""
-    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name} must be a sequence of integers such as (256, 128), got {values!r}")
     return tuple(check_int(v, f"{name}[{i}]", minimum) for i, v in enumerate(values))
 
