@@ -9,6 +9,7 @@ import argparse
 import importlib
 import os
 import sys
+import warnings
 
 from tfvae.commands import command_names
 
@@ -24,21 +25,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """tfvae's own warnings as one ``tfvae: warning: ...`` line; others as Python prints them."""
+    if os.path.abspath(filename).startswith(_PACKAGE_DIR):
+        return f"tfvae: warning: {message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfvae`` script; returns the exit status.
 
-    Errors a user can fix (:class:`tfvae.errors.TfvaeError`, a missing file)
-    are printed as one ``tfvae: error: ...`` line with exit status 2.
+    Errors a user can fix (:class:`tfvae.errors.TfvaeError`, a file that is
+    missing or cannot be read or written) are printed as one
+    ``tfvae: error: ...`` line with exit status 2, without a traceback;
+    Ctrl-C exits with status 130. tfvae's warnings (a checkpoint skipped, a
+    stale lock taken over) are printed as ``tfvae: warning: ...`` lines.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     from tfvae.errors import TfvaeError
 
+    previous = warnings.formatwarning
+    warnings.formatwarning = _format_warning
     try:
         return args.handler(args)
-    except (TfvaeError, FileNotFoundError) as error:
-        print(f"tfvae: error: {error}", file=sys.stderr)
+    except (TfvaeError, OSError) as error:
+        print(f"tfvae: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("tfvae: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        warnings.formatwarning = previous
+
+
+def _one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.strerror}: {error.filename}"
+    return " ".join(str(error).split("\n")) if str(error) else type(error).__name__
 
 
 if __name__ == "__main__":

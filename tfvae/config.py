@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import tomllib
 import types
 import typing
@@ -41,6 +42,7 @@ class ConfigError(TfvaeError, ValueError):
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+NONFINITE_MODES = ("stop", "skip")
 DRIVERS = ("fit", "loop")
 STRATEGIES = ("none", "mirrored", "multi_worker")
 ARCHITECTURES = ("mlp", "conv", "recurrent")
@@ -117,6 +119,12 @@ class TrainConfig:
       seed: seed of the model's initialisation and random draws, and of shuffling.
       checkpoint_every: save a checkpoint every this many epochs.
       keep_checkpoints: how many checkpoints to keep.
+      on_nonfinite: what a step whose loss terms or gradients hold a NaN or
+        an infinity does: ``"stop"`` (raise :class:`tfvae.models.base.NonFiniteError`
+        naming the step and the term; the update is not applied and the last
+        good checkpoint stays the newest) or ``"skip"`` (leave the weights and
+        the optimizer as they were and go on; the epoch warns how many steps
+        it skipped).
     """
 
     epochs: int = 20
@@ -129,6 +137,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 1
     keep_checkpoints: int = 3
+    on_nonfinite: str = "stop"
 
 
 @dataclass
@@ -154,13 +163,19 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         """Range and choice checks that types alone do not catch."""
+        from tfvae.networks.mlp import ACTIVATIONS
         from tfvae.registry import LIKELIHOODS, MODELS
 
+        if self.name.strip() != self.name or self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
+            raise ConfigError(f"name: must be a plain name (it names the run directory runs/<name>), got {self.name!r}")
         checks = [
             ("model.name", self.model.name in MODELS, f"one of {MODELS.names()}"),
             ("model.architecture", self.model.architecture in ARCHITECTURES, f"one of {list(ARCHITECTURES)}"),
             ("model.likelihood", self.model.likelihood in LIKELIHOODS, f"one of {LIKELIHOODS.names()}"),
             ("model.latent_dim", self.model.latent_dim >= 1, ">= 1"),
+            ("model.hidden_units", all(u >= 1 for u in self.model.hidden_units), "a list of widths >= 1"),
+            ("model.filters", all(f >= 1 for f in self.model.filters), "a list of channel counts >= 1"),
+            ("model.activation", self.model.activation in ACTIVATIONS, f"one of {list(ACTIVATIONS)}"),
             ("model.kl", self.model.kl in (None, "analytic", "mc"), "'analytic' or 'mc'"),
             ("model.num_samples", self.model.num_samples is None or self.model.num_samples >= 1, ">= 1"),
             ("model.beta", self.model.beta is None or self.model.beta >= 0, ">= 0"),
@@ -174,6 +189,8 @@ class ExperimentConfig:
             ("train.steps_per_execution", self.train.steps_per_execution >= 1, ">= 1"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 1, ">= 1"),
             ("train.keep_checkpoints", self.train.keep_checkpoints >= 1, ">= 1"),
+            ("train.seed", 0 <= self.train.seed < 2**32, "in [0, 2**32 - 1]"),
+            ("train.on_nonfinite", self.train.on_nonfinite in NONFINITE_MODES, f"one of {list(NONFINITE_MODES)}"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -199,6 +216,8 @@ def _type_name(tp) -> str:
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Check ``value`` against the annotation ``tp``; ints are accepted as floats."""
     origin = typing.get_origin(tp)
+    if isinstance(value, float) and not math.isfinite(value) and tp is not Any and origin is not dict:
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(tp)
         if value is None and type(None) in options:
@@ -289,12 +308,18 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
       overrides: ``table.key=value`` strings.
     """
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"{path}: not a config file (a TOML file is expected)")
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the config file: {error.strerror or error}") from None
     data.setdefault("name", path.stem)
     try:
         return ExperimentConfig.from_dict(apply_overrides(data, overrides or []))

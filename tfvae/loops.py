@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
-from tfvae.models.base import GenerativeModel, gradient_step
+from tfvae.models.base import GenerativeModel, NonFiniteGuard, gradient_step, nonfinite_mode, raise_nonfinite
 
 
 def _strategy_of(model: GenerativeModel) -> tf.distribute.Strategy | None:
@@ -79,8 +79,15 @@ def _cached_runner(model: GenerativeModel, key: tuple, make: Callable[[], Callab
     return runners[key]
 
 
-def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Strategy | None = None):
-    """A ``tf.function`` running up to ``steps_per_execution`` steps; returns how many ran."""
+def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Strategy | None = None,
+                 model: GenerativeModel | None = None):
+    """A ``tf.function`` running up to ``steps_per_execution`` steps; returns how many ran.
+
+    With ``model`` it returns ``(steps, healthy)``, ``healthy`` being whether
+    every term tracker of the model is still finite (a failed step under
+    ``on_nonfinite="stop"`` leaves them non-finite, see
+    :func:`tfvae.models.gradient_step`).
+    """
     if strategy is None:
         replicated = step_fn
     else:
@@ -107,7 +114,10 @@ def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Stra
         # a tf.cond after a `break`: there MirroredStrategy's replica threads
         # capture placeholders that are never fed.
         steps, _ = tf.while_loop(more, step, [tf.constant(0), iterator.get_next_as_optional()])
-        return steps
+        if model is None:
+            return steps
+        healthy = tf.reduce_all(tf.stack([tf.math.is_finite(t.result()) for t in model.term_trackers]))
+        return steps, healthy
 
     return run
 
@@ -119,7 +129,7 @@ def _cardinality(dataset: tf.data.Dataset) -> int | None:
     return n if n >= 0 else None
 
 
-def _run_epoch(model, dataset, runner, progbar_title, verbose, strategy=None) -> dict[str, float]:
+def _run_epoch(model, dataset, runner, progbar_title, verbose, strategy=None, epoch=None) -> dict[str, float]:
     for tracker in model.term_trackers:
         tracker.reset_state()
     target = _cardinality(dataset)
@@ -135,7 +145,12 @@ def _run_epoch(model, dataset, runner, progbar_title, verbose, strategy=None) ->
     iterator = iter(dataset)
     done = 0
     while True:
-        ran = int(runner(iterator))
+        ran = runner(iterator)
+        if isinstance(ran, tuple):  # a training runner: stop at a non-finite step
+            ran, healthy = ran
+            if not bool(healthy):
+                raise_nonfinite(model, epoch)
+        ran = int(ran)
         if ran == 0:
             break
         done += ran
@@ -164,6 +179,7 @@ def train_loop(
     initial_epoch: int = 0,
     callbacks: list[keras.callbacks.Callback] | None = None,
     verbose: int = 1,
+    on_nonfinite: str | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` with a hand-written ``tf.function`` loop.
 
@@ -185,15 +201,27 @@ def train_loop(
         (``on_epoch_end`` gets the epoch's logs) and stops when one sets
         ``model.stop_training``. Batch hooks are not called.
       verbose: 0 silent, 1 a progress bar per epoch.
+      on_nonfinite: a step whose loss terms or gradients are not finite is
+        never applied; ``"stop"`` then raises
+        :class:`~tfvae.models.base.NonFiniteError` (naming the step and the
+        term) at the end of that ``tf.function`` call, ``"skip"`` goes on
+        (the epoch warns how many steps it skipped). Default:
+        ``model.on_nonfinite``, else ``"stop"``.
 
     Returns:
       ``{term: [value per epoch run]}`` for every name in ``model.loss_term_names``
       (and ``val_<term>`` with validation data).
+
+    Raises:
+      NonFiniteError: a non-finite step under ``on_nonfinite="stop"``; the
+        model holds the weights of the step before, and no ``on_epoch_end``
+        hook ran for the failed epoch.
     """
     if int(epochs) < 1 or int(steps_per_execution) < 1:
         raise ValueError("epochs and steps_per_execution must be >= 1")
     if not 0 <= int(initial_epoch) <= int(epochs):
         raise ValueError(f"initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
+    mode = nonfinite_mode(model, on_nonfinite)
     strategy = _strategy_of(model)
     _check_jit(strategy, jit_compile)
     optimizer = _prepare_optimizer(model, optimizer, strategy)
@@ -201,24 +229,23 @@ def train_loop(
 
     def make_train_runner():
         def step(batch):
-            terms = gradient_step(model, optimizer, batch)
-            model.update_term_trackers(terms, model.batch_size_of(batch))
+            gradient_step(model, optimizer, batch, on_nonfinite=mode)  # records the terms in the trackers
 
-        return _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution), strategy)
+        return _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution), strategy, model)
 
-    key = ("train", optimizer, int(steps_per_execution), bool(jit_compile), id(strategy))
+    key = ("train", optimizer, int(steps_per_execution), bool(jit_compile), id(strategy), mode)
     runner = _cached_runner(model, key, make_train_runner)
     evaluator = (
         _evaluation_runner(model, int(steps_per_execution), jit_compile, strategy) if validation_data is not None else None
     )
     history: dict[str, list[float]] = {}
-    hooks = keras.callbacks.CallbackList(callbacks or [], model=model)
+    hooks = keras.callbacks.CallbackList([*(callbacks or []), NonFiniteGuard(mode, optimizer)], model=model)
     model.stop_training = False
     hooks.on_train_begin()
     for epoch in range(int(initial_epoch), int(epochs)):
         hooks.on_epoch_begin(epoch)
         title = f"Epoch {epoch + 1}/{epochs}"
-        results = _run_epoch(model, dataset, runner, title, verbose, strategy)
+        results = _run_epoch(model, dataset, runner, title, verbose, strategy, epoch)
         if evaluator is not None:
             val = _run_epoch(model, _as_dataset(validation_data, batch_size), evaluator, None, 0, strategy)
             results.update({f"val_{k}": v for k, v in val.items()})

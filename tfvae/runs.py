@@ -14,6 +14,23 @@ A run directory ``runs/<name>/`` holds::
 Nothing already saved is ever deleted: a directory that holds a run is only
 reused with ``resume=True``.
 
+Faults (see README, "Reliability"):
+
+- one ``tfvae train`` at a time per directory: ``RUN/.lock`` (created with
+  ``O_EXCL``, holding the pid) makes a second one fail with an error naming
+  the first; the lock of a killed run is taken over with a warning;
+- ``config.json``, ``history.csv`` and ``summary.json`` are replaced
+  atomically (temporary file, fsync, ``os.replace``); TensorFlow writes each
+  checkpoint under a temporary name and only then lists it in
+  ``checkpoints/checkpoint``, so a run killed at any moment leaves complete
+  files and the previous checkpoint;
+- at the end of an epoch its ``history.csv`` row is written, then its
+  checkpoint; ``--resume`` restores the newest checkpoint that can be read
+  (a truncated or garbage newest one is skipped with a warning) and drops
+  the history rows after its epoch, so every epoch appears once;
+- weights that are not finite are never checkpointed (and a NaN step under
+  ``train.on_nonfinite = "stop"`` stops the run before its epoch ends).
+
 Under ``train.strategy = "multi_worker"`` every worker runs :func:`train` with
 the same config and ``out``; only the chief writes the run directory (the
 others save their checkpoints to a temporary directory they delete at once).
@@ -25,11 +42,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import inspect
+import io
 import json
 import re
 import shutil
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,8 +60,9 @@ import tensorflow as tf
 from tfvae.config import ConfigError, ExperimentConfig, ModelConfig
 from tfvae.distribute import is_chief, is_distributed, make_strategy
 from tfvae.errors import TfvaeError
+from tfvae.fileio import DirectoryLock, atomic_write_text
 from tfvae.loops import evaluate_loop, train_loop
-from tfvae.models.base import GenerativeModel
+from tfvae.models.base import GenerativeModel, NonFiniteError
 from tfvae.registry import MODELS
 from tfvae.viz import ImageLogger, image_grid, save_png
 
@@ -160,31 +180,55 @@ class RunDirectory:
         return self.config_path.exists() or self.checkpoint_dir.exists()
 
     def write_config(self, config: ExperimentConfig) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.config_path.write_text(config.to_json() + "\n")
+        atomic_write_text(self.config_path, config.to_json() + "\n")
 
     def read_config(self) -> ExperimentConfig:
+        if not self.path.is_dir():
+            raise RunError(f"{self.path} holds no run: the run directory does not exist")
         if not self.config_path.is_file():
-            raise RunError(f"{self.path} holds no run to resume (no {CONFIG_FILE})")
+            raise RunError(f"{self.path} holds no run (no {CONFIG_FILE})")
         try:
-            return ExperimentConfig.from_dict(json.loads(self.config_path.read_text()))
-        except (json.JSONDecodeError, ConfigError) as error:
+            return ExperimentConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError, ConfigError) as error:
             raise RunError(f"{self.config_path} is not a valid run config: {error}") from None
+        except OSError as error:
+            raise RunError(f"{self.config_path} cannot be read: {error.strerror or error}") from None
 
     def append_history(self, epoch: int, logs: dict[str, float]) -> None:
+        """Add the row of ``epoch`` (the whole file is replaced atomically)."""
         row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
-        new = not self.history_path.exists()
-        with self.history_path.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        existing = self.history_path.read_text(encoding="utf-8") if self.history_path.exists() else ""
+        if existing and not existing.endswith("\n"):
+            existing += "\r\n"
+        lines = io.StringIO()
+        writer = csv.DictWriter(lines, fieldnames=list(row))
+        if not existing:
+            writer.writeheader()
+        writer.writerow(row)
+        atomic_write_text(self.history_path, existing + lines.getvalue())
 
     def read_history(self) -> list[dict[str, float]]:
         if not self.history_path.exists():
             return []
-        with self.history_path.open() as handle:
+        with self.history_path.open(newline="") as handle:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+    def truncate_history(self, epochs_done: int) -> list[int]:
+        """Drop the rows of epochs after ``epochs_done`` (trained, but not checkpointed); returns their epochs."""
+        if not self.history_path.exists():
+            return []
+        with self.history_path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, list(reader)
+        keep = [row for row in rows if float(row["epoch"]) <= epochs_done]
+        dropped = [int(float(row["epoch"])) for row in rows if float(row["epoch"]) > epochs_done]
+        if dropped:
+            lines = io.StringIO()
+            writer = csv.DictWriter(lines, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(keep)
+            atomic_write_text(self.history_path, lines.getvalue())
+        return dropped
 
 
 class Checkpointer:
@@ -222,9 +266,34 @@ class Checkpointer:
             optimizer=list(model.optimizer.variables),
             epoch=self.epoch,
         )
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=max_to_keep)
+        self.directory = Path(directory)
+        self.max_to_keep = max_to_keep
+        self.model = model
+        self._manager: tf.train.CheckpointManager | None = None
+
+    @property
+    def manager(self) -> tf.train.CheckpointManager:
+        """The ``tf.train.CheckpointManager`` that saves (made when first needed: reading needs none)."""
+        if self._manager is None:
+            try:
+                self._manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), self.max_to_keep)
+            except ValueError as error:  # an empty or half-valid checkpoints/checkpoint list
+                state = self.directory / "checkpoint"
+                aside = state.with_name(f"checkpoint.unreadable-{int(time.time())}")
+                state.replace(aside)
+                warnings.warn(f"{state} could not be read ({error}); moved it to {aside.name} and started a new list",
+                              RuntimeWarning, stacklevel=2)
+                self._manager = tf.train.CheckpointManager(self.checkpoint, str(self.directory), self.max_to_keep)
+        return self._manager
 
     def save(self, epoch: int) -> str | None:
+        """Save the model, optimizer and ``epoch``; refuses non-finite weights (:class:`NonFiniteError`).
+
+        TensorFlow writes the files under a temporary name and renames them,
+        then rewrites the ``checkpoint`` list atomically: a process killed
+        while saving leaves the previous checkpoint as the newest.
+        """
+        check_finite_weights(self.model, epoch)
         self.epoch.assign(epoch)
         if self.write:
             return self.manager.save(checkpoint_number=epoch)
@@ -235,19 +304,70 @@ class Checkpointer:
             shutil.rmtree(scratch, ignore_errors=True)
         return None
 
+    def checkpoints(self) -> list[str]:
+        """The checkpoint prefixes in the directory (``.../ckpt-<epoch>``), newest first.
+
+        Found from the ``ckpt-*.index`` files and from the ``checkpoint`` list
+        (which may name one whose files are gone), so neither a lost list nor
+        a lost file hides the others.
+        """
+        numbers: dict[int, str] = {}
+        listed: list[str] = []
+        with contextlib.suppress(Exception):  # an unreadable list: the files still count
+            state = tf.train.get_checkpoint_state(str(self.directory))
+            listed = list(state.all_model_checkpoint_paths) if state is not None else []
+        for prefix in [*listed, *(str(p.with_suffix("")) for p in self.directory.glob("ckpt-*.index"))]:
+            match = re.fullmatch(r"ckpt-(\d+)", Path(prefix).name)
+            if match:
+                numbers.setdefault(int(match[1]), str(self.directory / Path(prefix).name))
+        return [numbers[n] for n in sorted(numbers, reverse=True)]
+
     def restore_latest(self) -> int:
-        """Restore the newest checkpoint; returns the number of epochs it had done."""
-        path = self.manager.latest_checkpoint
-        if path is None:
-            raise RunError(f"no checkpoint in {self.manager.directory}")
-        try:
-            self.checkpoint.restore(path).assert_existing_objects_matched()
-        except (tf.errors.OpError, AssertionError, ValueError, IndexError, KeyError) as error:
-            raise RunError(
-                f"checkpoint {path} could not be restored ({type(error).__name__}: {str(error).splitlines()[0]}); "
-                "it is left as it is: restore an older one from the same directory or start a new run with --out"
-            ) from None
-        return int(self.epoch.numpy())
+        """Restore the newest checkpoint that can be read; returns the number of epochs it had done.
+
+        A newest checkpoint that is truncated, garbage or missing files is
+        skipped with a warning naming it (and kept as it is); the next older
+        one is restored.
+
+        Raises:
+          RunError: no checkpoint, or none can be restored (each one named, with why).
+        """
+        candidates = self.checkpoints()
+        if not candidates:
+            raise RunError(f"no checkpoint in {self.directory}")
+        failures = []
+        for path in candidates:
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+            except Exception as error:  # noqa: BLE001  (any unreadable file: name it and try the next)
+                first_line = (str(error).strip().splitlines() or [""])[0]
+                failures.append(f"checkpoint {path} could not be restored ({type(error).__name__}: {first_line})")
+                continue
+            if failures:
+                warnings.warn(
+                    "; ".join(failures) + f"; restored the newest usable one, {path} (epoch {int(self.epoch.numpy())}). "
+                    "The unreadable files are left as they are.",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            return int(self.epoch.numpy())
+        raise RunError(
+            "; ".join(failures) + ". No checkpoint there is usable; the files are left as they are: "
+            "start a new run with --out"
+        )
+
+
+def check_finite_weights(model: GenerativeModel, epoch: int) -> None:
+    """Raise :class:`NonFiniteError` when a weight of ``model`` is NaN or infinite (nothing is saved then)."""
+    variables = [v for v in model.trainable_variables]
+    if not variables:
+        return
+    if not bool(tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables]))):
+        bad = [v.path for v in variables if not bool(tf.reduce_all(tf.math.is_finite(v)))]
+        raise NonFiniteError(
+            f"the weights are not finite after epoch {epoch} ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}); "
+            "nothing of this epoch was saved: the newest checkpoint is the last good one. Lower the learning rate"
+        )
 
 
 class RunLogger(keras.callbacks.Callback):
@@ -269,7 +389,10 @@ class RunLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
         done = epoch + 1
+        check_finite_weights(self.model, done)  # before anything of the epoch is written
         self.rows.append({"epoch": float(done), **{k: float(v) for k, v in logs.items()}})
+        # The row first, then the checkpoint: a run killed between the two resumes from the previous
+        # checkpoint and drops this row (RunDirectory.truncate_history), so no epoch is missing or repeated.
         if self.write_files:
             self.run.append_history(done, logs)
             with self.writer.as_default(step=done):
@@ -392,21 +515,50 @@ def train(
         saved = run.read_config()
         if config.train.epochs != saved.train.epochs:
             saved.train.epochs = config.train.epochs
-        if config.train.strategy != saved.train.strategy:  # how to run it, not what to run
-            saved.train.strategy = config.train.strategy
-            saved.validate()
+        for how in ("strategy", "on_nonfinite"):  # how to run it, not what to run
+            if getattr(config.train, how) != getattr(saved.train, how):
+                setattr(saved.train, how, getattr(config.train, how))
+                saved.validate()
         config = saved
     # A multi-worker strategy must exist before TensorFlow runs any op.
     strategy = make_strategy(config.train.strategy)
-    distributed = is_distributed(strategy)
     chief = is_chief(strategy)
     if not chief:
-        verbose = 0
-    if not resume and chief and run.holds_a_run():
-        raise RunError(
-            f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
-        )
+        return _train(config, run, resume, 0, strategy, chief)
+    # One writer per run directory: the lock is taken before looking at what the directory holds, so
+    # two runs started together cannot both find it empty.
+    created = not run.path.exists()
+    try:
+        with DirectoryLock(run.path, "tfvae train"):
+            if not resume and run.holds_a_run():
+                raise RunError(
+                    f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
+                )
+            return _train(config, run, resume, verbose, strategy, chief)
+    finally:
+        if created:  # failed before writing anything: leave no empty directory behind
+            with contextlib.suppress(OSError):
+                run.path.rmdir()
 
+
+def _skip_epochs(dataset: tf.data.Dataset, epochs: int, driver: str) -> None:
+    """Start and drop the iterators ``epochs`` epochs of ``driver`` would have made of ``dataset``.
+
+    Each new iterator of a tfvae dataset draws the next shuffle order and
+    noise, so a resumed run then sees the data of the epochs it continues, as
+    if it had not stopped (same weights, tested). The custom loop makes one
+    iterator per epoch; Keras ``fit`` (and its validation) makes two of a
+    dataset whose length is known, as it starts the next one when a pass ends.
+    """
+    passes = 2 if driver == "fit" and int(dataset.cardinality()) > 0 else 1
+    for _ in range(epochs * passes):
+        iter(dataset)
+
+
+def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: int, strategy, chief: bool) -> RunResult:
+    from tfvae.data import dataset_info, load_dataset
+
+    distributed = is_distributed(strategy)
     _set_precision(config.train.precision)
     try:
         data = config.data
@@ -421,6 +573,7 @@ def train(
 
         with in_scope():  # variables (model and optimizer) are created by the strategy
             model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
+        model.on_nonfinite = config.train.on_nonfinite
         conditional = getattr(model, "conditional", False)
         loader = dict(
             batch_size=data.batch_size,
@@ -442,6 +595,16 @@ def train(
         initial_epoch = 0
         if resume:
             initial_epoch = checkpointer.restore_latest()
+            dropped = run.truncate_history(initial_epoch) if chief else []
+            if dropped:
+                warnings.warn(
+                    f"{run.history_path}: dropped the rows of epoch(s) {', '.join(map(str, dropped))}, which the "
+                    f"checkpoint of epoch {initial_epoch} does not hold; they are trained again",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            _skip_epochs(train_data, initial_epoch, config.train.driver)  # the data order and noise that follow
+            _skip_epochs(test_data, initial_epoch, config.train.driver)  # (validated once per epoch)
             if verbose:
                 print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
         elif chief:
@@ -476,6 +639,7 @@ def train(
                     validation_data=test_data,
                     callbacks=callbacks,
                     verbose=verbose,
+                    on_nonfinite=config.train.on_nonfinite,
                 )
             if config.train.epochs % config.train.checkpoint_every:
                 checkpointer.save(config.train.epochs)
@@ -489,7 +653,7 @@ def train(
                                    run.path)
             summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
                        "images": [p.name for p in images]}
-            (run.path / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+            atomic_write_text(run.path / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     finally:
         _set_precision("float32")
     if verbose:

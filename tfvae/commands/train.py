@@ -12,9 +12,9 @@ TRAINING_DIRS = (Path("training"), Path(__file__).resolve().parents[2] / "traini
 def _find_config(target: str) -> Path | None:
     path = Path(target)
     if path.suffix == ".toml" or path.is_file():
-        if not path.is_file():
+        if not path.exists():
             raise FileNotFoundError(f"config file not found: {path}")
-        return path
+        return path  # load_config says what is wrong with it, if anything
     for directory in TRAINING_DIRS:
         candidate = directory / f"{target}.toml"
         if candidate.is_file():
@@ -52,8 +52,16 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         "train.steps_per_execution": args.steps_per_execution,
         "train.seed": args.seed,
         "train.learning_rate": args.learning_rate,
+        "train.on_nonfinite": args.on_nonfinite,
     }
-    return [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+    return [f"{key}={_toml_value(value)}" for key, value in flags.items() if value is not None]
+
+
+def _toml_value(value) -> str:
+    """``value`` written as TOML (``nan`` and ``inf`` as TOML spells them, so the config check names them)."""
+    if isinstance(value, float):
+        return repr(value)  # 0.001, 1e+30, nan, inf, -inf: all TOML floats
+    return json.dumps(value)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,8 +70,9 @@ def run(args: argparse.Namespace) -> int:
 
     overrides = list(args.set or []) + _flag_overrides(args)
     config = resolve_config(args.target, overrides)
-    if args.name:
+    if args.name is not None:
         config.name = args.name
+        config.validate()
     verbose = 0 if args.quiet else 1
     if config.model.name == "pixelcnn":  # a prior over the codes of a VQ-VAE run
         if not args.from_run:
@@ -117,6 +126,11 @@ def register(commands) -> None:
     parser.add_argument("--no-jit", dest="jit", action="store_false", help="do not compile with XLA")
     parser.add_argument("--steps-per-execution", type=int, help="training steps per tf.function call")
     parser.add_argument("--seed", type=int, help="seed of initialisation, sampling and shuffling")
+    parser.add_argument(
+        "--on-nonfinite", choices=("stop", "skip"),
+        help="a step with a NaN or infinite loss or gradient: stop with an error naming the step and the term "
+        "(default; the last good checkpoint stays the newest), or skip it (weights unchanged) and go on",
+    )
     parser.add_argument("--out", help="run directory (default: runs/<config name>; RUN/prior for vq_prior)")
     parser.add_argument("--from", dest="from_run", metavar="RUN",
                         help="vq_prior: the VQ-VAE run whose codes the prior learns")

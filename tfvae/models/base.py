@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import keras
 import tensorflow as tf
 
+from tfvae.config import NONFINITE_MODES
 from tfvae.distribute import (
     UnsupportedStrategyError,
     global_batch_mean,
     is_multi_worker,
     replica_seed,
 )
+from tfvae.errors import TfvaeError
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -26,8 +31,56 @@ class ReplicaSeedGenerator(keras.random.SeedGenerator):
         return replica_seed(super().next(ordered=ordered))
 
 
-def gradient_step(model: GenerativeModel, optimizer: keras.optimizers.Optimizer, data) -> dict[str, tf.Tensor]:
-    """One optimisation step on ``model.loss_terms(data)``; returns the terms.
+class NonFiniteError(TfvaeError, FloatingPointError):
+    """A training step gave a NaN or infinite loss term or gradient (``on_nonfinite="stop"``).
+
+    The step's update was not applied: the model and optimizer hold the
+    values of the step before, and a run's newest checkpoint is the last good one.
+    """
+
+
+def nonfinite_mode(model: GenerativeModel, on_nonfinite: str | None = None) -> str:
+    """The non-finite policy in force: ``on_nonfinite``, else ``model.on_nonfinite``, else ``"stop"``."""
+    mode = on_nonfinite if on_nonfinite is not None else getattr(model, "on_nonfinite", "stop")
+    if mode not in NONFINITE_MODES:
+        raise ValueError(f"on_nonfinite must be one of {list(NONFINITE_MODES)}, got {mode!r}")
+    return mode
+
+
+def _all_finite(tensors) -> tf.Tensor:
+    checks = [
+        tf.reduce_all(tf.math.is_finite(t.values if isinstance(t, tf.IndexedSlices) else t))
+        for t in tensors
+        if t is not None
+    ]
+    return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
+
+
+def _apply_if(condition: tf.Tensor, optimizer, gradients, variables) -> None:
+    """``optimizer.apply_gradients`` only where ``condition`` (the same on every replica) holds."""
+
+    def apply(grads):
+        optimizer.apply_gradients(zip(grads, variables))
+
+    context = tf.distribute.get_replica_context()
+    if context is None or tf.__internal__.distribute.strategy_supports_no_merge_call():
+        tf.cond(condition, lambda: apply(gradients), lambda: None)
+        return
+
+    # MirroredStrategy on CPUs aggregates gradients with merge_call, which
+    # cannot sit in a tf.cond branch in replica context: take the decision in
+    # cross-replica context (as keras.optimizers.LossScaleOptimizer does).
+    def decide(distribution, condition, grads):
+        condition = distribution.experimental_local_results(condition)[0]
+        tf.cond(condition, lambda: distribution.extended.call_for_each_replica(apply, args=(grads,)), lambda: None)
+
+    context.merge_call(decide, args=(condition, gradients))
+
+
+def gradient_step(
+    model: GenerativeModel, optimizer: keras.optimizers.Optimizer, data, on_nonfinite: str | None = None
+) -> dict[str, tf.Tensor]:
+    """One optimisation step on ``model.loss_terms(data)``; records and returns the terms.
 
     Shared by :meth:`GenerativeModel.train_step` (Keras ``fit``) and
     :func:`tfvae.loops.train_loop`, so both drivers compute the same update.
@@ -35,19 +88,155 @@ def gradient_step(model: GenerativeModel, optimizer: keras.optimizers.Optimizer,
     is a ``keras.optimizers.LossScaleOptimizer`` (``mixed_float16``), and the
     wrapper unscales the gradients again in ``apply_gradients``.
 
+    The step's terms are added to ``model.term_trackers`` (weighted by the
+    batch size), whose results are the drivers' logs.
+
+    Non-finite steps: when a loss term or a gradient holds a NaN or an
+    infinity the update is NOT applied (weights, optimizer slots and
+    iterations stay as they were; one ``tf.cond``, so this holds under XLA
+    too). ``on_nonfinite`` (default ``model.on_nonfinite``, else ``"stop"``):
+
+    - ``"stop"``: the step's terms are recorded as they are (a NaN or
+      infinite term leaves its tracker non-finite; a non-finite gradient with
+      finite terms leaves every tracker's count NaN) and every later step
+      does nothing until the trackers are reset, so ``model.steps_done`` stays
+      at the last good step. The drivers see the non-finite logs and raise
+      :class:`NonFiniteError` (:func:`raise_nonfinite`).
+    - ``"skip"``: nothing is recorded for the step, ``steps_done`` counts it,
+      training goes on.
+
+    Under ``mixed_float16`` the ``LossScaleOptimizer`` already skips steps whose
+    scaled gradients overflow and lowers the scale: there only the loss terms
+    are checked.
+
     Under ``tf.distribute`` (called inside ``strategy.run``) each replica
     minimises its share of the GLOBAL batch mean
     (:func:`tfvae.distribute.global_batch_mean`); the optimizer sums the
-    replicas' gradients. The returned terms are this replica's batch means.
+    replicas' gradients, and the replicas agree on whether a step is applied.
+    The returned terms are this replica's batch means.
     """
+    mode = nonfinite_mode(model, on_nonfinite)
     variables = model.trainable_variables
+    batch_size = model.batch_size_of(data)
     with tf.GradientTape() as tape:
         terms = model.loss_terms(data, training=True)
-        loss = optimizer.scale_loss(global_batch_mean(terms["loss"], model.batch_size_of(data)))
+        loss = optimizer.scale_loss(global_batch_mean(terms["loss"], batch_size))
     gradients = tape.gradient(loss, variables)
-    optimizer.apply_gradients(zip(gradients, variables))
-    model.steps_done.assign_add(1)
+
+    empty = tf.equal(batch_size, 0)  # a replica's share of a small last batch: its means are NaN by nature
+    terms_ok = tf.logical_or(_all_finite(list(terms.values())), empty)
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        gradients_ok = tf.constant(True)
+    else:
+        gradients_ok = tf.logical_or(_all_finite(gradients), empty)
+    if mode == "stop":  # an earlier step of this epoch failed: do nothing until the driver stops
+        stopped = tf.logical_not(_all_finite([tracker.result() for tracker in model.term_trackers]))
+    else:
+        stopped = tf.constant(False)
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:  # every replica takes the same decision
+        failures = context.all_reduce(
+            tf.distribute.ReduceOp.SUM,
+            tf.cast(tf.stack([tf.logical_not(terms_ok), tf.logical_not(gradients_ok), stopped]), tf.float32),
+        )
+        terms_ok, gradients_ok, stopped = failures[0] == 0, failures[1] == 0, failures[2] > 0
+    finite = tf.logical_and(terms_ok, gradients_ok)
+    apply = tf.logical_and(finite, tf.logical_not(stopped))
+    _apply_if(apply, optimizer, gradients, variables)
+
+    weight = tf.cast(batch_size, tf.float32)
+    if mode == "stop":
+        first_failure = tf.logical_and(tf.logical_not(finite), tf.logical_not(stopped))
+        gradient_failure = tf.logical_and(first_failure, terms_ok)
+        weight = tf.where(apply, weight, tf.where(gradient_failure, float("nan"), tf.where(first_failure, weight, 0.0)))
+        model.steps_done.assign_add(tf.cast(apply, tf.int64))
+    else:
+        weight = tf.where(apply, weight, 0.0)
+        model.steps_done.assign_add(1)
+    model.update_term_trackers(terms, weight)
     return terms
+
+
+def _read(variable) -> float:
+    """A scalar variable's value in Python (also a mirrored or sync-on-read one under ``tf.distribute``)."""
+    return float(tf.convert_to_tensor(getattr(variable, "value", variable)).numpy())
+
+
+def raise_nonfinite(model: GenerativeModel, epoch: int | None = None) -> None:
+    """Raise the :class:`NonFiniteError` that the model's term trackers describe (see :func:`gradient_step`)."""
+    totals = {t.name: (_read(t.total), _read(t.count)) for t in model.term_trackers}
+    step = int(_read(model.steps_done)) + 1
+    where = f"step {step}" + (f" (epoch {epoch + 1})" if epoch is not None else "")
+    advice = (
+        "; the update was not applied, the weights are those of the step before. Lower the learning rate or "
+        "check the data, or set on_nonfinite='skip' (train.on_nonfinite, --on-nonfinite skip) to skip such steps"
+    )
+    if totals and all(not math.isfinite(count) for _, count in totals.values()):
+        raise NonFiniteError(f"non-finite gradient at {where}: the loss terms are finite{advice}")
+    bad = {name: total for name, (total, _) in totals.items() if not math.isfinite(total)}
+    if not bad:
+        raise NonFiniteError(f"non-finite loss at {where}{advice}")
+    # name a component first (distortion, rate, ...), then the sums it makes non-finite (loss, elbo)
+    first = next((name for name in bad if name not in ("loss", "elbo")), next(iter(bad)))
+    others = ", ".join(f"{name} {value}" for name, value in bad.items() if name != first)
+    raise NonFiniteError(
+        f"non-finite loss at {where}: term {first!r} is {bad[first]}" + (f" ({others})" if others else "") + advice
+    )
+
+
+class NonFiniteGuard(keras.callbacks.Callback):
+    """Stops training with :class:`NonFiniteError` after a non-finite step (``on_nonfinite="stop"``).
+
+    :meth:`GenerativeModel.fit` and :func:`tfvae.loops.train_loop` add it
+    themselves. It checks the logs after each execution (the term trackers
+    turn non-finite at a failed step, see :func:`gradient_step`) and raises
+    before the epoch ends, so no callback saves anything of the failed epoch.
+    Under ``"skip"`` it warns at the end of an epoch how many steps were skipped.
+    """
+
+    def __init__(self, on_nonfinite: str | None = None, optimizer: keras.optimizers.Optimizer | None = None):
+        super().__init__()
+        self.on_nonfinite = on_nonfinite
+        self.optimizer = optimizer
+        self.epoch: int | None = None
+        self._start: tuple[int, int] | None = None
+
+    def _optimizer(self):
+        return self.optimizer if self.optimizer is not None else getattr(self.model, "optimizer", None)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+        optimizer = self._optimizer()
+        self._start = None if optimizer is None else (int(_read(self.model.steps_done)), int(_read(optimizer.iterations)))
+
+    def on_train_batch_end(self, batch, logs=None):
+        if logs and not all(math.isfinite(float(value)) for value in logs.values()):
+            raise_nonfinite(self.model, self.epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        optimizer = self._optimizer()
+        if self._start is None or isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return  # under loss scaling, skipped steps are mostly routine overflows
+        skipped = (int(_read(self.model.steps_done)) - self._start[0]) - (int(_read(optimizer.iterations)) - self._start[1])
+        if skipped > 0 and nonfinite_mode(self.model, self.on_nonfinite) == "skip":
+            warnings.warn(
+                f"epoch {epoch + 1}: skipped {skipped} training step(s) whose loss or gradient was not finite "
+                "(on_nonfinite='skip')",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+def _with_guard(callbacks):
+    """``callbacks`` plus a :class:`NonFiniteGuard` (unless one is there)."""
+    if isinstance(callbacks, keras.callbacks.CallbackList):
+        if not any(isinstance(c, NonFiniteGuard) for c in callbacks.callbacks):
+            callbacks.append(NonFiniteGuard())
+        return callbacks
+    callbacks = list(callbacks or [])
+    if not any(isinstance(c, NonFiniteGuard) for c in callbacks):
+        callbacks.append(NonFiniteGuard())
+    return callbacks
 
 
 class GenerativeModel(keras.Model):
@@ -100,6 +289,16 @@ class GenerativeModel(keras.Model):
         self._check_keras_driver("fit")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
+        # on_nonfinite (model.on_nonfinite) is read when the step is traced: trace again when it changed
+        mode = nonfinite_mode(self)
+        if getattr(self, "_traced_on_nonfinite", mode) != mode:
+            self.train_function = None
+        self._traced_on_nonfinite = mode
+        args = list(args)
+        if len(args) >= 5:  # callbacks given by position (x, y, batch_size, epochs, verbose, callbacks)
+            args[4] = _with_guard(args[4])
+        else:
+            kwargs["callbacks"] = _with_guard(kwargs.get("callbacks"))
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
@@ -169,8 +368,8 @@ class GenerativeModel(keras.Model):
         return tf.shape(first)[0]
 
     def train_step(self, data):
-        terms = gradient_step(self, self.optimizer, data)
-        return self.update_term_trackers(terms, self.batch_size_of(data))
+        gradient_step(self, self.optimizer, data)  # records the step's terms (see gradient_step)
+        return {tracker.name: tracker.result() for tracker in self.term_trackers}
 
     def test_step(self, data):
         terms = self.loss_terms(data, training=False)

@@ -1,0 +1,194 @@
+"""Files that are never seen half-written, and a lock on a run directory.
+
+``atomic_write_text`` writes a temporary file beside the target, flushes it
+to disk and renames it over the target (``os.replace``, atomic on POSIX), so
+a reader, or a run killed mid-write, sees the old file or the new one, never
+a mix.
+
+``DirectoryLock`` keeps two processes from writing the same run directory:
+the lock file is created with ``O_CREAT | O_EXCL`` (exactly one process can
+create it) and holds the owner's pid and host. A lock left by a process
+that no longer runs (killed with SIGKILL, a crashed machine) is taken over
+with a warning; a live owner's lock is an error that names it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import time
+import uuid
+import warnings
+from pathlib import Path
+
+from tfvae.errors import TfvaeError
+
+LOCK_FILE = ".lock"
+# A lock file without a readable owner (its creator is between O_EXCL and the
+# write) counts as held for this long, then as stale.
+_UNREADABLE_LOCK_GRACE_S = 30.0
+_HELD_HERE: set[str] = set()
+
+
+class LockError(TfvaeError, RuntimeError):
+    """A run directory is in use by another process."""
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file, fsync, ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    with contextlib.suppress(OSError, IndexError):  # a zombie (killed, not yet reaped) is not running
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+    return True
+
+
+class DirectoryLock:
+    """An exclusive lock on ``directory`` (the file ``directory/.lock``), as a context manager.
+
+    Args:
+      directory: the directory to lock; created if missing.
+      purpose: what the owner does, for the messages (``"tfvae train"``).
+
+    Raises (on entry):
+      LockError: a live process holds the lock (its pid, host and start
+        time are named, and the lock file, to delete if that is wrong).
+    """
+
+    def __init__(self, directory: str | Path, purpose: str = "tfvae train"):
+        self.directory = Path(directory)
+        self.path = self.directory / LOCK_FILE
+        self.purpose = purpose
+        self.held = False
+
+    def _record(self) -> str:
+        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "purpose": self.purpose,
+                           "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+
+    def _read(self) -> tuple[str, dict | None]:
+        try:
+            raw = self.path.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "", {}
+        try:
+            owner = json.loads(raw)
+            if not isinstance(owner, dict) or not isinstance(owner.get("pid"), int):
+                owner = None
+        except json.JSONDecodeError:
+            owner = None
+        return raw, owner
+
+    def _stale(self, owner: dict | None) -> bool:
+        if owner is None:  # unreadable: being written right now, or garbage left long ago
+            try:
+                return time.time() - self.path.stat().st_mtime > _UNREADABLE_LOCK_GRACE_S
+            except FileNotFoundError:
+                return True
+        if not owner:  # gone meanwhile
+            return True
+        if owner.get("host") != socket.gethostname():
+            return False  # cannot see that machine's processes: assume it is running
+        if owner["pid"] == os.getpid():
+            return str(self.path.resolve()) not in _HELD_HERE
+        return not _pid_alive(owner["pid"])
+
+    def _describe(self, owner: dict | None) -> str:
+        if not owner:
+            return f"{self.path} exists but names no owner"
+        return (f"{owner.get('purpose', 'a tfvae process')} (pid {owner['pid']} on {owner.get('host', '?')}, "
+                f"since {owner.get('started', '?')})")
+
+    def acquire(self) -> DirectoryLock:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                raw, owner = self._read()
+                if not self._stale(owner):
+                    raise LockError(
+                        f"{self.directory} is in use by {self._describe(owner)}: wait for it to finish or use "
+                        f"another directory (--out); if no such process runs, delete {self.path}"
+                    ) from None
+                self._take_over(raw, owner)
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(self._record())
+                handle.flush()
+                os.fsync(handle.fileno())
+            self.held = True
+            _HELD_HERE.add(str(self.path.resolve()))
+            return self
+        raise LockError(f"could not lock {self.directory}: {self.path} keeps changing; another process is starting")
+
+    def _take_over(self, raw: str, owner: dict | None) -> None:
+        """Remove a stale lock, unless another process replaced it meanwhile."""
+        with _exclusive(self.directory):  # two processes taking over the same stale lock: one at a time
+            if self._read()[0] != raw:
+                return  # someone else took it over (or released it): try again from the start
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+        warnings.warn(
+            f"{self.directory} was locked by {self._describe(owner)}, which is no longer running "
+            "(killed or crashed): taking the lock over",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        self.held = False
+        _HELD_HERE.discard(str(self.path.resolve()))
+        _, owner = self._read()
+        if owner and owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+    def __enter__(self) -> DirectoryLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+@contextlib.contextmanager
+def _exclusive(directory: Path):
+    """``flock`` on the directory itself (POSIX); a no-op where ``fcntl`` is missing."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover  (not POSIX)
+        yield
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+__all__ = ["LOCK_FILE", "DirectoryLock", "LockError", "atomic_write_text"]
