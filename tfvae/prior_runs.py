@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import inspect
+import io
 import json
 import math
 import os
@@ -27,6 +28,7 @@ import tensorflow as tf
 
 from tfvae.config import ConfigError, ExperimentConfig
 from tfvae.data import dataset_info
+from tfvae.fileio import DirectoryLock, atomic_write_text
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.runs import RunError, load_run
 from tfvae.viz import image_grid, save_png
@@ -130,8 +132,15 @@ def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path 
     if not hasattr(model, "make_prior"):
         raise RunError(f"{from_run} holds a {type(model).__name__}, not a VQ-VAE: vq_prior needs a vqvae or vqvae2 run")
     directory = Path(out) if out is not None else prior_directory(from_run)
-    if any(directory.glob("*.keras")):
-        raise RunError(f"{directory} already holds a prior; pass another --out, or remove it to train again")
+    with DirectoryLock(directory, "tfvae train vq_prior"):  # one prior trainer per directory
+        if any(directory.glob("*.keras")):
+            raise RunError(f"{directory} already holds a prior; pass another --out, or remove it to train again")
+        return _train_prior(config, loaded, directory, verbose)
+
+
+def _train_prior(config: ExperimentConfig, loaded, directory: Path, verbose: int) -> dict:
+    from_run = loaded.directory
+    model = loaded.model
     options = _check_options(config.model.options)
     conditional = int(options.get("num_classes", 0) or 0) > 0
     options.setdefault("seed", config.train.seed)
@@ -183,13 +192,14 @@ def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path 
     samples = model.sample(len(label) if conditional else 64, prior, label=label, seed=config.train.seed).numpy()
     save_png(directory / "samples.png", image_grid(samples, columns=8))
     summary["images"] = ["samples.png"]
-    (directory / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-    with open(directory / "history.csv", "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["epoch", *history])
-        for epoch, row in enumerate(zip(*history.values()), start=1):
-            writer.writerow([epoch, *row])
-    (directory / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_text(directory / "config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+    lines = io.StringIO()
+    writer = csv.writer(lines)
+    writer.writerow(["epoch", *history])
+    for epoch, row in enumerate(zip(*history.values()), start=1):
+        writer.writerow([epoch, *row])
+    atomic_write_text(directory / "history.csv", lines.getvalue())
+    atomic_write_text(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
     if verbose:
         print(f"Prior NLL of the test codes: {prior_nll:.2f} nats (uniform prior {uniform:.2f}); "
               f"bound {summary['test_bound_bits_per_dim']['prior']:.4f} bits/dim "

@@ -456,7 +456,11 @@ class LoadedRun:
 
 
 def load_run(path: str | Path) -> LoadedRun:
-    """Rebuild the model of a run directory and restore its newest checkpoint.
+    """Rebuild the model of a run directory and restore its newest readable checkpoint.
+
+    A newest checkpoint that cannot be read (truncated, garbage, files
+    missing) is skipped with a ``RuntimeWarning`` naming it; the one before is
+    restored.
 
     The model is built in float32 whatever precision it was trained in (its
     variables are float32 either way) and compiled with the run's optimizer,
@@ -466,7 +470,8 @@ def load_run(path: str | Path) -> LoadedRun:
       path: a run directory written by :func:`train` (``runs/<name>``).
 
     Raises:
-      RunError: no run there, or its checkpoint cannot be restored.
+      RunError: no run there, its ``config.json`` cannot be read, or no
+        checkpoint can be restored (each one named, with why).
     """
     from tfvae.data import dataset_info
 

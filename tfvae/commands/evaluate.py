@@ -86,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
         record["disentanglement"] = disentanglement
     if vq_bound is not None:
         record["vq_bound"] = vq_bound
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2) + "\n")
+    from tfvae.fileio import atomic_write_text
+
+    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
     print(evaluation.table())
     if disentanglement is not None:
         print("disentanglement: " + ", ".join(f"{name} {value:.3f}" for name, value in disentanglement.items()))
