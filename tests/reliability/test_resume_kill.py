@@ -88,7 +88,7 @@ def killed(tmp_path_factory):
     try:
         # the same config, never interrupted, trained here while the victim runs
         config = resolve_config("vae", ["data.batch_size=250", "model.hidden_units=[32]", "model.latent_dim=4",
-                                        "train.epochs=4"])
+                                        "train.epochs=3"])
         reference = train(config, out=root / "reference", verbose=0)
     finally:
         killer.join()
@@ -116,16 +116,17 @@ def test_a_run_killed_mid_epoch_resumes_exactly(killed):
     assert killed["epochs_before_kill"][:2] == [1, 2]
     assert (run / ".lock").exists()  # left behind by the killed process
     newest = max(int(p.name[len("ckpt-"):-len(".index")]) for p in (run / "checkpoints").glob("ckpt-*.index"))
-    assert newest >= 2 and set(_epochs(run)) <= set(range(1, newest + 2))  # a row may be ahead of its checkpoint
+    # killed in epoch 3 (an epoch takes ~1 s, the kill comes 0.3 s into it; 3 only on a badly overloaded machine)
+    assert newest in (2, 3) and set(_epochs(run)) <= {1, 2, 3}
 
     with pytest.warns(RuntimeWarning, match=rf"pid {killed['victim'].pid} .*no longer running.*taking the lock over"):
-        assert main(["train", "vae", "--out", str(run), "--resume", "--epochs", "4", "--quiet"]) == 0
+        assert main(["train", "vae", "--out", str(run), "--resume", "--epochs", "3", "--quiet"]) == 0
     assert not (run / ".lock").exists()
 
-    assert _epochs(run) == [1, 2, 3, 4]  # none missing, none repeated
-    # both as checkpointed at the end of epoch 4 (the reference's in-memory model drew more seeds since, testing)
+    assert _epochs(run) == [1, 2, 3]  # none missing, none repeated
+    # both as checkpointed at the end of epoch 3 (the reference's in-memory model drew more seeds since, testing)
     resumed, reference = load_run(run).model, load_run(killed["root"] / "reference").model
-    assert int(resumed.optimizer.iterations) == int(resumed.steps_done) == 4 * STEPS_PER_EPOCH
+    assert int(resumed.optimizer.iterations) == int(resumed.steps_done) == 3 * STEPS_PER_EPOCH
     for a, b in zip(resumed.weights, reference.weights):  # weights, step counter
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
     for a, b in zip(resumed.optimizer.variables, reference.optimizer.variables):  # Adam moments, iterations
