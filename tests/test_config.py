@@ -55,7 +55,7 @@ def test_integers_are_accepted_where_floats_are_expected():
         ("bogus.key=1", "bogus: unknown key"),
         ("train.epochs=five", "train.epochs: expected int, got 'five'"),
         ("train.epochs=2.5", "train.epochs: expected int"),
-        ("train.jit_compile=1", "train.jit_compile: expected bool"),
+        ("train.jit_compile=1", "train.jit_compile: expected bool or str"),
         ("model.hidden_units=[1.5]", r"model.hidden_units\[0\]: expected int"),
         ("model.hidden_units=64", "model.hidden_units: expected a list"),
         ("train.driver=fits", "train.driver: must be one of"),
@@ -110,3 +110,23 @@ def test_model_options_are_checked_against_the_model():
         build_model(default_config("denoising_ae", ["model.options.corruption=blur"]).model, (28, 28, 1))
     with pytest.raises(ConfigError, match="model: k must be in"):
         build_model(default_config("k_sparse_ae", ["model.options.k=999"]).model, (28, 28, 1))
+
+
+def test_speed_settings_default_to_auto_and_resolve_per_device():
+    """train.jit_compile / steps_per_execution default to "auto": Keras' CPU defaults here, XLA + 32 on a GPU."""
+    from tfvae.performance import has_accelerator, resolve_jit_compile, resolve_steps_per_execution
+
+    config = default_config("vae")
+    assert config.train.jit_compile == "auto" and config.train.steps_per_execution == "auto"
+    accelerator = has_accelerator()
+    assert resolve_jit_compile("auto") is accelerator
+    assert resolve_jit_compile("auto", distributed=True) is False
+    assert resolve_steps_per_execution("auto") == (32 if accelerator else 1)
+    assert resolve_jit_compile(True) is True and resolve_steps_per_execution(4) == 4
+    for bad in (0, -1, 2.5, True, "often"):
+        with pytest.raises(ValueError, match="steps_per_execution"):
+            resolve_steps_per_execution(bad)
+    with pytest.raises(ValueError, match="jit_compile"):
+        resolve_jit_compile("fast")
+    explicit = default_config("vae", ["train.jit_compile=true", "train.steps_per_execution=8"])
+    assert explicit.train.jit_compile is True and explicit.train.steps_per_execution == 8

@@ -114,8 +114,10 @@ class TrainConfig:
         machine) or ``"multi_worker"`` (several machines, from ``TF_CONFIG``;
         needs ``driver = "loop"``). See :mod:`tfvae.distribute`.
       precision: ``float32``, ``mixed_float16`` or ``mixed_bfloat16``.
-      jit_compile: compile the step with XLA.
-      steps_per_execution: steps per ``tf.function`` call.
+      jit_compile: compile the step with XLA: ``true``, ``false`` or
+        ``"auto"`` (on with a GPU/TPU, off on a CPU; see :mod:`tfvae.performance`).
+      steps_per_execution: steps per ``tf.function`` call, or ``"auto"``
+        (32 with a GPU/TPU, 1 on a CPU).
       seed: seed of the model's initialisation and random draws, and of shuffling.
       checkpoint_every: save a checkpoint every this many epochs.
       keep_checkpoints: how many checkpoints to keep.
@@ -132,8 +134,8 @@ class TrainConfig:
     driver: str = "fit"
     strategy: str = "none"
     precision: str = "float32"
-    jit_compile: bool = False
-    steps_per_execution: int = 1
+    jit_compile: bool | str = "auto"
+    steps_per_execution: int | str = "auto"
     seed: int = 0
     checkpoint_every: int = 1
     keep_checkpoints: int = 3
@@ -186,7 +188,11 @@ class ExperimentConfig:
             ("train.driver", self.train.driver in DRIVERS, f"one of {list(DRIVERS)}"),
             ("train.strategy", self.train.strategy in STRATEGIES, f"one of {list(STRATEGIES)}"),
             ("train.precision", self.train.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),
-            ("train.steps_per_execution", self.train.steps_per_execution >= 1, ">= 1"),
+            ("train.jit_compile", isinstance(self.train.jit_compile, bool) or self.train.jit_compile == "auto",
+             "true, false or 'auto'"),
+            ("train.steps_per_execution", self.train.steps_per_execution == "auto"
+             or not isinstance(self.train.steps_per_execution, str) and self.train.steps_per_execution >= 1,
+             "'auto' or an integer >= 1"),
             ("train.checkpoint_every", self.train.checkpoint_every >= 1, ">= 1"),
             ("train.keep_checkpoints", self.train.keep_checkpoints >= 1, ">= 1"),
             ("train.seed", 0 <= self.train.seed < 2**32, "in [0, 2**32 - 1]"),
@@ -202,7 +208,7 @@ class ExperimentConfig:
                 "train.strategy: 'multi_worker' needs the custom loop, train.driver = 'loop' (--driver loop): "
                 "Keras 3 fit does not work under MultiWorkerMirroredStrategy (keras-team/keras#20585)"
             )
-        if self.train.strategy != "none" and self.train.jit_compile:
+        if self.train.strategy != "none" and self.train.jit_compile is True:
             raise ConfigError(
                 f"train.jit_compile: not supported with train.strategy = {self.train.strategy!r} "
                 "(the cross-replica all-reduce cannot be compiled with XLA); set it to false (--no-jit)"

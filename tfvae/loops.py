@@ -34,7 +34,14 @@ import keras
 import tensorflow as tf
 
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
-from tfvae.models.base import GenerativeModel, NonFiniteGuard, gradient_step, nonfinite_mode, raise_nonfinite
+from tfvae.models.base import (
+    GenerativeModel,
+    NonFiniteGuard,
+    gradient_step,
+    nonfinite_mode,
+    raise_nonfinite,
+)
+from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
 
 
 def _strategy_of(model: GenerativeModel) -> tf.distribute.Strategy | None:
@@ -173,8 +180,8 @@ def train_loop(
     epochs: int = 1,
     optimizer: keras.optimizers.Optimizer | None = None,
     batch_size: int | None = None,
-    steps_per_execution: int = 1,
-    jit_compile: bool = False,
+    steps_per_execution: int | str = "auto",
+    jit_compile: bool | str = "auto",
     validation_data=None,
     initial_epoch: int = 0,
     callbacks: list[keras.callbacks.Callback] | None = None,
@@ -192,8 +199,10 @@ def train_loop(
       optimizer: defaults to ``model.optimizer`` (from ``compile``). Wrapped in
         a ``LossScaleOptimizer`` under ``mixed_float16``.
       batch_size: batch size when ``data`` is an array.
-      steps_per_execution: optimisation steps per ``tf.function`` call.
-      jit_compile: compile each step with XLA.
+      steps_per_execution: optimisation steps per ``tf.function`` call;
+        ``"auto"``: 32 with a GPU/TPU, 1 on a CPU (:mod:`tfvae.performance`).
+      jit_compile: compile each step with XLA; ``"auto"``: on with a GPU/TPU,
+        off on a CPU and under a strategy.
       validation_data: optional data evaluated after each epoch (``val_`` keys).
       initial_epoch: epoch to start from (when resuming); runs epochs
         ``initial_epoch .. epochs - 1``, as ``fit`` does.
@@ -217,12 +226,14 @@ def train_loop(
         model holds the weights of the step before, and no ``on_epoch_end``
         hook ran for the failed epoch.
     """
-    if int(epochs) < 1 or int(steps_per_execution) < 1:
-        raise ValueError("epochs and steps_per_execution must be >= 1")
+    if int(epochs) < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
     if not 0 <= int(initial_epoch) <= int(epochs):
         raise ValueError(f"initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
     mode = nonfinite_mode(model, on_nonfinite)
     strategy = _strategy_of(model)
+    jit_compile = resolve_jit_compile(jit_compile, strategy is not None)
+    steps_per_execution = resolve_steps_per_execution(steps_per_execution)
     _check_jit(strategy, jit_compile)
     optimizer = _prepare_optimizer(model, optimizer, strategy)
     dataset = _as_dataset(data, batch_size)
@@ -285,8 +296,8 @@ def evaluate_loop(
     data,
     *,
     batch_size: int | None = None,
-    steps_per_execution: int = 1,
-    jit_compile: bool = False,
+    steps_per_execution: int | str = "auto",
+    jit_compile: bool | str = "auto",
     verbose: int = 1,
 ) -> dict[str, float]:
     """Per-example means of every loss term over ``data`` (no training).
@@ -295,11 +306,13 @@ def evaluate_loop(
       model: a :class:`~tfvae.models.GenerativeModel`.
       data: a batched ``tf.data.Dataset``, or arrays with ``batch_size``.
       batch_size: batch size when ``data`` is an array.
-      steps_per_execution: batches per ``tf.function`` call.
-      jit_compile: compile each step with XLA.
+      steps_per_execution: batches per ``tf.function`` call (``"auto"`` as in :func:`train_loop`).
+      jit_compile: compile each step with XLA (``"auto"`` as in :func:`train_loop`).
       verbose: 0 silent, 1 a progress bar.
     """
     strategy = _strategy_of(model)
+    jit_compile = resolve_jit_compile(jit_compile, strategy is not None)
+    steps_per_execution = resolve_steps_per_execution(steps_per_execution)
     _check_jit(strategy, jit_compile)
     runner = _evaluation_runner(model, int(steps_per_execution), jit_compile, strategy)
     return _run_epoch(model, _as_dataset(data, batch_size), runner, None, verbose, strategy)
