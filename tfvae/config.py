@@ -203,6 +203,11 @@ class ExperimentConfig:
                 section, name = key.split(".")
                 value = getattr(getattr(self, section), name)
                 raise ConfigError(f"{key}: must be {expected}, got {value!r}")
+        if self.data.dequantize and self.data.binarize is not None:
+            raise ConfigError(
+                f"data.dequantize: cannot be combined with data.binarize = {self.data.binarize!r} "
+                "(dequantisation is for 8-bit grey levels; binarised pixels are 0/1): set one of them"
+            )
         if self.train.strategy == "multi_worker" and self.train.driver == "fit":
             raise ConfigError(
                 "train.strategy: 'multi_worker' needs the custom loop, train.driver = 'loop' (--driver loop): "

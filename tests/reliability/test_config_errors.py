@@ -123,3 +123,10 @@ def test_on_nonfinite_is_a_setting_of_the_config_and_the_command_line():
     assert resolved() == "stop"
     assert resolved("--on-nonfinite", "skip") == "skip"
     assert resolved("--set", 'train.on_nonfinite="skip"') == "skip"
+
+
+def test_dequantize_and_binarize_together_are_refused_before_training():
+    """Both preprocessing modes at once used to fail inside load_dataset with a traceback."""
+    with pytest.raises(ConfigError, match="data.dequantize: cannot be combined with data.binarize = 'dynamic'"):
+        default_config("vae", ['data.binarize="dynamic"', "data.dequantize=true"])
+    assert default_config("vae", ["data.dequantize=true"]).data.dequantize is True
