@@ -184,26 +184,21 @@ def measure(spec: dict) -> dict:
     rss_before = rss_mib()
     timer = EpochTimer()
     gpu_peak_reset()
-    compile_args = {"optimizer": keras.optimizers.Adam(1e-3)}
-    if spec["jit"] is not None:
-        compile_args["jit_compile"] = spec["jit"]
-    if spec["spe"] is not None:
-        compile_args["steps_per_execution"] = spec["spe"]
+    # None: the model's own default (Keras' "auto" / 1 for the reference, tfvae's "auto" otherwise)
+    speed = {k: v for k, v in (("jit_compile", spec["jit"]), ("steps_per_execution", spec["spe"])) if v is not None}
     model = reference_model(architecture, LATENT_DIM) if driver == "reference" else build_tfvae(architecture)
-    model.compile(**compile_args)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), **speed)
     if driver == "loop":
-        train_loop(model, data, epochs=1 + epochs, verbose=0, callbacks=[timer],
-                   **{k: v for k, v in (("jit_compile", spec["jit"]), ("steps_per_execution", spec["spe"])) if v is not None})
-        jit, spe = spec["jit"], spec["spe"]
+        train_loop(model, data, epochs=1 + epochs, verbose=0, callbacks=[timer], **speed)
     else:
         model.fit(data, epochs=1 + epochs, verbose=0, callbacks=[timer])
-        jit, spe = bool(model.jit_compile), int(model.steps_per_execution)
+    jit, spe = bool(model.jit_compile), int(model.steps_per_execution)  # what compile resolved
     timed = timer.seconds[1:]
     rate = examples / statistics.median(timed)
     return {
         **spec,
-        "jit": bool(jit) if jit is not None else False,
-        "spe": spe if spe is not None else 1,
+        "jit": jit,
+        "spe": spe,
         "examples_per_s": rate,
         "epoch_seconds": timed,
         "final_loss": float(timer.logs[-1]["loss"]),

@@ -123,6 +123,9 @@ def test_speed_settings_default_to_auto_and_resolve_per_device():
     assert resolve_jit_compile("auto", distributed=True) is False
     assert resolve_steps_per_execution("auto") == (32 if accelerator else 1)
     assert resolve_jit_compile(True) is True and resolve_steps_per_execution(4) == 4
+    import numpy as np
+
+    assert resolve_steps_per_execution(np.int64(4)) == 4  # e.g. read from a numpy array
     for bad in (0, -1, 2.5, True, "often"):
         with pytest.raises(ValueError, match="steps_per_execution"):
             resolve_steps_per_execution(bad)

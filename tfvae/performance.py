@@ -26,6 +26,8 @@ callbacks at every step). Pass explicit values to override.
 
 from __future__ import annotations
 
+import numbers
+
 import tensorflow as tf
 
 AUTO = "auto"
@@ -58,6 +60,6 @@ def resolve_steps_per_execution(value: int | str) -> int:
     """
     if value == AUTO:
         return ACCELERATOR_STEPS_PER_EXECUTION if has_accelerator() else 1
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"steps_per_execution must be an integer >= 1 or 'auto', got {value!r}")
-    return value
+    return int(value)
