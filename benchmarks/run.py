@@ -23,9 +23,11 @@ minutes apart: these machines are shared, so compare ratios, not absolutes.
     python -m benchmarks.run                # the full table
     python -m benchmarks.run --models mlp --batch-sizes 1024 --precisions mixed_bfloat16 --jit on
 
-Rows: ``reference`` (the textbook model, Keras defaults), ``default`` (a
-tfvae model compiled with tfvae's defaults, trained with ``fit``: what users
-get), then ``fit`` and ``loop`` for every precision x ``--jit`` x
+Rows: ``reference`` (the textbook model, Keras defaults), ``ref-noat``
+(the same textbook model on the pipeline with tfvae's
+:func:`tfvae.data.pipeline_options`: how much of a ratio is the pipeline's),
+``default`` (a tfvae model compiled with tfvae's defaults, trained with
+``fit``: what users get), then ``fit`` and ``loop`` for every precision x ``--jit`` x
 ``--steps-per-execution``.
 """
 
@@ -59,6 +61,8 @@ LATENT_DIM = 16
 MODELS = ("mlp", "conv", "vqvae")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 ROW_PREFIX = "ROW "
+#: the reference model on tfvae's pipeline options (tf.data autotuning off): separates the pipeline from the model
+NO_AUTOTUNE_REFERENCE = "ref-noat"
 
 
 # ------------------------------------------------------------------ data
@@ -190,7 +194,8 @@ def measure(spec: dict) -> dict:
     gpu_peak_reset()
     # None: the model's own default (Keras' "auto" / 1 for the reference, tfvae's "auto" otherwise)
     speed = {k: v for k, v in (("jit_compile", spec["jit"]), ("steps_per_execution", spec["spe"])) if v is not None}
-    model = reference_model(architecture, LATENT_DIM) if driver == "reference" else build_tfvae(architecture)
+    textbook = driver in ("reference", NO_AUTOTUNE_REFERENCE)
+    model = reference_model(architecture, LATENT_DIM) if textbook else build_tfvae(architecture)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), **speed)
     if driver == "loop":
         train_loop(model, data, epochs=1 + epochs, verbose=0, callbacks=[timer], **speed)
@@ -337,6 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             base = {"model": architecture, "batch_size": batch_size, "examples": examples, "epochs": epochs}
             specs = [
                 {**base, "driver": "reference", "precision": "float32", "jit": None, "spe": None},
+                {**base, "driver": NO_AUTOTUNE_REFERENCE, "precision": "float32", "jit": None, "spe": None},
                 {**base, "driver": "default", "precision": "float32", "jit": None, "spe": None},
             ] + [
                 {**base, "driver": driver, "precision": precision, "jit": jit, "spe": spe}

@@ -10,8 +10,8 @@ device              ``jit_compile``             ``steps_per_execution``
 ==================  =========================  ==========================
 GPU / TPU           ``True`` (XLA)              ``32``
 CPU only            ``False``                   ``32``
-any, under a        ``False`` (the cross-replica  as above
-``tf.distribute``   all-reduce does not compile)
+any, under a        ``False`` (the cross-replica  ``1`` for Keras ``fit``,
+``tf.distribute``   all-reduce does not compile)  32 for the custom loop
 strategy
 ==================  =========================  ==========================
 
@@ -55,14 +55,22 @@ def resolve_jit_compile(value: bool | str, distributed: bool = False) -> bool:
     raise ValueError(f"jit_compile must be True, False or 'auto', got {value!r}")
 
 
-def resolve_steps_per_execution(value: int | str) -> int:
-    """``value``, or for ``"auto"``: 32 steps per ``tf.function`` call on every device.
+def resolve_steps_per_execution(value: int | str, distributed_fit: bool = False) -> int:
+    """``value``, or for ``"auto"``: 32 steps per ``tf.function`` call, 1 for Keras ``fit`` under a strategy.
+
+    Args:
+      value: an integer >= 1 or ``"auto"``.
+      distributed_fit: the setting is for Keras ``fit`` (``compile``) under a
+        ``tf.distribute`` strategy: Keras' multi-step ``fit`` fails there on
+        CPUs (``InvalidArgumentError`` in its ``has_next`` loop with
+        TensorFlow 2.21 / Keras 3.15), so ``"auto"`` is 1. The custom loop runs
+        32 steps per call under a strategy too.
 
     Raises:
       ValueError: ``value`` is not ``"auto"`` or an integer >= 1.
     """
     if value == AUTO:
-        return AUTO_STEPS_PER_EXECUTION
+        return 1 if distributed_fit else AUTO_STEPS_PER_EXECUTION
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"steps_per_execution must be an integer >= 1 or 'auto', got {value!r}")
     return int(value)

@@ -278,7 +278,7 @@ class GenerativeModel(keras.Model):
           jit_compile: XLA for the training step; ``"auto"``: on with a GPU or
             TPU, off on a CPU and under a ``tf.distribute`` strategy.
           steps_per_execution: steps per ``tf.function`` call; ``"auto"``: 32
-            (on every device). See :mod:`tfvae.performance` for
+            (1 under a ``tf.distribute`` strategy). See :mod:`tfvae.performance` for
             the measurements behind both.
           **kwargs: other ``keras.Model.compile`` arguments.
 
@@ -287,10 +287,11 @@ class GenerativeModel(keras.Model):
         data: otherwise its first trace would stop before the optimizer built
         its slots and the retry would create variables in a traced function.
         """
+        distributed = is_distributed(self.distribute_strategy)
         super().compile(
             optimizer=optimizer,
-            jit_compile=resolve_jit_compile(jit_compile, is_distributed(self.distribute_strategy)),
-            steps_per_execution=resolve_steps_per_execution(steps_per_execution),
+            jit_compile=resolve_jit_compile(jit_compile, distributed),
+            steps_per_execution=resolve_steps_per_execution(steps_per_execution, distributed_fit=distributed),
             **kwargs,
         )
         if self.optimizer is not None and not self.optimizer.built:
