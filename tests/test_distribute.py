@@ -314,6 +314,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
         (["train.strategy=mirrorred"], "train.strategy: must be one of ['none', 'mirrored', 'multi_worker']"),
         (["train.strategy=multi_worker"], "train.driver = 'loop' (--driver loop)"),
         (["train.strategy=mirrored", "train.jit_compile=true"], "train.jit_compile: not supported"),
+        (["train.strategy=mirrored", "train.steps_per_execution=8"], "train.steps_per_execution: 8 is not supported"),
     ],
 )
 def test_train_strategy_is_validated(overrides, message):
@@ -327,6 +328,18 @@ def test_strategy_defaults_to_none_and_accepts_the_supported_pairs():
     assert default_config("vae", ["train.strategy=mirrored"]).train.strategy == "mirrored"
     config = default_config("vae", ["train.strategy=multi_worker", "train.driver=loop"])
     assert config.train.strategy == "multi_worker"
+    looped = default_config("vae", ["train.strategy=mirrored", "train.driver=loop", "train.steps_per_execution=8"])
+    assert looped.train.steps_per_execution == 8  # the custom loop runs several steps per call under a strategy
+
+
+def test_fit_under_a_strategy_refuses_several_steps_per_call():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        model = Autoencoder.mlp((4,), latent_dim=2, hidden_units=(4,), seed=0)
+        with pytest.raises(ValueError, match="steps_per_execution=8 is not supported for Keras fit under a tf.distribute"):
+            model.compile(optimizer="adam", steps_per_execution=8)
+        model.compile(optimizer="adam")  # "auto" resolves to 1 there
+    assert model.steps_per_execution == 1
 
 
 def test_cli_fit_under_multi_worker_names_the_fix(tmp_path, capsys):

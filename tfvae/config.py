@@ -213,6 +213,13 @@ class ExperimentConfig:
                 "train.strategy: 'multi_worker' needs the custom loop, train.driver = 'loop' (--driver loop): "
                 "Keras 3 fit does not work under MultiWorkerMirroredStrategy (keras-team/keras#20585)"
             )
+        spe = self.train.steps_per_execution
+        if self.train.strategy == "mirrored" and self.train.driver == "fit" and spe != "auto" and spe > 1:
+            raise ConfigError(
+                f"train.steps_per_execution: {spe} is not supported with train.strategy = 'mirrored' and "
+                "train.driver = 'fit' (Keras' multi-step fit fails under a strategy): set it to 1 or 'auto', "
+                "or use the custom loop, which runs several steps per call (--driver loop)"
+            )
         if self.train.strategy != "none" and self.train.jit_compile is True:
             raise ConfigError(
                 f"train.jit_compile: not supported with train.strategy = {self.train.strategy!r} "

@@ -288,6 +288,12 @@ class GenerativeModel(keras.Model):
         its slots and the retry would create variables in a traced function.
         """
         distributed = is_distributed(self.distribute_strategy)
+        if distributed and steps_per_execution != "auto" and resolve_steps_per_execution(steps_per_execution) > 1:
+            raise ValueError(
+                f"steps_per_execution={steps_per_execution} is not supported for Keras fit under a tf.distribute "
+                "strategy (Keras' multi-step fit fails there): pass 1 or 'auto', or train with "
+                "tfvae.loops.train_loop, which runs several steps per call under a strategy"
+            )
         super().compile(
             optimizer=optimizer,
             jit_compile=resolve_jit_compile(jit_compile, distributed),
