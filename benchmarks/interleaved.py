@@ -13,7 +13,10 @@ times, so slow spells of the machine hit every row alike. Rows:
 - ``default``: a tfvae model compiled with tfvae's defaults, on the pipeline
   with :func:`tfvae.data.pipeline_options`, trained with ``fit``;
 - ``default-spe1``: the same with one step per call (tfvae's CPU default
-  before 32).
+  before 32);
+- ``default-noguard``: ``default`` with a plain gradient step instead of
+  :func:`tfvae.models.gradient_step`'s non-finite guard (what the guard
+  costs; not an option of the library). Not in the default ``--rows``.
 
 It prints each row's examples/s per round and its median and best ratio to
 ``reference``.
@@ -32,12 +35,29 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+import tensorflow as tf
 
 from benchmarks.reference import reference_model
 from benchmarks.run import LATENT_DIM, MODELS, build_tfvae, training_data
 from tfvae.data import pipeline_options
 
-ROWS = ("reference", "ref-noat", "default", "default-spe1")
+ROWS = ("reference", "ref-noat", "default", "default-spe1", "default-noguard")
+DEFAULT_ROWS = ROWS[:4]
+
+
+def plain_train_step(model):
+    """A train_step without the non-finite guard: tape, apply, record (measures what the guard costs)."""
+
+    def train_step(data):
+        with tf.GradientTape() as tape:
+            terms = model.loss_terms(data, training=True)
+            loss = tf.reduce_mean(terms["loss"])
+        gradients = tape.gradient(loss, model.trainable_variables)
+        model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        model.steps_done.assign_add(1)
+        return model.update_term_trackers(terms, model.batch_size_of(data))
+
+    return train_step
 
 
 def build_row(name: str, model_name: str):
@@ -47,6 +67,8 @@ def build_row(name: str, model_name: str):
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         return model, name == "ref-noat"
     model = build_tfvae(model_name)
+    if name == "default-noguard":
+        model.train_step = plain_train_step(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), **({"steps_per_execution": 1} if name == "default-spe1" else {}))
     return model, True
 
@@ -57,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--examples", type=int, default=8192, help="examples per epoch")
     parser.add_argument("--rounds", type=int, default=8, help="timed epochs per row, interleaved")
-    parser.add_argument("--rows", default=",".join(ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
+    parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     args = parser.parse_args(argv)
     names = args.rows.split(",")
     if names[0] != "reference" or not set(names) <= set(ROWS):
