@@ -123,7 +123,9 @@ def test_speed_settings_default_to_auto_and_resolve_per_device():
     assert resolve_jit_compile("auto", distributed=True) is False
     assert resolve_steps_per_execution("auto") == 32
     assert resolve_steps_per_execution("auto", distributed_fit=True) == 1  # Keras' multi-step fit fails there
-    assert resolve_steps_per_execution(8, distributed_fit=True) == 8
+    assert resolve_steps_per_execution(1, distributed_fit=True) == 1
+    with pytest.raises(ValueError, match="steps_per_execution=8 is not supported for Keras fit"):
+        resolve_steps_per_execution(8, distributed_fit=True)
     assert resolve_jit_compile(True) is True and resolve_steps_per_execution(4) == 4
     import numpy as np
 

@@ -19,9 +19,9 @@ Why (``benchmarks/RESULTS.md``, ``python -m benchmarks.run``): on an H100
 the MLP VAE at batch 128 runs at 0.26x the textbook reference in graph mode
 without XLA and at 1.84x with XLA and 32 steps per call (the conv VAE 0.37x
 and 1.54x): per-op launch latency dominates models this small. On a 2-core
-CPU, 32 steps per call saved ~15% of the MLP VAE's step time at batch 128
-(measured in one process, interleaved with the reference) and cost nothing
-for the conv VAE and the VQ-VAE, while XLA ran the conv VAE at 0.25-0.73x
+CPU, 32 steps per call ran the MLP VAE 1.13x faster at batch 128 and the
+conv VAE, the VQ-VAE and the MLP VAE at batch 1024 1.03-1.06x (measured in
+one process, ``python -m benchmarks.interleaved``), while XLA ran the conv VAE at 0.25-0.73x
 with 1.2-1.5x the peak memory and the MLP VAE at batch 1024 at 0.77-0.91x.
 Batch-level callbacks then run once per 32 steps (Keras' rule for
 ``steps_per_execution``). Pass explicit values to override.
@@ -61,16 +61,24 @@ def resolve_steps_per_execution(value: int | str, distributed_fit: bool = False)
     Args:
       value: an integer >= 1 or ``"auto"``.
       distributed_fit: the setting is for Keras ``fit`` (``compile``) under a
-        ``tf.distribute`` strategy: Keras' multi-step ``fit`` fails there on
-        CPUs (``InvalidArgumentError`` in its ``has_next`` loop with
-        TensorFlow 2.21 / Keras 3.15), so ``"auto"`` is 1. The custom loop runs
-        32 steps per call under a strategy too.
+        ``tf.distribute`` strategy. Keras' multi-step ``fit`` fails there
+        (``InvalidArgumentError``: an unfed placeholder in its ``has_next``
+        loop, TensorFlow 2.21 / Keras 3.15), so ``"auto"`` is 1 and a larger
+        value is refused. The custom loop runs 32 steps per call under a
+        strategy.
 
     Raises:
-      ValueError: ``value`` is not ``"auto"`` or an integer >= 1.
+      ValueError: ``value`` is not ``"auto"`` or an integer >= 1, or is > 1
+        with ``distributed_fit``.
     """
     if value == AUTO:
         return 1 if distributed_fit else AUTO_STEPS_PER_EXECUTION
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"steps_per_execution must be an integer >= 1 or 'auto', got {value!r}")
+    if distributed_fit and value > 1:
+        raise ValueError(
+            f"steps_per_execution={value} is not supported for Keras fit under a tf.distribute strategy "
+            "(Keras' multi-step fit fails there): pass 1 or 'auto', or train with tfvae.loops.train_loop, "
+            "which runs several steps per call under a strategy"
+        )
     return int(value)

@@ -26,8 +26,8 @@ from tfvae.data.datasets import (
     load_arrays,
     load_dataset,
 )
-from tfvae.data.pipeline import in_memory_batches, pipeline_options
 from tfvae.data.idx import IdxFormatError, read_idx, read_idx_header, write_idx
+from tfvae.data.pipeline import in_memory_batches, pipeline_options
 from tfvae.data.preprocessing import bernoulli_binarize, dequantize, scale
 
 __all__ = [
@@ -41,8 +41,8 @@ __all__ = [
     "dataset_info",
     "dequantize",
     "idx",
-    "load_arrays",
     "in_memory_batches",
+    "load_arrays",
     "load_dataset",
     "pipeline_options",
     "preprocessing",

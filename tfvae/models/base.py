@@ -278,7 +278,7 @@ class GenerativeModel(keras.Model):
           jit_compile: XLA for the training step; ``"auto"``: on with a GPU or
             TPU, off on a CPU and under a ``tf.distribute`` strategy.
           steps_per_execution: steps per ``tf.function`` call; ``"auto"``: 32
-            (1 under a ``tf.distribute`` strategy). See :mod:`tfvae.performance` for
+            (1 under a ``tf.distribute`` strategy, where more is refused). See :mod:`tfvae.performance` for
             the measurements behind both.
           **kwargs: other ``keras.Model.compile`` arguments.
 
@@ -288,12 +288,6 @@ class GenerativeModel(keras.Model):
         its slots and the retry would create variables in a traced function.
         """
         distributed = is_distributed(self.distribute_strategy)
-        if distributed and steps_per_execution != "auto" and resolve_steps_per_execution(steps_per_execution) > 1:
-            raise ValueError(
-                f"steps_per_execution={steps_per_execution} is not supported for Keras fit under a tf.distribute "
-                "strategy (Keras' multi-step fit fails there): pass 1 or 'auto', or train with "
-                "tfvae.loops.train_loop, which runs several steps per call under a strategy"
-            )
         super().compile(
             optimizer=optimizer,
             jit_compile=resolve_jit_compile(jit_compile, distributed),
