@@ -52,6 +52,11 @@ class RatingsAE(Autoencoder):
       seed: seed of the model's random draws.
     """
 
+    @property
+    def capabilities(self):
+        """The autoencoder's; zeros are unobserved ratings, so metrics average over observed entries only."""
+        return super().capabilities.but(masked_data=True)
+
     def __init__(self, encoder, decoder, posterior, likelihood, dense_refeeding: bool = False,
                  seed: int | None = None, **kwargs):
         self.dense_refeeding = bool(dense_refeeding)

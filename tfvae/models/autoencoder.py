@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import DistributionHead, Likelihood, PointMassPosterior
+from tfvae.models.contract import Capabilities
 from tfvae.models.base import GenerativeModel
 from tfvae.networks import MLP, ConvDecoder, ConvEncoder
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
@@ -48,6 +49,11 @@ class Autoencoder(GenerativeModel):
     default_posterior: type[DistributionHead] = PointMassPosterior
     #: whether the model needs labels: it trains on ``(x, y)`` pairs
     conditional: bool = False
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """A point-mass code of ``latent_dim`` numbers; subclasses declare what they add."""
+        return Capabilities(conditional=self.conditional, image_data=len(self.data_shape) == 3)
 
     def __init__(
         self,

@@ -17,6 +17,7 @@ from tfvae.distribute import (
     replica_seed,
 )
 from tfvae.errors import TfvaeError
+from tfvae.models.contract import Capabilities
 from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
 
 
@@ -257,6 +258,11 @@ class GenerativeModel(keras.Model):
     """
 
     loss_term_names: tuple[str, ...] = ("loss",)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this model can do (see :mod:`tfvae.models.contract`); callers ask it, never probe."""
+        return Capabilities(continuous_latent=False)
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)

@@ -28,6 +28,7 @@ import tensorflow_probability as tfp
 
 from tfvae.layers.masked_conv import CausalSelfAttention2D, GatedPixelCNNBlock
 from tfvae.models.base import GenerativeModel
+from tfvae.models.contract import Capabilities
 from tfvae.random import uniform
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import _describe, check_shape
@@ -136,6 +137,11 @@ class PixelCNN(GenerativeModel):
     """
 
     loss_term_names = ("loss", "nll", "bits_per_dim")
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """A prior over another model's code maps (``tfvae train vq_prior``)."""
+        return Capabilities(code_prior=True, continuous_latent=False)
 
     def __init__(
         self,

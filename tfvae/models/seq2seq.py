@@ -44,6 +44,11 @@ class Seq2SeqAE(Autoencoder):
       Learning of Video Representations using LSTMs. ICML.
     """
 
+    @property
+    def capabilities(self):
+        """The autoencoder's, for sequences ``[time, features]``."""
+        return super().capabilities.but(sequences=True)
+
     def __init__(self, encoder, decoder, posterior, likelihood, padding_value: float = 0.0,
                  seed: int | None = None, **kwargs):
         self.padding_value = check_number(padding_value, "padding_value")

@@ -35,6 +35,7 @@ import tensorflow_probability as tfp
 
 from tfvae.distributions import DiagonalGaussianPosterior, Likelihood
 from tfvae.models.base import GenerativeModel
+from tfvae.models.contract import Capabilities
 from tfvae.networks import MLP, ConvDecoder, ConvEncoder
 from tfvae.networks.mlp import check_activation
 from tfvae.random import as_seed, uniform
@@ -278,6 +279,12 @@ class TDVAE(GenerativeModel):
     """
 
     loss_term_names = ("loss", "reconstruction", "smoothing_kl", "transition_kl")
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """Sequences whose future it rolls out; a belief state, not a per-example code."""
+        return Capabilities(sequences=True, rollout=True, continuous_latent=False,
+                            image_data=len(self.frame_shape) == 3)
 
     def __init__(
         self,

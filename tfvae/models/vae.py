@@ -73,6 +73,11 @@ class VAE(Autoencoder):
     """
 
     loss_term_names = ("loss", "elbo", "distortion", "rate")
+
+    @property
+    def capabilities(self):
+        """The autoencoder's, with a prior to sample from and a stochastic encoder."""
+        return super().capabilities.but(has_prior=True, stochastic_encoder=True)
     default_posterior = DiagonalGaussianPosterior
 
     def __init__(

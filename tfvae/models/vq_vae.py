@@ -85,6 +85,11 @@ class _QuantizedAutoencoder(Autoencoder):
     """What VQ-VAE and VQ-VAE-2 share: the loss, the bound and the builders' checks."""
 
     loss_term_names = ("loss", "distortion", "vq_loss", "perplexity", "usage")
+
+    @property
+    def capabilities(self):
+        """Discrete code maps; samples need a prior trained over them (:meth:`make_prior`)."""
+        return super().capabilities.but(discrete_codes=True, needs_trained_prior=True, continuous_latent=False)
     #: options of the builders that configure the quantizers (``model.options`` in configs)
     quantizer_options: tuple[str, ...] = ("commitment_cost", "decay", "epsilon", "dead_code_threshold")
 

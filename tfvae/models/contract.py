@@ -1,0 +1,173 @@
+"""The model contract: what a model can do, which options it takes, what it serves.
+
+Everything outside :mod:`tfvae.models` (runs, commands, metrics, pictures,
+export) asks a model through this contract and never probes it with
+``hasattr`` or branches on its class:
+
+- :attr:`~tfvae.models.GenerativeModel.capabilities` -- a :class:`Capabilities`
+  record (has a prior, is conditional, models sequences, has discrete codes,
+  needs a separately trained prior to sample, ...);
+- :attr:`~tfvae.models.GenerativeModel.config_options` and
+  :attr:`~tfvae.models.GenerativeModel.architectures` -- the ``model.options``
+  keys a family takes and the generic ``[model]`` fields each of its builders
+  takes, declared, so ``config -> model`` needs no reflection;
+- :meth:`~tfvae.models.GenerativeModel.serving_signatures` -- the family's
+  serving signatures as :class:`ServingSignature` records over public,
+  traceable model methods. :mod:`tfvae.export` only checks the inputs, maps
+  per-row functions over the batch and writes the SavedModel.
+
+Adding a model: subclass a family, set ``capabilities`` (or let it inherit),
+list its ``config_options``, and override ``serving_signatures`` only when it
+serves something new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import tensorflow as tf
+
+from tfvae.errors import TfvaeError
+
+#: What a signature input is, which decides the checks the export adds:
+#: ``data`` (finite floats of the model's example shape), ``latent`` (float
+#: codes), ``sequence`` (``[time, *frame]`` with at least ``min_length`` steps,
+#: finite), ``seed`` (int64 ``[2]`` stateless seeds), ``label`` (int32 class
+#: labels in ``[0, depth)``), ``codes`` (int32 code maps in ``[0, depth)``).
+INPUT_KINDS = ("data", "latent", "sequence", "seed", "label", "codes")
+
+
+class ServingError(TfvaeError, ValueError):
+    """A model cannot serve what was asked (a prior or options it does not take, invalid export settings)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model can do. Callers read it; they never probe the model.
+
+    Args:
+      has_prior: a prior ``p(z)`` the model samples from itself (``model.sample``).
+      needs_trained_prior: samples come from a separately trained prior over
+        discrete codes (``model.make_prior()``; ``tfvae train vq_prior``).
+      conditional: every example comes with a class label (``condition=``).
+      sequences: examples are sequences ``[time, *features]``.
+      rollout: the model predicts the future of a sequence
+        (``model.rollout``); its pictures are film strips.
+      image_data: examples are images ``(H, W, C)`` (grids of decoded data).
+      discrete_codes: the latent is a map of code indices
+        (``encode_indices`` / ``decode_indices``).
+      continuous_latent: the latent is a vector whose dimensions can be
+        traversed one at a time (pictures such as latent traversals).
+      stochastic_encoder: ``q(z|x)`` has a spread (not a point mass).
+      masked_data: zeros in the data are unobserved entries (ratings);
+        metrics average over observed entries only.
+      code_prior: the model is itself a prior over another model's code maps
+        (a PixelCNN, trained by ``tfvae train vq_prior``).
+    """
+
+    has_prior: bool = False
+    needs_trained_prior: bool = False
+    conditional: bool = False
+    sequences: bool = False
+    rollout: bool = False
+    image_data: bool = False
+    discrete_codes: bool = False
+    continuous_latent: bool = True
+    stochastic_encoder: bool = False
+    masked_data: bool = False
+    code_prior: bool = False
+
+    def but(self, **changes) -> Capabilities:
+        """A copy with ``changes`` (subclasses declare what differs from their parent)."""
+        return replace(self, **changes)
+
+    @property
+    def can_sample(self) -> bool:
+        """Samples can be drawn (directly, or through a trained prior)."""
+        return self.has_prior or self.needs_trained_prior
+
+
+@dataclass(frozen=True)
+class ServingInput:
+    """One input of a serving signature; the export adds the checks its ``kind`` needs.
+
+    Args:
+      kind: one of :data:`INPUT_KINDS`.
+      shape: the shape of ONE example (``None`` for a free dimension).
+      dtype: ``"float32"``, ``"int32"`` or ``"int64"``.
+      depth: ``label`` / ``codes``: the values lie in ``[0, depth)``.
+      min_length: ``sequence``: the fewest time steps accepted.
+    """
+
+    kind: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+    depth: int | None = None
+    min_length: int = 1
+
+    def __post_init__(self):
+        if self.kind not in INPUT_KINDS:
+            raise ValueError(f"ServingInput kind must be one of {INPUT_KINDS}, got {self.kind!r}")
+
+    def spec(self) -> tf.TensorSpec:
+        """The batch-first ``tf.TensorSpec`` of the input."""
+        return tf.TensorSpec([None, *self.shape], tf.as_dtype(self.dtype))
+
+    def example(self, batch_size: int) -> np.ndarray:
+        """A valid input of ``batch_size`` rows: 0.5 for floats, zeros for integers (free dimensions: ``min_length``)."""
+        shape = [batch_size, *(self.min_length if d is None else d for d in self.shape)]
+        value = 0.5 if tf.as_dtype(self.dtype).is_floating else 0
+        return np.full(shape, value, dtype=tf.as_dtype(self.dtype).as_numpy_dtype)
+
+
+def data_input(shape) -> ServingInput:
+    """``x``: finite float32 examples of ``shape``."""
+    return ServingInput("data", tuple(int(d) for d in shape))
+
+
+def seed_input() -> ServingInput:
+    """``seed``: int64 ``[2]`` per row, one stateless seed per example."""
+    return ServingInput("seed", (2,), "int64")
+
+
+def label_input(num_classes: int) -> ServingInput:
+    """``condition`` / ``label``: int32 class labels in ``[0, num_classes)``, one per row."""
+    return ServingInput("label", (), "int32", depth=int(num_classes))
+
+
+@dataclass(frozen=True)
+class ServingSignature:
+    """One serving signature of a model: named inputs, a public model method, outputs.
+
+    Args:
+      inputs: input name -> :class:`ServingInput`, in argument order.
+      fn: ``fn(**inputs) -> {name: tensor}``. Without ``row_outputs`` it takes
+        the whole (checked) batch; with ``row_outputs`` it takes ONE row (no
+        batch dimension) and the export maps it over the batch, so a row's
+        result does not depend on the other rows (seeded signatures).
+      description: one line for ``tfvae export`` and the docs.
+      row_outputs: output name -> ``tf.TensorSpec`` of one row, for per-row ``fn``.
+      seeded: the outputs depend on a ``seed`` input (Monte-Carlo draws); such
+        signatures use stateless random ops, which portable runtimes (ONNX,
+        TFLite) do not all have.
+    """
+
+    inputs: Mapping[str, ServingInput]
+    fn: Callable[..., dict[str, tf.Tensor]]
+    description: str = ""
+    row_outputs: Mapping[str, tf.TensorSpec] | None = None
+    seeded: bool = False
+    example: Callable[[int], dict[str, np.ndarray]] | None = field(default=None, compare=False)
+
+    def example_inputs(self, batch_size: int = 1) -> dict[str, np.ndarray]:
+        """Valid inputs of ``batch_size`` rows (warmup requests, smoke tests)."""
+        if self.example is not None:
+            return self.example(batch_size)
+        return {name: spec.example(batch_size) for name, spec in self.inputs.items()}
+
+    @property
+    def specs(self) -> dict[str, tf.TensorSpec]:
+        """Input name -> batch-first ``tf.TensorSpec``."""
+        return {name: spec.spec() for name, spec in self.inputs.items()}
