@@ -1,4 +1,4 @@
-"""The signature registry, per-family hooks, warmup records and the seed contract."""
+"""Signatures declared by the models, the export's generic checks, warmup records and the seed contract."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ import pytest
 import tensorflow as tf
 
 from tfvae import VAE, Autoencoder, GenerativeModel
-from tfvae.export import (
-    ExportError,
-    ServingModule,
-    Signature,
-    register_signatures,
-    serving_signatures,
-    vae_signatures,
-    warmup_records,
-)
-from tfvae.export.signatures import default_example
+from tfvae.export import ExportError, ServingModule, Signature, serving_signatures, warmup_records
+from tfvae.models.contract import ServingInput, data_input
 
 SHAPE = (6, 1)
 
@@ -25,35 +17,31 @@ def small(cls=VAE, **kwargs):
     return cls.mlp(SHAPE, latent_dim=2, hidden_units=(4,), seed=0, **kwargs)
 
 
-class HookedVAE(VAE):
-    """A family that brings its own signatures through the model hook."""
+class EmbeddingVAE(VAE):
+    """A family that adds a signature by extending its parent's declaration."""
 
-    def serving_signatures(self):
-        signatures = vae_signatures(self)
-        signatures["embed"] = Signature(
-            {"x": tf.TensorSpec([None, *self.data_shape], tf.float32)},
-            lambda x: {"code": self.encode(x).mean()},
-        )
+    def serving_signatures(self, prior=None, options=None):
+        signatures = super().serving_signatures(prior, options)
+        signatures["embed"] = Signature({"x": data_input(self.data_shape)}, lambda x: {"code": self.embed(x)})
         return signatures
 
 
-class RegisteredAE(Autoencoder):
-    """A family registered in the export registry (no hook on the class)."""
+class TwiceAE(Autoencoder):
+    """A family that replaces its parent's signatures."""
+
+    def serving_signatures(self, prior=None, options=None):
+        self.refuse_serving_extras(prior, options)
+        return {"serving_default": Signature({"x": data_input(self.data_shape)},
+                                             lambda x: {"twice": 2.0 * self.reconstruct(x)})}
 
 
-@register_signatures(RegisteredAE)
-def _registered_signatures(model):
-    return {"serving_default": Signature({"x": tf.TensorSpec([None, *model.data_shape], tf.float32)},
-                                         lambda x: {"twice": 2.0 * model.reconstruct(x)})}
-
-
-def test_families_get_their_signatures_by_mro_hook_or_registry():
+def test_families_declare_their_signatures():
     assert sorted(serving_signatures(small(Autoencoder))) == ["decode", "encode", "score", "serving_default"]
     assert sorted(serving_signatures(small())) == ["decode", "encode", "sample", "score", "serving_default"]
-    assert "embed" in serving_signatures(small(HookedVAE))
-    assert sorted(serving_signatures(small(RegisteredAE))) == ["serving_default"]
+    assert "embed" in serving_signatures(small(EmbeddingVAE))
+    assert sorted(serving_signatures(small(TwiceAE))) == ["serving_default"]
 
-    model = small(RegisteredAE)
+    model = small(TwiceAE)
     x = np.full((2, *SHAPE), 0.5, "float32")
     out = ServingModule(model).concrete_functions["serving_default"](x=x)
     assert list(out) == ["twice"]
@@ -61,20 +49,27 @@ def test_families_get_their_signatures_by_mro_hook_or_registry():
 
 
 def test_models_without_signatures_are_refused_clearly():
-    with pytest.raises(ExportError, match="no serving signatures for GenerativeModel"):
+    with pytest.raises(ExportError, match="GenerativeModel has no serving signatures"):
         serving_signatures(GenerativeModel())
+    with pytest.raises(ExportError, match="not a tfvae model"):
+        serving_signatures(object())
 
     class NoDefault(VAE):
-        def serving_signatures(self):
-            return {"encode": vae_signatures(self)["encode"]}
+        def serving_signatures(self, prior=None, options=None):
+            return {"encode": super().serving_signatures()["encode"]}
 
     with pytest.raises(ExportError, match="lack 'serving_default'"):
         serving_signatures(small(NoDefault))
+    with pytest.raises(ExportError, match="VAE is exported without a prior") as caught:
+        serving_signatures(small(), prior=small())
+    assert caught.value.__cause__ is not None  # the model's ServingError, chained
+    with pytest.raises(ExportError, match=r"take no export options, got \['horizon'\]"):
+        serving_signatures(small(), options={"horizon": 3})
 
 
 def test_a_signature_must_return_tensors():
     model = small()
-    spec = {"x": tf.TensorSpec([None, *SHAPE], tf.float32)}
+    spec = {"x": data_input(SHAPE)}
     for fn, message in ((lambda x: model.encode(x), "non-empty dict"),
                         (lambda x: {"q": model.encode(x)}, "'q' is MultivariateNormalDiag, not a tensor")):
         with pytest.raises(ExportError, match=message):
@@ -87,7 +82,7 @@ def test_sample_and_score_depend_only_on_their_seed_row():
     seeds = np.array([[5, 0], [5, 1], [5, 0]], np.int64)
     samples = functions["sample"](seed=seeds)
     np.testing.assert_array_equal(samples["z"][0], samples["z"][2])  # drawn row by row
-    np.testing.assert_allclose(samples["samples"][0], samples["samples"][2], rtol=1e-6)  # decoded as a batch
+    np.testing.assert_allclose(samples["samples"][0], samples["samples"][2], rtol=1e-6)
     assert not np.allclose(samples["z"][0], samples["z"][1])
     np.testing.assert_array_equal(functions["sample"](seed=seeds)["z"], samples["z"])  # deterministic
     # the model's own random stream is not touched by the signatures
@@ -110,15 +105,17 @@ def test_warmup_records_hold_one_valid_request_per_signature():
         request = record.predict_log.request
         assert request.model_spec.name == "digits"
         inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-        specs = signatures[request.model_spec.signature_name].inputs
+        specs = signatures[request.model_spec.signature_name].specs
         assert {k: (v.dtype, v.shape[1:]) for k, v in inputs.items()} == {
             k: (s.dtype.as_numpy_dtype, tuple(s.shape[1:])) for k, s in specs.items()}
         outputs = functions[request.model_spec.signature_name](**inputs)
         assert all(np.all(np.isfinite(v)) for v in outputs.values())
 
 
-def test_default_example_fills_free_dimensions():
-    spec = tf.TensorSpec([None, None, 3], tf.int32)
-    value = default_example(spec, 2)
-    assert value.shape == (2, 1, 3) and value.dtype == np.int32 and not value.any()
-    assert default_example(tf.TensorSpec([None, 2], tf.float32), 1).tolist() == [[0.5, 0.5]]
+def test_example_inputs_fill_free_dimensions_with_valid_values():
+    value = ServingInput("sequence", (None, 3), min_length=4).example(2)
+    assert value.shape == (2, 4, 3) and value.dtype == np.float32 and np.all(value == 0.5)
+    codes = ServingInput("codes", (2, 2), "int32", depth=5).example(1)
+    assert codes.shape == (1, 2, 2) and codes.dtype == np.int32 and not codes.any()
+    with pytest.raises(ValueError, match="kind must be one of"):
+        ServingInput("pixels", (2,))

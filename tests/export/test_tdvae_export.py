@@ -16,7 +16,6 @@ import tensorflow as tf
 from tfvae import VAE
 from tfvae.cli import build_parser
 from tfvae.export import ExportError, ServingModule, export_saved_model, signature_table
-from tfvae.export.families import tdvae_rollout_settings
 from tfvae.models.td_vae import TDVAE
 
 SMALL = {"latent_dim": 2, "embedding_dim": 8, "belief_units": 8, "block_units": 8}
@@ -35,11 +34,11 @@ def sequences(rng, length, n=3):
 
 
 def test_default_rollout_is_twice_max_jump_frames_max_jump_steps_apart(served):
-    assert tdvae_rollout_settings(served.model) == (6, 3)
+    assert served.model.rollout_settings() == (6, 3)
     outputs = served.functions["rollout"].structured_outputs
     assert outputs["frames"].shape.as_list() == [None, 6, 3] and outputs["z"].shape.as_list() == [None, 6, 2]
-    unconditioned = SimpleNamespace(max_jump=4, condition_on_jump=False)
-    assert tdvae_rollout_settings(unconditioned) == (8, 1)
+    unconditioned = TDVAE.mlp((5, 2), hidden_units=(4,), max_jump=4, condition_on_jump=False, seed=0)
+    assert unconditioned.rollout_settings() == (8, 1)
 
 
 @pytest.mark.parametrize("context_length", [1, 7])
@@ -156,8 +155,9 @@ def test_bad_options_fail_at_export(served, options, message):
 
 
 def test_jump_must_be_one_without_jump_conditioning():
+    model = TDVAE.mlp((5, 2), hidden_units=(4,), max_jump=3, condition_on_jump=False, seed=0)
     with pytest.raises(ExportError, match="condition_on_jump=False"):
-        tdvae_rollout_settings(SimpleNamespace(max_jump=3, condition_on_jump=False), {"jump": 2})
+        ServingModule(model, options={"jump": 2})
 
 
 def test_families_without_options_refuse_them():

@@ -140,7 +140,7 @@ def test_bad_codes_labels_and_seeds_fail_in_the_graph(vq, vq2):
     bottom, top = np.zeros((2, 4, 4), np.int32), np.zeros((2, 2, 2), np.int32)
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"top_indices must hold code indices in \[0, 16\)"):
         decode2(bottom_indices=bottom, top_indices=top + 20)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="top_indices needs one row per row of bottom_indices"):
+    with pytest.raises(tf.errors.InvalidArgumentError, match="top_indices needs one row per example of bottom_indices"):
         decode2(bottom_indices=bottom, top_indices=top[:1])
 
     sample = vq.functions["sample"]

@@ -72,6 +72,17 @@ class DistributionHead(keras.layers.Layer):
             )
         return params
 
+    def summary(self, params: tf.Tensor) -> dict[str, tf.Tensor]:
+        """The distribution of ``params`` as named float32 tensors, batch-first: ``mean`` and the parameters.
+
+        What serving signatures return. Heads compute it directly from
+        ``params`` (no TFP object is built), so an exported graph holds only the
+        computation, which converts to other runtimes (ONNX, TFLite); each
+        head's values equal its distribution's (tested against TFP).
+        """
+        distribution = self(params)
+        return {"mean": distribution.mean(), "stddev": distribution.stddev()}
+
     def sample(self, distribution: tfd.Distribution, num_samples: int, seed: tf.Tensor) -> tf.Tensor:
         """Draw ``[num_samples, *batch, *event]`` from a distribution this head made.
 

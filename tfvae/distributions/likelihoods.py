@@ -63,6 +63,11 @@ class BernoulliLikelihood(Likelihood):
     def call(self, params) -> tfd.Distribution:
         return self._independent(tfd.Bernoulli(logits=self._float32(params), dtype=tf.float32))
 
+    def summary(self, params) -> dict[str, tf.Tensor]:
+        """``mean`` ``sigma(l)`` and ``logits`` ``l``."""
+        logits = self._float32(params)
+        return {"mean": tf.sigmoid(logits), "logits": logits}
+
 
 @LIKELIHOODS.register("continuous_bernoulli")
 @serializable
@@ -79,6 +84,11 @@ class ContinuousBernoulliLikelihood(Likelihood):
 
     def call(self, params) -> tfd.Distribution:
         return self._independent(tfd.ContinuousBernoulli(logits=self._float32(params)))
+
+    def summary(self, params) -> dict[str, tf.Tensor]:
+        """``mean`` (TFP's elementwise formula, no batch-shape plumbing) and ``logits``."""
+        logits = self._float32(params)
+        return {"mean": tfd.ContinuousBernoulli(logits=logits).mean(), "logits": logits}
 
 
 def _inverse_softplus(y: float) -> float:
@@ -153,9 +163,13 @@ class GaussianLikelihood(Likelihood):
         return tf.math.softplus(self.raw_scale) + self.scale_floor
 
     def call(self, params) -> tfd.Distribution:
+        parameters = self.summary(params)
+        return self._independent(tfd.Normal(loc=parameters["loc"], scale=parameters["scale"]))
+
+    def summary(self, params) -> dict[str, tf.Tensor]:
+        """``mean`` and ``loc`` (the network's output) and ``scale`` (sigma, broadcast to the data)."""
         loc = self._float32(params)
-        scale = tf.broadcast_to(self.stddev(), tf.shape(loc))
-        return self._independent(tfd.Normal(loc=loc, scale=scale))
+        return {"mean": loc, "loc": loc, "scale": tf.broadcast_to(self.stddev(), tf.shape(loc))}
 
     def get_config(self) -> dict:
         return {

@@ -56,10 +56,13 @@ class DiagonalGaussianPosterior(LatentHead):
         return (2 * self.latent_dim,)
 
     def call(self, params) -> tfd.MultivariateNormalDiag:
-        params = self._float32(params)
-        loc, raw_scale = tf.split(params, 2, axis=-1)
-        scale = bounded_scale(raw_scale, self.scale_floor, self.max_scale)
-        return tfd.MultivariateNormalDiag(loc=loc, scale_diag=scale)
+        parameters = self.summary(params)
+        return tfd.MultivariateNormalDiag(loc=parameters["mean"], scale_diag=parameters["stddev"])
+
+    def summary(self, params) -> dict[str, tf.Tensor]:
+        """``mean`` (the first half of ``params``) and ``stddev`` (the bounded softplus of the second half)."""
+        loc, raw_scale = tf.split(self._float32(params), 2, axis=-1)
+        return {"mean": loc, "stddev": bounded_scale(raw_scale, self.scale_floor, self.max_scale)}
 
     def sample(self, distribution, num_samples, seed):
         loc = distribution.loc
@@ -103,6 +106,11 @@ class PointMassPosterior(LatentHead):
 
     def call(self, params) -> tfd.Distribution:
         return tfd.Independent(tfd.Deterministic(loc=self.code(params)), reinterpreted_batch_ndims=1)
+
+    def summary(self, params) -> dict[str, tf.Tensor]:
+        """``mean``: the code; ``stddev``: zeros (a point mass)."""
+        code = self.code(params)
+        return {"mean": code, "stddev": tf.zeros_like(code)}
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": self.activation}

@@ -9,12 +9,6 @@ export_saved_model(tdvae, "saved_models/tdvae", options={"horizon": 8})  # rollo
 """
 
 from tfvae.export.errors import ExportError
-from tfvae.export.families import (
-    autoencoder_signatures,
-    tdvae_signatures,
-    vae_signatures,
-    vq_vae_signatures,
-)
 from tfvae.export.keras_file import load_keras, save_keras
 from tfvae.export.layout import existing_versions, next_version, write_version
 from tfvae.export.saved_model import (
@@ -23,7 +17,7 @@ from tfvae.export.saved_model import (
     signature_table,
     write_saved_model,
 )
-from tfvae.export.signatures import Signature, register_signatures, serving_signatures
+from tfvae.export.signatures import Signature, serving_signatures, traced
 from tfvae.export.warmup import (
     WARMUP_DIR,
     WARMUP_FILE,
@@ -38,19 +32,15 @@ __all__ = [
     "ExportError",
     "ServingModule",
     "Signature",
-    "autoencoder_signatures",
     "existing_versions",
     "export_saved_model",
     "load_keras",
     "next_version",
     "read_warmup_file",
-    "register_signatures",
     "save_keras",
     "serving_signatures",
     "signature_table",
-    "tdvae_signatures",
-    "vae_signatures",
-    "vq_vae_signatures",
+    "traced",
     "warmup_records",
     "write_saved_model",
     "write_version",

@@ -14,10 +14,9 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from tfvae.export import families  # noqa: F401  (registers the built-in families)
 from tfvae.export.errors import ExportError
 from tfvae.export.layout import check_target, write_version
-from tfvae.export.signatures import Signature, serving_signatures
+from tfvae.export.signatures import Signature, serving_signatures, traced
 from tfvae.export.warmup import write_warmup_file
 
 
@@ -49,7 +48,7 @@ class ServingModule(tf.Module):
             signatures = serving_signatures(model, prior=prior, options=options)
         self.signature_specs = dict(signatures)
         self.concrete_functions = {
-            name: signature.tf_function(name).get_concrete_function()
+            name: traced(name, signature).get_concrete_function()
             for name, signature in self.signature_specs.items()
         }
         # Track the tf.Variables the functions capture, not the Keras variable
@@ -88,7 +87,7 @@ def signature_table(module: ServingModule) -> list[tuple[str, str, str]]:
     for name in sorted(module.concrete_functions):
         function = module.concrete_functions[name]
         inputs = function.structured_input_signature[1] or dict(
-            zip(module.signature_specs[name].inputs, function.structured_input_signature[0])
+            zip(module.signature_specs[name].specs, function.structured_input_signature[0])
         )
         rows.append((name, describe(inputs), describe(function.structured_outputs)))
     return rows

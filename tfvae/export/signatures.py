@@ -1,184 +1,134 @@
-"""Serving signatures: plain tensors in and out, one builder per model family.
+"""Serving signatures: the generic machinery that turns a model's declared signatures into ``tf.function`` s.
 
-A *signature* is a named function of batch-first tensors (float32, int32 or
-int64) that returns a dict of batch-first tensors, never a TFP distribution.
-:func:`serving_signatures` finds the signatures of a model:
+A model declares its signatures itself (:meth:`~tfvae.models.GenerativeModel.serving_signatures`,
+records of :class:`~tfvae.models.contract.ServingSignature` over public model
+methods; see :mod:`tfvae.models.contract`). This module only
 
-1. a ``serving_signatures()`` method on the model, when a family defines one;
-2. otherwise the builder registered with :func:`register_signatures` for the
-   nearest class in the model's MRO (``VAE`` before ``Autoencoder``).
+1. adds the in-graph input checks each input's ``kind`` needs (shape, rows
+   per example, NaN, value ranges of labels and code maps, sequence lengths),
+   because TF Serving feeds request tensors without checking them;
+2. maps per-row functions over the batch (:func:`per_row`), so a seeded row
+   does not depend on the other rows of the request;
+3. checks that the outputs are a dict of tensors.
 
-A family adds or overrides signatures by registering a builder that starts
-from its parent's::
+A family adds or changes signatures by overriding ``serving_signatures`` in
+its model class (``tfvae/models/``), starting from its parent's::
 
-    @register_signatures(MyAE)
-    def my_ae_signatures(model):
-        signatures = autoencoder_signatures(model)
-        signatures["embed"] = ...  # a Signature
-        return signatures
-
-A builder that also takes ``prior=`` receives a separately trained prior
-(``export_saved_model(model, path, prior=...)``): the VQ-VAE families use
-it for their ``sample`` signature. A builder that takes ``options=`` receives
-the family's export-time settings (``export_saved_model(model, path,
-options={...})``): the TD-VAE family's ``rollout`` horizon and jump.
-
-Conditional families add a ``condition`` input to the specs and pass it on
-to ``encode`` / ``decode`` (see :func:`data_inputs`).
+    class MyAE(Autoencoder):
+        def serving_signatures(self, prior=None, options=None):
+            signatures = super().serving_signatures(prior, options)
+            signatures["embed"] = ServingSignature({"x": data_input(self.data_shape)}, self.embed_tensors)
+            return signatures
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfvae.export.errors import ExportError
+from tfvae.models.base import GenerativeModel
+from tfvae.models.contract import ServingError, ServingInput, ServingSignature
 
+#: The declared signature (kept under its export name).
+Signature = ServingSignature
 #: Inputs of a signature: name -> spec, batch dimension first.
 Specs = Mapping[str, tf.TensorSpec]
 #: Outputs of a signature: name -> batch-first tensor.
 Outputs = dict[str, tf.Tensor]
 
 
-@dataclass(frozen=True)
-class Signature:
-    """One SavedModel signature.
-
-    Args:
-      inputs: input name -> ``tf.TensorSpec`` (batch dimension first; the
-        name of the spec is ignored, the key is the input name).
-      fn: ``fn(**inputs) -> dict`` of batch-first output tensors.
-      description: one line for ``tfvae export`` and the docs.
-      example: ``example(batch_size) -> {name: np.ndarray}``, valid inputs used
-        for the TF Serving warmup requests; defaults to :func:`default_example`.
-    """
-
-    inputs: Specs
-    fn: Callable[..., Outputs]
-    description: str = ""
-    example: Callable[[int], dict[str, np.ndarray]] | None = None
-
-    def example_inputs(self, batch_size: int = 1) -> dict[str, np.ndarray]:
-        """Valid inputs with ``batch_size`` examples (warmup requests, smoke tests)."""
-        if self.example is not None:
-            return self.example(batch_size)
-        return {name: default_example(spec, batch_size) for name, spec in self.inputs.items()}
-
-    def tf_function(self, name: str):
-        """A ``tf.function`` with one named tensor argument per input.
-
-        The argument names become the signature's input names, and its
-        ``input_signature`` fixes their dtypes and inner shapes.
-        """
-        names = list(self.inputs)
-        fn = self.fn
-
-        def call(*args):
-            outputs = fn(**dict(zip(names, args)))
-            if not isinstance(outputs, Mapping) or not outputs:
-                raise ExportError(f"signature {name!r} must return a non-empty dict of tensors")
-            for key, value in outputs.items():
-                if not tf.is_tensor(value):
-                    raise ExportError(f"signature {name!r} output {key!r} is {type(value).__name__}, not a tensor")
-            return dict(outputs)
-
-        call.__name__ = name
-        call.__signature__ = inspect.Signature(
-            [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
-        )
-        specs = [tf.TensorSpec(spec.shape, spec.dtype, name=n) for n, spec in self.inputs.items()]
-        return tf.function(call, input_signature=specs, autograph=False)
-
-
-def default_example(spec: tf.TensorSpec, batch_size: int) -> np.ndarray:
-    """An input of ``spec``'s dtype and shape: 0.5 for floats (valid data for
-    every likelihood), zeros for integers; free inner dimensions become 1."""
-    shape = [batch_size, *(1 if d is None else d for d in spec.shape[1:])]
-    value = 0.5 if spec.dtype.is_floating else 0
-    return np.full(shape, value, dtype=spec.dtype.as_numpy_dtype)
-
-
-# ---------------------------------------------------------------- registry
-SignatureBuilder = Callable[[keras.Model], dict[str, Signature]]
-_BUILDERS: dict[type, SignatureBuilder] = {}
-
-
-def register_signatures(cls: type) -> Callable[[SignatureBuilder], SignatureBuilder]:
-    """Decorator: ``builder(model) -> {name: Signature}`` serves ``cls`` and its subclasses.
-
-    Args:
-      cls: the model class; a subclass with its own builder takes precedence.
-    """
-
-    def decorate(builder: SignatureBuilder) -> SignatureBuilder:
-        _BUILDERS[cls] = builder
-        return builder
-
-    return decorate
-
-
-def _takes(fn: Callable, name: str) -> bool:
-    try:
-        parameters = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-
-
 def serving_signatures(model: keras.Model, prior=None, options: Mapping | None = None) -> dict[str, Signature]:
-    """The signatures exported for ``model``, ``serving_default`` among them.
+    """The signatures ``model`` declares (``model.serving_signatures``), ``serving_default`` among them.
 
     Args:
       model: a tfvae model.
       prior: a separately trained prior over the model's codes (a VQ-VAE's
-        :class:`~tfvae.models.PixelCNN`, or the ``{"top", "bottom"}`` dict of a
-        VQ-VAE-2), handed to the builder as ``builder(model, prior=prior)``;
-        ``None`` (the default) calls ``builder(model)``.
-      options: family options fixed at export time (e.g. a TD-VAE's
-        ``{"horizon": 8, "jump": 2}`` for its ``rollout`` signature), handed to
-        the builder as ``builder(model, options=options)``; ``None`` or ``{}``
-        (the default) leaves the builder's defaults.
+        :class:`~tfvae.models.PixelCNN`, or the ``{"top", "bottom"}`` dict of a VQ-VAE-2).
+      options: settings fixed at export time (e.g. a TD-VAE's ``{"horizon": 8, "jump": 2}``).
 
     Raises:
-      ExportError: no builder serves the model's class, it returned no
-        ``serving_default``, or a prior (options) was given to a family that
-        takes none.
+      ExportError: the model serves nothing, takes no such prior or options,
+        or declared no ``serving_default``.
     """
-    hook = getattr(model, "serving_signatures", None)
-    if callable(hook):
-        builder, args = hook, ()
-    else:
-        builder = next((_BUILDERS[k] for k in type(model).__mro__ if k in _BUILDERS), None)
-        if builder is None:
-            raise ExportError(
-                f"no serving signatures for {type(model).__name__}: register a builder with "
-                "tfvae.export.register_signatures or give the model a serving_signatures() method"
-            )
-        args = (model,)
-    kwargs = {}
-    if prior is not None:
-        if not _takes(builder, "prior"):
-            raise ExportError(
-                f"{type(model).__name__} is exported without a prior: its signatures take none "
-                "(a prior is exported with VQVAE / VQVAE2, whose sample signature runs it)"
-            )
-        kwargs["prior"] = prior
-    if options:
-        if not _takes(builder, "options"):
-            raise ExportError(
-                f"the signatures of {type(model).__name__} take no export options, got {sorted(options)} "
-                "(options are fixed at export time by families that have some, e.g. TDVAE's rollout horizon)"
-            )
-        kwargs["options"] = dict(options)
-    signatures = dict(builder(*args, **kwargs))
+    if not isinstance(model, GenerativeModel):
+        raise ExportError(f"{type(model).__name__} is not a tfvae model: it declares no serving signatures")
+    try:
+        signatures = dict(model.serving_signatures(prior=prior, options=dict(options or {})))
+    except ServingError as error:
+        raise ExportError(str(error)) from error
     if "serving_default" not in signatures:
         raise ExportError(f"the signatures of {type(model).__name__} lack 'serving_default'")
     return signatures
+
+
+def traced(name: str, signature: Signature):
+    """A ``tf.function`` for ``signature``: one named tensor argument per input, checked, then computed.
+
+    The argument names become the signature's input names, and its
+    ``input_signature`` fixes their dtypes and inner shapes.
+    """
+    names = list(signature.inputs)
+
+    def call(*args):
+        inputs = checked_inputs(signature.inputs, dict(zip(names, args)))
+        if signature.row_outputs is None:
+            outputs = signature.fn(**inputs)
+        else:
+            outputs = per_row(lambda *row: signature.fn(**dict(zip(names, row))),
+                              tuple(inputs[n] for n in names), signature.row_outputs)
+        if not isinstance(outputs, Mapping) or not outputs:
+            raise ExportError(f"signature {name!r} must return a non-empty dict of tensors")
+        for key, value in outputs.items():
+            if not tf.is_tensor(value):
+                raise ExportError(f"signature {name!r} output {key!r} is {type(value).__name__}, not a tensor")
+        return dict(outputs)
+
+    call.__name__ = name
+    call.__signature__ = inspect.Signature(
+        [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
+    )
+    specs = [tf.TensorSpec(spec.spec().shape, spec.spec().dtype, name=n) for n, spec in signature.inputs.items()]
+    return tf.function(call, input_signature=specs, autograph=False)
+
+
+def checked_inputs(specs: Mapping[str, ServingInput], inputs: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+    """``inputs`` after the in-graph checks of their kinds, in an order that names the first problem.
+
+    Shapes first (each input), then one row per example of the first input,
+    then sequence lengths, NaN in float data, and value ranges of labels and code maps.
+    """
+    names = list(specs)
+    out = {}
+    for name in names:
+        spec = specs[name]
+        if spec.kind == "sequence":
+            out[name] = checked_sequence_shape(inputs[name], name, spec.shape[1:])
+        elif spec.kind == "label":
+            out[name] = inputs[name]  # its own check names shape, rows and range at once (checked_labels)
+        else:
+            out[name] = checked(inputs[name], name, spec.shape)
+    first = names[0]
+    for name in names[1:]:
+        if specs[name].kind == "label":
+            out[name] = checked_labels(out[name], out[first], specs[name].depth, name)
+        else:
+            out[name] = same_batch(out[first], out[name], f"{name} needs one row per example of {first}; got rows")
+    if specs[first].kind == "label":
+        out[first] = checked_labels(out[first], out[first], specs[first].depth, first)
+    after = tuple(out[name] for name in names)
+    for name in names:
+        spec = specs[name]
+        if spec.kind == "sequence":
+            out[name] = checked_length(out[name], name, spec.min_length, after)
+        if spec.kind in ("data", "sequence"):
+            out[name] = finite(out[name], name)
+        elif spec.kind == "codes":
+            out[name] = in_range(out[name], name, spec.depth)
+    return out
 
 
 # ------------------------------------------------------- input validation
@@ -255,3 +205,56 @@ def per_row(fn: Callable[..., Outputs], elems: tuple[tf.Tensor, ...], output: Sp
     """
     signature = {name: tf.TensorSpec(spec.shape, spec.dtype) for name, spec in output.items()}
     return tf.map_fn(lambda row: fn(*row), elems, fn_output_signature=signature)
+
+
+def checked_labels(labels: tf.Tensor, rows: tf.Tensor, depth: int, name: str = "condition") -> tf.Tensor:
+    """Labels after one in-graph check: shape ``(batch,)``, one per row of ``rows``, each in ``[0, depth)``.
+
+    Args:
+      labels: the labels.
+      rows: a tensor with one row per example.
+      depth: the number of classes.
+      name: the labels' input name, for the message.
+    """
+    shape = tf.shape(labels)
+    flat = tf.reshape(labels, [-1])
+    valid = tf.logical_and(
+        tf.logical_and(tf.equal(tf.size(shape), 1), tf.equal(tf.size(flat), tf.shape(rows)[0])),
+        tf.reduce_all((flat >= 0) & (flat < depth)),
+    )
+    message = (f"{name} must have shape (batch,) with one label per row of the batch, "
+               f"each in [0, {depth}); got shape")
+    with tf.control_dependencies([tf.debugging.Assert(valid, [message, shape, "and labels", flat], summarize=16)]):
+        return tf.identity(labels)
+
+
+def checked_sequence_shape(x: tf.Tensor, name: str, frame_shape: Sequence[int]) -> tf.Tensor:
+    """Sequences ``x`` after an in-graph check that their shape is ``(batch, time, *frame_shape)``."""
+    frame_shape = [int(d) for d in frame_shape]
+    rank = len(frame_shape) + 1
+    shape = tf.shape(x, out_type=tf.int32)
+    padded = tf.concat([shape[2:], tf.fill([rank - 1], -1)], axis=0)[:rank - 1]
+    same = tf.logical_and(
+        tf.equal(tf.size(shape), rank + 1),
+        tf.reduce_all(tf.equal(padded, tf.constant(frame_shape, tf.int32))),
+    )
+    expected = "(batch, time" + "".join(f", {d}" for d in frame_shape) + ")"
+    with tf.control_dependencies([tf.debugging.Assert(same, [f"{name} must have shape {expected}; got", shape],
+                                                      summarize=16)]):
+        return tf.identity(x)
+
+
+def checked_length(x: tf.Tensor, name: str, min_length: int, after: tuple[tf.Tensor, ...] = ()) -> tf.Tensor:
+    """Sequences ``x`` after an in-graph check of at least ``min_length`` time steps.
+
+    It runs after the ``after`` tensors (the other inputs' shape checks), so a
+    request with a wrong shape fails on its shape, not on a length computed from it.
+    """
+    with tf.control_dependencies([x, *after]):
+        length = tf.shape(x)[1]
+        message = (f"{name} needs sequences of at least {min_length} time step{'s' if min_length > 1 else ''}"
+                   + (" (max_jump + 1: the score draws pairs up to max_jump steps apart)" if min_length > 1 else "")
+                   + "; got")
+        enough = tf.debugging.Assert(length >= min_length, [message, length])
+    with tf.control_dependencies([enough]):
+        return tf.identity(x)

@@ -9,7 +9,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import DistributionHead, Likelihood, PointMassPosterior
-from tfvae.models.contract import Capabilities
+from tfvae.models.contract import (
+    Capabilities,
+    ServingInput,
+    ServingSignature,
+    data_input,
+    label_input,
+)
 from tfvae.models.base import GenerativeModel
 from tfvae.networks import MLP, ConvDecoder, ConvEncoder
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
@@ -212,6 +218,75 @@ class Autoencoder(GenerativeModel):
         params = self.decoder(tf.reshape(z, [-1, self.latent_dim]), training=training)
         params = tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0))
         return self.likelihood(params)
+
+    # ---------------------------------------------------------------- serving
+    def posterior_parameters(self, x, condition=None) -> dict[str, tf.Tensor]:
+        """``q(z|x)`` as tensors: ``mean`` and ``stddev``, each ``[B, latent_dim]``.
+
+        Computed by the posterior head from the encoder's outputs
+        (:meth:`~tfvae.distributions.DistributionHead.summary`), without building
+        a TFP distribution: the serving graph holds only the computation.
+
+        Args:
+          x: data ``[B, *data_shape]``.
+          condition: labels ``[B]`` for conditional models, else ``None``.
+        """
+        return self.posterior.summary(self.encoder_params(x, condition))
+
+    def likelihood_parameters(self, z, condition=None) -> dict[str, tf.Tensor]:
+        """``p(x|z)`` as tensors: ``mean`` and the likelihood's parameters (``logits``, or ``loc`` and ``scale``).
+
+        Args:
+          z: codes ``[B, latent_dim]``.
+          condition: labels ``[B]`` for conditional models, else ``None``.
+        """
+        return self.likelihood.summary(self.decoder_params(z, condition))
+
+    def encoder_params(self, x, condition=None) -> tf.Tensor:
+        """The encoder network's output for ``x`` (the posterior head's input)."""
+        self._check_condition(condition)
+        return self.encoder(x, training=False)
+
+    def decoder_params(self, z, condition=None) -> tf.Tensor:
+        """The decoder network's output for codes ``z`` ``[B, latent_dim]`` (the likelihood head's input)."""
+        self._check_condition(condition)
+        return tf.reshape(self.decoder(z, training=False), [-1, *self.likelihood.params_shape])
+
+    def reconstruction(self, x, condition=None) -> dict[str, tf.Tensor]:
+        """``{"reconstruction": E[p(x | E[q(z|x)])]}`` from the heads' parameters (as :meth:`reconstruct`)."""
+        z = self.posterior_parameters(x, condition)["mean"]
+        return {"reconstruction": self.likelihood_parameters(z, condition)["mean"]}
+
+    def score_terms(self, x, condition=None) -> dict[str, tf.Tensor]:
+        """Per-example anomaly score and its terms, each ``[B]`` in nats (deterministic).
+
+        ``score`` is the distortion ``-log p(x | E[q(z|x)])``; training
+        penalties (sparsity, contraction) are left out: they are regularisers,
+        some are batch statistics, and none measures how well one example is explained.
+        """
+        self._check_condition(condition)
+        distortion = self.per_example_terms(x, training=False)["distortion"]
+        return {"score": distortion, "distortion": distortion}
+
+    def serving_signatures(self, prior=None, options=None) -> dict[str, ServingSignature]:
+        """``serving_default`` (reconstruction), ``encode``, ``decode`` and a deterministic ``score``.
+
+        Conditional models take a ``condition`` input (int32 labels) beside
+        ``x`` or ``z`` in every signature.
+
+        Raises:
+          ServingError: a prior or options were given (this family takes none).
+        """
+        self.refuse_serving_extras(prior, options)
+        condition = {"condition": label_input(self.num_classes)} if self.conditional else {}
+        x = {"x": data_input(self.data_shape), **condition}
+        z = {"z": ServingInput("latent", (self.latent_dim,)), **condition}
+        return {
+            "serving_default": ServingSignature(x, self.reconstruction, "mean reconstruction E[p(x|E[q(z|x)])]"),
+            "encode": ServingSignature(x, self.posterior_parameters, "posterior q(z|x): mean and standard deviation"),
+            "decode": ServingSignature(z, self.likelihood_parameters, "likelihood p(x|z): mean and parameters"),
+            "score": ServingSignature(x, self.score_terms, "per-example reconstruction error (distortion, nats)"),
+        }
 
     # --------------------------------------------------------------- objective
     def unpack_data(self, data) -> tf.Tensor:

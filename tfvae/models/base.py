@@ -17,7 +17,7 @@ from tfvae.distribute import (
     replica_seed,
 )
 from tfvae.errors import TfvaeError
-from tfvae.models.contract import Capabilities
+from tfvae.models.contract import Capabilities, ServingError, ServingSignature
 from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
 
 
@@ -263,6 +263,29 @@ class GenerativeModel(keras.Model):
     def capabilities(self) -> Capabilities:
         """What this model can do (see :mod:`tfvae.models.contract`); callers ask it, never probe."""
         return Capabilities(continuous_latent=False)
+
+    def serving_signatures(self, prior=None, options=None) -> dict[str, ServingSignature]:
+        """The model's serving signatures (see :mod:`tfvae.models.contract`), ``serving_default`` among them.
+
+        Args:
+          prior: a separately trained prior over the model's codes (VQ families).
+          options: settings fixed at export time (e.g. a TD-VAE's rollout horizon).
+
+        Raises:
+          ServingError: the model serves nothing, or takes no such prior / options.
+        """
+        raise ServingError(f"{type(self).__name__} has no serving signatures")
+
+    def refuse_serving_extras(self, prior=None, options=None) -> None:
+        """Raise :class:`~tfvae.models.contract.ServingError` for a prior or options this family does not take."""
+        name = type(self).__name__
+        if prior is not None:
+            raise ServingError(f"{name} is exported without a prior: its signatures take none "
+                               "(a prior is exported with VQVAE / VQVAE2, whose sample signature runs it)")
+        if options:
+            raise ServingError(f"the signatures of {name} take no export options, got {sorted(options)} "
+                               "(options are fixed at export time by families that have some, e.g. TDVAE's "
+                               "rollout horizon)")
 
     def __init__(self, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)

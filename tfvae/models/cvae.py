@@ -107,25 +107,36 @@ class ConditionalVAE(VAE):
         return self.prior(y) if self.conditional_prior else self.prior()
 
     # ------------------------------------------------------------- networks
-    def _encode(self, x, training, condition=None):
+    def _encoder_inputs(self, x, condition):
         c = self.condition_features(condition)
         if isinstance(self.encoder, ConvEncoder):
             tiles = tf.ones(tf.concat([tf.shape(x)[:-1], [1]], 0), tf.float32)
-            inputs = tf.concat([x, tiles * c[:, None, None, :]], axis=-1)
-        else:
-            inputs = tf.concat([tf.reshape(x, [tf.shape(x)[0], -1]), c], axis=-1)
-        return self.posterior(self.encoder(inputs, training=training))
+            return tf.concat([x, tiles * c[:, None, None, :]], axis=-1)
+        return tf.concat([tf.reshape(x, [tf.shape(x)[0], -1]), c], axis=-1)
 
-    def _decode(self, z, training, condition=None):
-        leading = tf.shape(z)[:-1]
+    def _decoder_params(self, z, training, condition):
         flat = tf.reshape(z, [-1, self.latent_dim])
         c = self.condition_features(condition)
         # z may be [S, B, D]: repeat the labels per sample (an empty batch has no rows to repeat)
         copies = tf.shape(flat)[0] // tf.maximum(tf.shape(c)[0], 1)
-        inputs = tf.concat([flat, tf.tile(c, [copies, 1])], axis=-1)
-        params = self.decoder(inputs, training=training)
-        params = tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0))
-        return self.likelihood(params)
+        return self.decoder(tf.concat([flat, tf.tile(c, [copies, 1])], axis=-1), training=training)
+
+    def _encode(self, x, training, condition=None):
+        return self.posterior(self.encoder(self._encoder_inputs(x, condition), training=training))
+
+    def _decode(self, z, training, condition=None):
+        params = self._decoder_params(z, training, condition)
+        leading = tf.shape(z)[:-1]
+        return self.likelihood(tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0)))
+
+    def encoder_params(self, x, condition=None) -> tf.Tensor:
+        """The encoder's output for ``x`` and its labels (the posterior head's input)."""
+        return self.encoder(self._encoder_inputs(x, self.check_condition(condition)), training=False)
+
+    def decoder_params(self, z, condition=None) -> tf.Tensor:
+        """The decoder's output for codes ``z`` ``[B, latent_dim]`` and labels (the likelihood head's input)."""
+        params = self._decoder_params(z, False, self.check_condition(condition))
+        return tf.reshape(params, [-1, *self.likelihood.params_shape])
 
     def build(self, input_shape=None):
         x = tf.zeros((1, *self.data_shape), tf.float32)

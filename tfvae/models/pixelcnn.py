@@ -385,7 +385,19 @@ class PixelCNN(GenerativeModel):
         return {"loss": mean, "nll": mean, "bits_per_dim": mean / (positions * math.log(2.0))}
 
     # --------------------------------------------------------------- sampling
-    def _sample_graph(self, codes, label, condition, temperature, seed) -> tf.Tensor:
+    def sample_graph(self, codes, label, condition, temperature, seed) -> tf.Tensor:
+        """The traceable sampling loop behind :meth:`sample`: fills ``codes`` ``[N, H, W]`` in raster order.
+
+        A ``tf.while_loop`` over the ``H * W`` positions; a serving signature
+        traces it into the exported graph (no Python-side cache).
+
+        Args:
+          codes: int32 ``[N, H, W]`` starting maps (zeros).
+          label: int32 ``[N]`` labels, or ``None``.
+          condition: int32 conditioning code maps ``[N, H', W']``, or ``None``.
+          temperature: float32 scalar ``> 0``.
+          seed: int64 ``[2]`` stateless seed.
+        """
         height, width = self.code_shape
         positions = height * width
 
@@ -406,7 +418,7 @@ class PixelCNN(GenerativeModel):
 
             @tf.function(reduce_retracing=True)
             def run(codes, label, condition, temperature, seed):
-                return model()._sample_graph(codes, label, condition, temperature, seed)
+                return model().sample_graph(codes, label, condition, temperature, seed)
 
             _SAMPLERS[self] = run
         return _SAMPLERS[self]

@@ -10,6 +10,7 @@ Example (about 25 s on 2 CPU cores; the rollout's MSE is about 0.02, against
 0.78 for repeating the last frame)::
 
     import keras
+import numpy as np
     from tfvae.data.sequences import harmonic_oscillator
     from tfvae.models.td_vae import TDVAE
 
@@ -30,12 +31,13 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import DiagonalGaussianPosterior, Likelihood
 from tfvae.models.base import GenerativeModel
-from tfvae.models.contract import Capabilities
+from tfvae.models.contract import Capabilities, ServingError, ServingInput, ServingSignature, seed_input
 from tfvae.networks import MLP, ConvDecoder, ConvEncoder
 from tfvae.networks.mlp import check_activation
 from tfvae.random import as_seed, uniform
@@ -704,6 +706,98 @@ class TDVAE(GenerativeModel):
         _, _, path = tf.while_loop(lambda i, *_: i < horizon, step, (tf.constant(0), z, path))
         z_path = tf.transpose(path.stack(), [1, 0, 2])
         return {"frames": self.decode(z_path).mean(), "z": z_path}
+
+    # ---------------------------------------------------------------- serving
+    #: the export options of :meth:`serving_signatures` (``export_saved_model(..., options={...})``)
+    serving_options = ("horizon", "jump")
+    #: the per-example terms the ``score`` signature reports beside the loss
+    score_term_names = ("reconstruction", "smoothing_kl", "transition_kl")
+
+    def rollout_settings(self, options=None) -> tuple[int, int]:
+        """``(horizon, jump)`` of the exported ``rollout``: the defaults, or ``options``.
+
+        Defaults: ``jump = max_jump`` when the model is conditioned on the jump
+        (the longest step it was trained on: the farthest look-ahead per
+        transition), else ``1`` (its only valid value); ``horizon = 2 * max_jump``
+        transitions, so the default rollout predicts ``2 * max_jump ** 2`` time
+        steps ahead (``2 * max_jump`` without jump conditioning).
+
+        Raises:
+          ServingError: an unknown option, a horizon below 1, or a jump outside
+            ``[1, max_jump]`` (or other than 1 with ``condition_on_jump=False``).
+        """
+        options = dict(options or {})
+        unknown = sorted(set(options) - set(self.serving_options))
+        if unknown:
+            raise ServingError(f"unknown TDVAE export options {unknown}; the options are {list(self.serving_options)}")
+
+        def integer(name, default):
+            value = options.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ServingError(f"the TDVAE export option {name!r} must be an integer, got {value!r}")
+            return int(value)
+
+        horizon = integer("horizon", 2 * self.max_jump)
+        jump = integer("jump", self.max_jump if self.condition_on_jump else 1)
+        if horizon < 1:
+            raise ServingError(f"the rollout horizon must be >= 1, got {horizon}")
+        if not 1 <= jump <= self.max_jump:
+            raise ServingError(f"the rollout jump must be in [1, max_jump={self.max_jump}], got {jump}")
+        if not self.condition_on_jump and jump != 1:
+            raise ServingError("this TDVAE has condition_on_jump=False: its transitions are jumps of an unknown "
+                               f"size, so the rollout jump must be 1, got {jump}")
+        return horizon, jump
+
+    def score_row(self, x, seed) -> dict[str, tf.Tensor]:
+        """One sequence's ``score`` (the loss) and its terms, scalars in nats; pairs and draws from ``seed``."""
+        terms = self.per_example_terms(x[tf.newaxis], training=False, seed=seed)
+        return {"score": terms["loss"][0], **{name: terms[name][0] for name in self.score_term_names}}
+
+    def serving_signatures(self, prior=None, options=None) -> dict[str, ServingSignature]:
+        """``serving_default`` (filtered reconstructions), a seeded ``rollout`` and a seeded ``score``.
+
+        * ``serving_default``: ``x`` ``[B, T, *frame]`` (any ``T >= 1``) ``->
+          reconstruction``, as ``model(x)``.
+        * ``rollout``: ``context`` ``[B, Tc, *frame]`` and ``seed`` ``->`` ``frames``
+          ``[B, H, *frame]`` (frame ``k`` predicts time ``Tc - 1 + (k + 1) * jump``)
+          and ``z`` ``[B, H, state_dim]``; row ``i`` is ``rollout(context[i:i+1],
+          H, jump, seed=seed[i], return_z=True)``. ``H`` and ``jump`` are fixed
+          at export time (:meth:`rollout_settings`).
+        * ``score``: ``x`` with ``T >= max_jump + 1`` and ``seed`` ``->`` the loss
+          and its terms per sequence; row ``i`` is
+          ``per_example_terms(x[i:i+1], seed=seed[i])``.
+
+        Args:
+          prior: none taken.
+          options: ``{"horizon": H, "jump": j}`` for ``rollout`` (either may be left out).
+        """
+        self.refuse_serving_extras(prior, None)
+        horizon, jump = self.rollout_settings(options)
+        frame, min_length = tuple(self.frame_shape), self.max_jump + 1
+        sequence = ServingInput("sequence", (None, *frame), min_length=1)
+        scored = ServingInput("sequence", (None, *frame), min_length=min_length)
+
+        def reconstruct(x):
+            return {"reconstruction": self(x, training=False)}
+
+        def rollout_row(context, seed):
+            out = self.rollout_tensors(context[tf.newaxis], horizon, jump, seed)
+            return {"frames": out["frames"][0], "z": out["z"][0]}
+
+        terms = {name: tf.TensorSpec([], tf.float32) for name in ("score", *self.score_term_names)}
+        return {
+            "serving_default": ServingSignature({"x": sequence}, reconstruct,
+                                                "filtered reconstructions E[p(x_t|E[p_B(z|b_t)])], as model(x)"),
+            "rollout": ServingSignature(
+                {"context": sequence, "seed": seed_input()}, rollout_row,
+                f"{horizon} predicted frames {jump} step(s) apart after the context, and their states; the draws "
+                "from seed", row_outputs={"frames": tf.TensorSpec([horizon, *frame], tf.float32),
+                                          "z": tf.TensorSpec([horizon, self.state_dim], tf.float32)}, seeded=True),
+            "score": ServingSignature(
+                {"x": scored, "seed": seed_input()}, self.score_row,
+                "per-sequence TD-VAE loss (nats) and its terms; pairs and draws from seed", row_outputs=terms,
+                seeded=True),
+        }
 
     def _rollout_function(self):
         if self not in _ROLLOUTS:

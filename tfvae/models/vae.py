@@ -16,6 +16,7 @@ from tfvae.distributions import (
 )
 from tfvae.kl import KL_METHODS, kl_divergence
 from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.models.contract import ServingSignature, data_input, label_input, seed_input
 from tfvae.random import as_seed
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_data_shape, check_int, check_number
@@ -206,6 +207,51 @@ class VAE(Autoencoder):
         seed = as_seed(seed, self.seed_generator)
         z = self.prior.sample(self.prior(), num_samples, seed)
         return self._decode(z, False).mean()
+
+    # ---------------------------------------------------------------- serving
+    def prior_for(self, condition=None) -> tfd.Distribution:
+        """The prior ``p(z)`` (conditional models: ``p(z|y)`` for labels ``condition``)."""
+        return self.prior()
+
+    #: the per-example terms the seeded ``score`` reports beside the score
+    score_term_names = ("elbo", "distortion", "rate")
+
+    def score_row(self, x, seed, condition=None) -> dict[str, tf.Tensor]:
+        """One example's ``score = -elbo`` and its terms (scalars), the Monte-Carlo draws from ``seed``.
+
+        Args:
+          x: one example ``[*data_shape]``.
+          seed: its int64 ``[2]`` stateless seed.
+          condition: its label (a scalar) for conditional models.
+        """
+        y = None if condition is None else condition[tf.newaxis]
+        terms = self.elbo(x[tf.newaxis], y, seed=seed)
+        return {"score": -terms["elbo"][0], **{name: terms[name][0] for name in self.score_term_names}}
+
+    def sample_row(self, seed, condition=None) -> dict[str, tf.Tensor]:
+        """One prior draw ``z`` ``[latent_dim]`` from ``seed`` and its decoded mean ``samples`` ``[*data_shape]``."""
+        y = None if condition is None else condition[tf.newaxis]
+        z = tf.reshape(self.prior.sample(self.prior_for(y), 1, seed), [1, self.latent_dim])
+        return {"samples": self.likelihood_parameters(z, y)["mean"][0], "z": z[0]}
+
+    def serving_signatures(self, prior=None, options=None) -> dict[str, ServingSignature]:
+        """The autoencoder's signatures with a seeded ``score`` (the negative ELBO) and ``sample``.
+
+        ``score`` row ``i`` is ``-elbo(x[i:i+1], seed=seed[i])`` and ``sample``
+        row ``i`` decodes one prior draw from ``seed[i]``: each row is
+        reproducible and independent of the others.
+        """
+        signatures = super().serving_signatures(prior, options)
+        condition = {"condition": label_input(self.num_classes)} if self.conditional else {}
+        terms = {name: tf.TensorSpec([], tf.float32) for name in ("score", *self.score_term_names)}
+        signatures["score"] = ServingSignature(
+            {"x": data_input(self.data_shape), **condition, "seed": seed_input()}, self.score_row,
+            "per-example negative ELBO (nats), Monte Carlo draws from seed", row_outputs=terms, seeded=True)
+        signatures["sample"] = ServingSignature(
+            {"seed": seed_input(), **condition}, self.sample_row, "decoded prior samples, one per seed row",
+            row_outputs={"samples": tf.TensorSpec(self.data_shape, tf.float32),
+                         "z": tf.TensorSpec([self.latent_dim], tf.float32)}, seeded=True)
+        return signatures
 
     def get_config(self) -> dict:
         return {

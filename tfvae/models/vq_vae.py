@@ -36,6 +36,14 @@ import tensorflow_probability as tfp
 from tfvae.distributions import PointMassPosterior
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.models.contract import (
+    ServingError,
+    ServingInput,
+    ServingSignature,
+    data_input,
+    label_input,
+    seed_input,
+)
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
@@ -168,6 +176,130 @@ class _QuantizedAutoencoder(Autoencoder):
     def decode_codes(self, codes) -> tfd.Distribution:
         """``p(x | codes)`` for the codes :meth:`sample_codes` or :meth:`encode_indices` return."""
         raise NotImplementedError
+
+    # ---------------------------------------------------------------- serving
+    #: temperature of the exported ``sample`` signature's code draws (the prior's own distribution)
+    serving_temperature = 1.0
+
+    def code_levels(self) -> list[tuple[str, str | None, tuple[int, int], int]]:
+        """``(input name, level, (h, w), K)`` per code map, in decoding order.
+
+        ``[("indices", None, (7, 7), K)]`` for :class:`VQVAE`;
+        ``[("bottom_indices", "bottom", ...), ("top_indices", "top", ...)]`` for
+        :class:`VQVAE2` (``level`` keys its dict-valued properties and codes).
+        """
+        raise NotImplementedError
+
+    def codes_by_name(self, codes) -> dict[str, tf.Tensor]:
+        """Code maps (a tensor, or VQ-VAE-2's ``{"bottom", "top"}`` dict) keyed by their input names, int32."""
+        return {name: tf.cast(codes if level is None else codes[level], tf.int32)
+                for name, level, _, _ in self.code_levels()}
+
+    def posterior_parameters(self, x, condition=None) -> dict[str, tf.Tensor]:
+        """The quantized code as ``mean`` (a point mass: ``stddev`` zeros), ``[B, latent_dim]``."""
+        self._check_condition(condition)
+        z = self.vector_quantize(x, training=False)["z"]
+        return {"mean": z, "stddev": tf.zeros_like(z)}
+
+    def encode_codes(self, x) -> dict[str, tf.Tensor]:
+        """The int32 code maps of ``x`` by input name (as :meth:`encode_indices`) and ``z``, the flat quantized code."""
+        out = self.vector_quantize(x, training=False)
+        return {**self.codes_by_name(out["indices"]), "z": tf.reshape(out["z"], [-1, self.latent_dim])}
+
+    def decode_code_parameters(self, **codes) -> dict[str, tf.Tensor]:
+        """``p(x | codes)`` as tensors (``mean`` and the likelihood's parameters) for code maps by input name."""
+        levels = {name: level for name, level, _, _ in self.code_levels()}
+        maps = codes["indices"] if None in levels.values() else {levels[name]: codes[name] for name in levels}
+        return self.likelihood.summary(self.decoder_params(self.z_from_codes(maps)))
+
+    def z_from_codes(self, codes) -> tf.Tensor:
+        """The flat quantized code ``[B, latent_dim]`` of code maps (the codebook vectors they index)."""
+        raise NotImplementedError
+
+    def score_terms(self, x, condition=None) -> dict[str, tf.Tensor]:
+        """``score = nll_bound``, ``distortion`` and ``rate`` (uniform prior) per example, nats (:meth:`bound`)."""
+        self._check_condition(condition)
+        terms = self.bound(x)
+        return {"score": terms["nll_bound"], **terms}
+
+    def check_prior(self, prior) -> dict[str | None, PixelCNN]:
+        """The prior by level (``{None: p}``, or ``{"top": .., "bottom": ..}``) after checking it fits.
+
+        Raises:
+          ServingError: not a prior of :meth:`make_prior`'s form for this model.
+        """
+        raise NotImplementedError
+
+    def sample_codes_from_seed(self, priors: dict, seed, label=None) -> dict[str, tf.Tensor]:
+        """One sample's code maps ``[h, w]`` by input name, drawn from ``seed`` (traceable).
+
+        Args:
+          priors: the checked prior (:meth:`check_prior`).
+          seed: int64 ``[2]``.
+          label: a scalar label for a class-conditional prior.
+        """
+        raise NotImplementedError
+
+    def serving_signatures(self, prior=None, options=None) -> dict[str, ServingSignature]:
+        """Codes in and out: ``serving_default``, ``encode`` (code maps and ``z``), ``decode`` (from code maps),
+        ``score`` (the bound under the uniform prior) and, with a trained ``prior``, a seeded ``sample``.
+
+        ``sample`` row ``i`` draws the code maps from ``seed[i]`` (VQ-VAE-2: the
+        top from ``seed[i]``, the bottom from ``seed[i] + [1, 0]``, as
+        :meth:`sample_codes` does with an int seed) and decodes them.
+
+        Args:
+          prior: the trained prior (:meth:`make_prior`), or ``None`` (no ``sample``).
+          options: none taken.
+        """
+        self.refuse_serving_extras(None, options)
+        priors = None if prior is None else self.check_prior(prior)
+        x = {"x": data_input(self.data_shape)}
+        codes = {name: ServingInput("codes", shape, "int32", depth=depth) for name, _, shape, depth in self.code_levels()}
+        signatures = {
+            "serving_default": ServingSignature(x, self.reconstruction, "mean reconstruction E[p(x|quantized code)]"),
+            "encode": ServingSignature(x, self.encode_codes,
+                                       "int32 code index maps (as encode_indices) and the flat quantized code z"),
+            "decode": ServingSignature(codes, self.decode_code_parameters, "likelihood p(x|codes): mean and parameters"),
+            "score": ServingSignature(x, self.score_terms, "per-example bound on -log p(x) in nats: distortion + rate "
+                                                            "under the uniform prior"),
+        }
+        if priors is not None:
+            num_classes = next(iter(priors.values())).num_classes
+            label = {"label": label_input(num_classes)} if num_classes else {}
+
+            def sample_row(seed, label=None):
+                maps = self.sample_codes_from_seed(priors, seed, label)
+                batch = {name: value[tf.newaxis] for name, value in maps.items()}
+                return {"samples": self.decode_code_parameters(**batch)["mean"][0], **maps}
+
+            outputs = {"samples": tf.TensorSpec(self.data_shape, tf.float32),
+                       **{name: tf.TensorSpec(shape, tf.int32) for name, _, shape, _ in self.code_levels()}}
+            what = "of the requested class, one per (seed, label) row" if label else "one per seed row"
+            signatures["sample"] = ServingSignature(
+                {"seed": seed_input(), **label}, sample_row,
+                f"decoded code maps drawn from the PixelCNN prior, {what}", row_outputs=outputs, seeded=True)
+        return signatures
+
+    def _check_priors(self, priors: dict) -> dict:
+        """Each level's prior models that level's maps; a VQ-VAE-2's bottom prior is conditioned on the top codes."""
+        name = type(self).__name__
+        shapes = {level: shape for _, level, shape, _ in self.code_levels()}
+        for _, level, shape, depth in self.code_levels():
+            p, where = priors[level], "the prior" if level is None else f"the {level} prior"
+            if not isinstance(p, PixelCNN):
+                raise ServingError(f"{where} must be a PixelCNN, got {type(p).__name__}")
+            if tuple(p.code_shape) != tuple(shape) or p.num_embeddings != depth:
+                raise ServingError(f"{where} models {p.code_shape} maps of {p.num_embeddings} codes; the {name} has "
+                                   f"{shape} maps of {depth}")
+            condition = shapes.get("top") if level == "bottom" else None
+            if (p.condition_shape is None) != (condition is None) or (
+                    condition is not None and tuple(p.condition_shape) != tuple(condition)):
+                wanted = f"conditioned on the top codes {condition}" if condition else "not conditioned on code maps"
+                raise ServingError(f"{where} must be {wanted}, got condition_shape={p.condition_shape}")
+        if len({p.num_classes for p in priors.values()}) != 1:
+            raise ServingError("the top and bottom priors must take the same class labels (num_classes)")
+        return priors
 
     def bound(self, x, prior_nll=None) -> dict[str, tf.Tensor]:
         r"""Per-example upper bound on ``-log p(x)`` in nats: ``distortion + rate``.
@@ -309,8 +441,25 @@ class VQVAE(_QuantizedAutoencoder):
     def decode_indices(self, indices, training: bool = False) -> tfd.Distribution:
         """The likelihood ``p(x | e_indices)`` for code maps ``[B, h, w]``."""
         indices = check_indices(indices, self.code_shape, self.num_embeddings, "indices")
-        z = tf.reshape(self.quantizer.lookup(indices), [tf.shape(indices)[0], self.latent_dim])
-        return self._decode(z, training)
+        return self._decode(self.z_from_codes(indices), training)
+
+    def z_from_codes(self, codes) -> tf.Tensor:
+        return tf.reshape(self.quantizer.lookup(codes), [tf.shape(codes)[0], self.latent_dim])
+
+    def code_levels(self):
+        return [("indices", None, tuple(self.code_shape), int(self.num_embeddings))]
+
+    def check_prior(self, prior):
+        if not isinstance(prior, PixelCNN):
+            raise ServingError(f"the prior of a {type(self).__name__} is one PixelCNN (model.make_prior()), "
+                               f"got {type(prior).__name__}")
+        return self._check_priors({None: prior})
+
+    def sample_codes_from_seed(self, priors, seed, label=None):
+        label = None if label is None else label[tf.newaxis]
+        codes = tf.zeros((1, *self.code_shape), tf.int32)
+        temperature = tf.constant(self.serving_temperature, tf.float32)
+        return {"indices": priors[None].sample_graph(codes, label, None, temperature, seed)[0]}
 
     def uniform_rate(self) -> float:
         return float(np.prod(self.code_shape)) * math.log(self.num_embeddings)
@@ -502,12 +651,39 @@ class VQVAE2(_QuantizedAutoencoder):
         """The likelihood ``p(x | e_bottom, e_top)`` for bottom ``[B, h, w]`` and top ``[B, h/2, w/2]`` codes."""
         bottom = check_indices(bottom, self.code_shape["bottom"], self.num_embeddings["bottom"], "bottom")
         top = check_indices(top, self.code_shape["top"], self.num_embeddings["top"], "top")
-        batch = tf.shape(bottom)[0]
-        z = tf.concat([
-            tf.reshape(self.bottom_quantizer.lookup(bottom), [batch, -1]),
-            tf.reshape(self.top_quantizer.lookup(top), [batch, -1]),
+        return self._decode(self.z_from_codes({"bottom": bottom, "top": top}), training)
+
+    def z_from_codes(self, codes) -> tf.Tensor:
+        batch = tf.shape(codes["bottom"])[0]
+        return tf.concat([
+            tf.reshape(self.bottom_quantizer.lookup(codes["bottom"]), [batch, -1]),
+            tf.reshape(self.top_quantizer.lookup(codes["top"]), [batch, -1]),
         ], -1)
-        return self._decode(z, training)
+
+    def decoder_params(self, z, condition=None) -> tf.Tensor:
+        self._check_condition(condition)
+        params = self.decoder(self._decoder_input(tf.reshape(z, [-1, self.latent_dim]), False), training=False)
+        return tf.reshape(params, [-1, *self.likelihood.params_shape])
+
+    def code_levels(self):
+        return [(f"{level}_indices", level, tuple(self.code_shape[level]), int(self.num_embeddings[level]))
+                for level in ("bottom", "top")]
+
+    def check_prior(self, prior):
+        if not isinstance(prior, dict) or sorted(prior) != ["bottom", "top"]:
+            raise ServingError(f"the prior of a {type(self).__name__} is a dict {{'top': PixelCNN, 'bottom': "
+                               f"PixelCNN}} (model.make_prior()), got {type(prior).__name__}")
+        return self._check_priors(dict(prior))
+
+    def sample_codes_from_seed(self, priors, seed, label=None):
+        label = None if label is None else label[tf.newaxis]
+        temperature = tf.constant(self.serving_temperature, tf.float32)
+        top = priors["top"].sample_graph(tf.zeros((1, *self.code_shape["top"]), tf.int32), label, None,
+                                         temperature, seed)
+        bottom_seed = seed + tf.constant([1, 0], seed.dtype)  # as sample_codes: the bottom draws from seed + 1
+        bottom = priors["bottom"].sample_graph(tf.zeros((1, *self.code_shape["bottom"]), tf.int32), label, top,
+                                               temperature, bottom_seed)
+        return {"bottom_indices": bottom[0], "top_indices": top[0]}
 
     def make_prior(self, num_classes: int = 0, **options) -> dict[str, PixelCNN]:
         shapes, sizes = self.code_shape, self.num_embeddings
