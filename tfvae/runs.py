@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import inspect
 import io
 import json
 import re
@@ -75,19 +74,21 @@ class RunError(TfvaeError, RuntimeError):
     """A run directory cannot be used as asked (exists, missing, corrupt)."""
 
 
-def _init_parameters(cls) -> set[str]:
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if klass is GenerativeModel:
-            break
-        if "__init__" in vars(klass):
-            names |= set(inspect.signature(klass.__init__).parameters)
-    return names
+#: the generic ``[model]`` fields a builder takes when its family lists them in ``architectures``
+GENERIC_FIELDS = ("latent_dim", "hidden_units", "activation", "filters")
+#: top-level ``[model]`` options a family takes when it lists them in ``config_options``
+MODEL_OPTIONS = ("beta", "kl", "num_samples")
 
 
 def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | None = None,
                 num_classes: int | None = None) -> GenerativeModel:
     """Instantiate the registered model that ``config`` names, for data of ``data_shape``.
+
+    The route is what the model class declares (:mod:`tfvae.models.contract`):
+    ``cls.architectures[config.architecture]`` names the generic fields its
+    builder ``cls.<architecture>`` takes, ``cls.config_options`` the
+    ``model.options`` keys (and ``beta`` / ``kl`` / ``num_samples``); anything
+    else that differs from its default is refused by name.
 
     Args:
       config: the ``[model]`` table.
@@ -97,65 +98,49 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
         (unless ``model.options.num_classes`` sets it).
     """
     cls = MODELS.get(config.name)
-    builder = getattr(cls, config.architecture, None)
-    if builder is None:
-        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}")
-    parameters = inspect.signature(builder).parameters
+    fields = cls.architectures.get(config.architecture)
+    if fields is None:
+        available = ", ".join(sorted(cls.architectures)) or "none (it is not built from a config)"
+        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}; "
+                          f"choose one of: {available}")
     kwargs: dict[str, Any] = {
         "data_shape": tuple(data_shape),
         "likelihood": config.likelihood,
         "likelihood_kwargs": dict(config.likelihood_kwargs),
         "seed": seed,
     }
-    # The generic network fields go to builders that take them; a field the
-    # builder does not take must be left at its default (VQ-VAEs set their
-    # networks through model.options instead).
-    generic = {"latent_dim": config.latent_dim, "hidden_units": tuple(config.hidden_units),
-               "activation": config.activation}
-    if config.architecture == "conv":
-        generic["filters"] = tuple(config.filters)
     defaults = ModelConfig()
-    for name, value in generic.items():
-        default = getattr(defaults, name)
-        default = tuple(default) if isinstance(default, list) else default
-        takes_it = name in parameters and not (
-            isinstance(value, tuple) and not isinstance(parameters[name].default, (tuple, list))
-        )
-        if takes_it and not (config.architecture == "recurrent" and name == "activation"):
-            kwargs[name] = value
-        elif value != default:
+    for field in GENERIC_FIELDS:
+        value = getattr(config, field)
+        if field in fields:
+            kwargs[field] = tuple(value) if isinstance(value, list) else value
+        elif value != getattr(defaults, field):
             raise ConfigError(
-                f"model.{name} does not apply to model {config.name!r} with architecture {config.architecture!r}"
-                + ("; set it in model.options" if name in parameters else "")
+                f"model.{field} does not apply to model {config.name!r} with architecture {config.architecture!r}"
+                + ("; set it in model.options" if field in cls.config_options else "")
             )
-    accepted = _init_parameters(cls) | set(getattr(cls, "posterior_options", ())) | set(getattr(cls, "prior_options", ()))
-    accepted |= set(getattr(cls, "quantizer_options", ()))
-    accepted |= set(inspect.signature(builder).parameters) - set(kwargs)
-    accepted -= {"self", "cls", "args", "kwargs", "encoder", "decoder", "posterior", "likelihood", "seed", "quantizer",
-                 "bottom_encoder", "top_encoder", "top_decoder", "bottom_projection", "top_upsample",
-                 "top_quantizer", "bottom_quantizer"}
-    for option in ("beta", "kl", "num_samples"):
+    for option in MODEL_OPTIONS:
         value = getattr(config, option)
         if value is None:
             continue
-        if option not in accepted:
+        if option not in cls.config_options:
             raise ConfigError(f"model.{option} does not apply to model {config.name!r}")
         kwargs[option] = value
-    if getattr(cls, "conditional", False):
+    if cls.conditional:
         if num_classes is None and "num_classes" not in config.options:
             raise ConfigError(f"model {config.name!r} is conditional: the dataset has no labels to condition on")
         kwargs["num_classes"] = num_classes
     for option, value in config.options.items():
-        if option not in accepted:
+        if option not in cls.config_options:
             raise ConfigError(
                 f"model.options.{option}: not an option of model {config.name!r}; "
-                f"it takes: {', '.join(sorted(accepted)) or 'none'}"
+                f"it takes: {', '.join(sorted(cls.config_options)) or 'none'}"
             )
         kwargs[option] = value
     try:
-        return builder(**kwargs)
+        return getattr(cls, config.architecture)(**kwargs)
     except (ValueError, TypeError) as error:
-        raise ConfigError(f"model: {error}") from None
+        raise ConfigError(f"model: {error}") from error
 
 
 class RunDirectory:
@@ -419,23 +404,23 @@ def _set_precision(precision: str) -> None:
 
 
 def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.ndarray, directory: Path) -> list[Path]:
+    """The run's end pictures, chosen by what the model declares it can do (``model.capabilities``)."""
+    can = model.capabilities
     written = []
-    if hasattr(model, "rollout"):  # a sequence model (TD-VAE): context, rollout and truth as a film strip
+    if can.rollout:  # a sequence model (TD-VAE): context, rollout and truth as a film strip
         from tfvae.viz.plots import plot_rollout
 
         written.append(save_png(directory / "rollout.png", plot_rollout(model, test_batch, seed=0)))
         return written
-    if test_batch.ndim != 4:  # not images
+    if not can.image_data:
         return written
-    condition = {}
-    if getattr(model, "conditional", False):
-        condition = {"condition": labels[:32]}
+    condition = {"condition": labels[:32]} if can.conditional else {}
     originals = test_batch[:32]
     recon = model.reconstruct(originals, **condition).numpy()
     rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
     written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
-    if hasattr(model, "prior") and hasattr(model, "sample"):
-        if getattr(model, "conditional", False):  # one row per class
+    if can.has_prior:
+        if can.conditional:  # one row per class
             classes = np.repeat(np.arange(min(model.num_classes, 8)), 8)
             samples = model.sample(len(classes), condition=classes, seed=tf.constant([0, 1])).numpy()
         else:
@@ -579,7 +564,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
         with in_scope():  # variables (model and optimizer) are created by the strategy
             model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
         model.on_nonfinite = config.train.on_nonfinite
-        conditional = getattr(model, "conditional", False)
+        conditional = model.capabilities.conditional
         loader = dict(
             batch_size=data.batch_size,
             seed=config.train.seed,

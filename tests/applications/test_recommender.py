@@ -62,7 +62,7 @@ def test_trains_through_the_custom_loop():
     ratings = low_rank_ratings(32, 20, density=0.3, seed=2)
     model = RatingsAE.mlp((20,), latent_dim=4, hidden_units=(8,), likelihood="gaussian", dense_refeeding=True, seed=0)
     history = train_loop(model, ratings, batch_size=8, epochs=3, optimizer=keras.optimizers.Adam(1e-2), verbose=0)
-    assert set(history) == {"loss", "masked_mse", "refeed_mse"}
+    assert set(history) == {"loss", "masked_mse", "masked_rmse", "refeed_mse", "observed"}
     assert history["masked_mse"][-1] < history["masked_mse"][0]
 
 

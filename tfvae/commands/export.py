@@ -43,7 +43,7 @@ def trained_prior(loaded):
 
     With it the export gets a ``sample`` signature that runs the prior.
     """
-    if not hasattr(loaded.model, "make_prior"):  # only VQ models have a prior over codes
+    if not loaded.model.capabilities.needs_trained_prior:  # only VQ models have a prior over codes
         return None
     from tfvae.prior_runs import load_prior
 

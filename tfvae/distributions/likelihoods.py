@@ -45,6 +45,32 @@ class Likelihood(DistributionHead):
     def _independent(self, distribution: tfd.Distribution) -> tfd.Distribution:
         return tfd.Independent(distribution, reinterpreted_batch_ndims=len(self.event_shape))
 
+    def log_prob_tensor(self, params: tf.Tensor, x: tf.Tensor, valid: tf.Tensor | None = None) -> tf.Tensor:
+        """``log p(x | params)`` per example ``[B]``, summed over the data dimensions, in nats.
+
+        The same number as ``self(params).log_prob(x)`` (restricted to the
+        ``valid`` entries as :func:`masked` does), computed from tensors: heads
+        override :meth:`elementwise_log_prob` with the closed form, so serving
+        graphs hold no TFP plumbing (they convert to ONNX and TFLite).
+
+        Args:
+          params: the decoder's output ``[B, *params_shape]``.
+          x: data ``[B, *event_shape]``.
+          valid: optional boolean mask over the leading data dimensions
+            (``[B, T]`` for sequences ``[B, T, F]``); invalid entries add 0.
+        """
+        log_probs = self.elementwise_log_prob(params, tf.cast(x, tf.float32))
+        if valid is not None:
+            mask = tf.cast(valid, tf.float32)
+            mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([log_probs.shape.rank - mask.shape.rank],
+                                                                         tf.int32)], 0))
+            log_probs = log_probs * mask
+        return tf.reduce_sum(tf.reshape(log_probs, [tf.shape(log_probs)[0], -1]), axis=-1)
+
+    def elementwise_log_prob(self, params: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+        """``log p(x_i | params_i)`` for every data dimension, ``[B, *event_shape]`` (default: TFP's)."""
+        return self(params).distribution.log_prob(x)
+
     def get_config(self) -> dict:
         return {**super().get_config(), "event_shape": list(self.event_shape)}
 
@@ -68,6 +94,11 @@ class BernoulliLikelihood(Likelihood):
         logits = self._float32(params)
         return {"mean": tf.sigmoid(logits), "logits": logits}
 
+    def elementwise_log_prob(self, params, x) -> tf.Tensor:
+        """``x l - softplus(l)`` (``log sigma(l)`` for ``x = 1``, ``log(1 - sigma(l))`` for ``x = 0``)."""
+        logits = self._float32(params)
+        return x * logits - tf.math.softplus(logits)
+
 
 @LIKELIHOODS.register("continuous_bernoulli")
 @serializable
@@ -85,10 +116,34 @@ class ContinuousBernoulliLikelihood(Likelihood):
     def call(self, params) -> tfd.Distribution:
         return self._independent(tfd.ContinuousBernoulli(logits=self._float32(params)))
 
+    #: below this ``|l|`` the mean uses its series (``1 - e^{-l}`` loses float32 digits near 0)
+    MEAN_SERIES_BELOW = 1.0
+    #: below this ``|l|`` the normaliser uses its series (``l / tanh(l / 2)`` is 0 / 0 at 0)
+    NORMALISER_SERIES_BELOW = 1e-3
+
     def summary(self, params) -> dict[str, tf.Tensor]:
-        """``mean`` (TFP's elementwise formula, no batch-shape plumbing) and ``logits``."""
+        r"""``mean`` and ``logits``.
+
+        With ``lambda = sigma(l)``, ``E[x] = lambda / (2 lambda - 1) + 1 / (2 artanh(1 - 2 lambda))
+        = 1 / (1 - e^{-l}) - 1 / l``; for ``|l| < 1`` its series
+        ``1/2 + l/12 - l^3/720 + l^5/30240 - l^7/1209600`` (Bernoulli numbers; error below 1e-7).
+        """
         logits = self._float32(params)
-        return {"mean": tfd.ContinuousBernoulli(logits=logits).mean(), "logits": logits}
+        small = tf.abs(logits) < self.MEAN_SERIES_BELOW
+        safe = tf.where(small, tf.ones_like(logits), logits)
+        exact = 1.0 / (1.0 - tf.exp(-safe)) - 1.0 / safe
+        square = tf.square(logits)
+        series = 0.5 + logits * (1.0 / 12.0 + square * (-1.0 / 720.0 + square * (1.0 / 30240.0
+                                                                                  - square / 1209600.0)))
+        return {"mean": tf.where(small, series, exact), "logits": logits}
+
+    def elementwise_log_prob(self, params, x) -> tf.Tensor:
+        r"""``log C(l) + x l - softplus(l)`` with ``C(l) = l / tanh(l / 2)`` (``2 + l^2/6`` near 0)."""
+        logits = self._float32(params)
+        small = tf.abs(logits) < self.NORMALISER_SERIES_BELOW
+        safe = tf.where(small, tf.ones_like(logits), logits)
+        normaliser = tf.where(small, 2.0 + tf.square(logits) / 6.0, safe / tf.tanh(safe / 2.0))
+        return tf.math.log(normaliser) + x * logits - tf.math.softplus(logits)
 
 
 def _inverse_softplus(y: float) -> float:
@@ -170,6 +225,12 @@ class GaussianLikelihood(Likelihood):
         """``mean`` and ``loc`` (the network's output) and ``scale`` (sigma, broadcast to the data)."""
         loc = self._float32(params)
         return {"mean": loc, "loc": loc, "scale": tf.broadcast_to(self.stddev(), tf.shape(loc))}
+
+    def elementwise_log_prob(self, params, x) -> tf.Tensor:
+        """``-((x - mu) / sigma)^2 / 2 - log sigma - log(2 pi) / 2``."""
+        loc = self._float32(params)
+        scale = self.stddev()
+        return -0.5 * tf.square((x - loc) / scale) - tf.math.log(scale) - 0.5 * np.log(2.0 * np.pi)
 
     def get_config(self) -> dict:
         return {

@@ -156,7 +156,7 @@ def export_saved_model(
       options: settings a family fixes at export time, e.g. ``{"horizon": 8,
         "jump": 2}`` for the ``rollout`` signature of a
         :class:`~tfvae.models.TDVAE` (see
-        :func:`~tfvae.export.families.tdvae_signatures`). Not with ``module``.
+        :meth:`~tfvae.models.TDVAE.serving_signatures`). Not with ``module``.
 
     Returns:
       The version folder, e.g. ``saved_models/vae/3``.

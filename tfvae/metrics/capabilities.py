@@ -1,12 +1,13 @@
-"""What a model can do, asked through the ``Autoencoder`` contract only.
+"""What a model can do, asked through the model contract only.
 
-Metrics and pictures are written against the contract (``encode``, ``decode``,
-``posterior.sample``, and for the VAE family ``prior`` and ``elbo``), never
-against model classes, so the families added later (denoising / sparse /
-contractive autoencoders, CVAE, VQ-VAE) work as soon as they keep it. What a
-model cannot do raises :class:`ModelCapabilityError` with a message that says
-why, and callers that compute many things (``tfvae evaluate``,
-``tfvae plot``) skip that item and print the message.
+Metrics and pictures read ``model.capabilities`` (:mod:`tfvae.models.contract`)
+and use the ``Autoencoder`` methods (``encode``, ``decode``,
+``posterior.sample``, and for models with a prior ``prior_distribution`` and
+``elbo``), never model classes or ``hasattr``, so a family works as soon as it
+declares what it can do. What a model cannot do raises
+:class:`ModelCapabilityError` with a message that says why, and callers that
+compute many things (``tfvae evaluate``, ``tfvae plot``) skip that item and
+print the message.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def _name(model) -> str:
 
 def is_conditional(model) -> bool:
     """Whether the model needs a condition (e.g. a label) with every example."""
-    return bool(getattr(model, "conditional", False))
+    return model.capabilities.conditional
 
 
 def require_unconditional(model) -> None:
@@ -55,8 +56,8 @@ def require_unconditional(model) -> None:
 
 
 def has_prior(model) -> bool:
-    """Whether ``model`` has a prior ``p(z)`` (the VAE family)."""
-    return getattr(model, "prior", None) is not None and callable(model.prior)
+    """Whether ``model`` has a prior ``p(z)`` it samples from itself (the VAE family)."""
+    return model.capabilities.has_prior
 
 
 def prior_distribution(model) -> tfd.Distribution:
@@ -68,14 +69,13 @@ def prior_distribution(model) -> tfd.Distribution:
     require_unconditional(model)
     if not has_prior(model):
         raise ModelCapabilityError(f"{_name(model)} has no prior p(z) (only the VAE family has one)")
-    getter = getattr(model, "prior_distribution", None)
-    return getter() if callable(getter) else model.prior()
+    return model.prior_distribution()
 
 
 def require_elbo(model) -> None:
     """Raise unless the model has a prior and an ``elbo`` method."""
     require_unconditional(model)
-    if not (has_prior(model) and callable(getattr(model, "elbo", None))):
+    if not has_prior(model):
         raise ModelCapabilityError(
             f"{_name(model)} has no ELBO (no prior p(z)); its metric is the reconstruction error"
         )

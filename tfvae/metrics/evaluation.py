@@ -12,13 +12,28 @@ the reason):
   ``sparsity`` or ``contraction``), at evaluation (no corruption);
 * every model: reconstruction ``mse``, ``bce`` (data in [0, 1] only) and
   ``reconstruction_nll`` (``-log p(x | z = E[q(z|x)])`` over every data
-  dimension), and the active units.
+  dimension), and the active units;
+* models of masked data (``model.capabilities.masked_data``: zeros are
+  unobserved ratings) instead: ``masked_mse`` and ``masked_rmse`` over the
+  OBSERVED entries only, the names and the average of the model's training
+  terms. The average is per observed entry over the whole set,
+  ``sum of squared errors / number of observed entries`` (not a mean of
+  per-example or per-batch ratios), so it does not depend on the batching
+  and equals the epoch value of training's ``masked_mse`` on the same data.
+  Nothing is averaged over unobserved entries: ``mse``, ``bce``,
+  ``reconstruction_nll`` and the model's own per-example terms are skipped;
+  ``observed`` (observed entries per example) is reported as a mean.
 
 Two standard errors, which answer different questions:
 
 * ``sem``: the standard error of the mean over examples, ``sd / sqrt(N)``.
   It says how much the reported mean would move on another test set of the
   same size; use it to compare models on the same data loosely.
+* ``masked_mse`` / ``masked_rmse`` (a ratio of two sums over examples):
+  the delta-method standard error of the ratio, ``sqrt(sum_i (s_i - m n_i)^2
+  / (N (N - 1))) / mean(n)`` with ``s_i`` example i's squared error over its
+  ``n_i`` observed entries and ``m`` the masked MSE; ``/ (2 sqrt(m))`` for
+  the RMSE.
 * ``mc_stderr`` (IWAE only): the Monte-Carlo error of the estimate on *these*
   examples, ``sqrt(sum_i se_i^2) / N`` from the per-example delta-method
   errors (:func:`tfvae.metrics.iwae_log_likelihood`). It says whether ``k``
@@ -51,8 +66,29 @@ _TERMS = {
     "mse": "reconstruction MSE (per dim)",
     "bce": "reconstruction BCE (nats)",
     "reconstruction_nll": "-log p(x | E[q(z|x)]) (nats)",
+    "masked_mse": "masked MSE (per observed entry)",
+    "masked_rmse": "masked RMSE (per observed entry)",
+    "observed": "observed entries per example",
 }
 _IWAE_DETAILS = ("iwae_mc_stderr", "iwae_ess")
+# Masked data: per example, the squared error summed over its observed entries and their number;
+# reported pooled, as masked_mse / masked_rmse, not as per-example means (``observed`` is also
+# reported per example, as the model's training term of that name).
+_MASKED_PARTS = ("squared_error", "observed")
+_MASKED_TERMS = ("masked_mse", "masked_rmse")
+_MASKED_AVERAGE = "per observed entry: sum of squared errors / number of observed entries"
+
+
+def _masked_errors(model, x) -> dict[str, tf.Tensor]:
+    """Per example: the squared error of ``E[p(x | z = E[q(z|x)])]`` over the observed (non-zero) entries, their count."""
+    x_hat = model.decode(model.encode(x).mean()).mean()
+    x = tf.cast(x, x_hat.dtype)
+    observed = tf.cast(tf.not_equal(x, 0.0), x_hat.dtype)
+    axes = list(range(1, len(x.shape)))
+    return {
+        "squared_error": tf.reduce_sum(observed * tf.square(x - x_hat), axis=axes),
+        "observed": tf.reduce_sum(observed, axis=axes),
+    }
 
 
 def _own_terms(model, x) -> dict:
@@ -70,7 +106,9 @@ class Evaluation:
     Attributes:
       per_example: ``{name: [N] array}``: ``elbo``, ``distortion``, ``rate``,
         ``iwae_nll``, ``iwae_mc_stderr``, ``iwae_ess``, ``mse``, ``bce``,
-        ``reconstruction_nll`` (those the model can give).
+        ``reconstruction_nll`` (those the model can give); for masked data
+        ``squared_error`` and ``observed`` (summed over each example's
+        observed entries), reported pooled as ``masked_mse`` / ``masked_rmse``.
       latent_means: ``[N, latent_dim]`` posterior means.
       active: the :class:`ActiveUnits`.
       kl_per_dim: mean KL per latent dimension, or ``None``.
@@ -94,17 +132,40 @@ class Evaluation:
     def num_examples(self) -> int:
         return int(len(self.latent_means))
 
+    @property
+    def masked(self) -> bool:
+        """Masked data: ``masked_mse`` / ``masked_rmse`` over observed entries replace the per-dimension errors."""
+        return all(name in self.per_example for name in _MASKED_PARTS)
+
+    def _masked(self) -> dict[str, tuple[float, float]]:
+        """``{masked_mse, masked_rmse: (value, standard error)}``, pooled over every observed entry."""
+        errors, counts = self.per_example["squared_error"], self.per_example["observed"]
+        total = float(np.sum(counts))
+        mse = float(np.sum(errors) / total) if total > 0 else float("nan")
+        n = len(counts)
+        if n > 1 and total > 0:
+            se = float(np.sqrt(np.sum((errors - mse * counts) ** 2) / (n * (n - 1))) / np.mean(counts))
+        else:
+            se = float("nan")
+        rmse = math.sqrt(mse) if mse == mse else float("nan")
+        return {"masked_mse": (mse, se), "masked_rmse": (rmse, se / (2 * rmse) if rmse > 0 else float("nan"))}
+
     def mean(self, name: str) -> float:
+        if name in _MASKED_TERMS and self.masked:
+            return self._masked()[name][0]
         return float(np.mean(self.per_example[name]))
 
     def sem(self, name: str) -> float:
+        if name in _MASKED_TERMS and self.masked:
+            return self._masked()[name][1]
         values = self.per_example[name]
         return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
 
     def term_names(self) -> list[str]:
-        """The per-example quantities reported with mean and standard error, in table order."""
-        others = sorted(set(self.per_example) - set(_TERMS) - set(_IWAE_DETAILS))
-        return [n for n in _TERMS if n in self.per_example] + others
+        """The quantities reported with mean and standard error, in table order."""
+        present = set(self.per_example) | (set(_MASKED_TERMS) if self.masked else set())
+        hidden = set(_TERMS) | set(_IWAE_DETAILS) | ({"squared_error"} if self.masked else set())
+        return [n for n in _TERMS if n in present] + sorted(present - hidden)
 
     def summary(self) -> dict:
         """A JSON-ready dict (the body of ``metrics.json``)."""
@@ -121,6 +182,10 @@ class Evaluation:
                 ess_median=float(np.median(ess)),
                 ess_min=float(np.min(ess)),
             )
+        if self.masked:
+            observed = int(round(float(np.sum(self.per_example["observed"]))))
+            for name in _MASKED_TERMS:
+                out[name].update(observed_entries=observed, average=_MASKED_AVERAGE)
         out["bits_per_dim"] = self.bits_per_dim
         out["active_units"] = {
             "count": self.active.count,
@@ -217,7 +282,11 @@ def evaluate_model(
     require_unconditional(model)
     started = time.perf_counter()
     vae = has_prior(model)
+    masked = bool(model.capabilities.masked_data)
     skipped: dict[str, str] = {}
+    if masked:
+        why = "zeros are unobserved entries: errors are averaged over observed entries only (masked_mse, masked_rmse)"
+        skipped.update(mse=why, bce=why, reconstruction_nll=why)
     if not vae:
         why = f"{type(model).__name__} has no prior p(z)"
         skipped.update(elbo=why, iwae_nll=why, kl_per_dim=why)
@@ -236,8 +305,11 @@ def evaluate_model(
                 break
             x = x[: max_examples - seen]
         values: dict[str, tf.Tensor | np.ndarray] = {}
-        recon = reconstruction_errors(model, x)
-        values.update(mse=recon["mse"], reconstruction_nll=recon["nll"])
+        if masked:
+            values.update(_masked_errors(model, x))
+        else:
+            recon = reconstruction_errors(model, x)
+            values.update(mse=recon["mse"], reconstruction_nll=recon["nll"])
         if "bce" not in skipped:
             if float(tf.reduce_min(x)) >= 0.0 and float(tf.reduce_max(x)) <= 1.0:
                 values["bce"] = recon["bce"]
@@ -255,7 +327,7 @@ def evaluate_model(
                     kl_dims.append(kl_per_dimension(model, x).numpy())
                 except ModelCapabilityError as error:
                     skipped["kl_per_dim"] = str(error)
-        else:
+        elif not masked:
             values.update(_own_terms(model, x))
         for name, value in values.items():
             columns.setdefault(name, []).append(np.asarray(value, dtype=np.float64))

@@ -53,8 +53,8 @@ class Autoencoder(GenerativeModel):
 
     loss_term_names = ("loss", "distortion")
     default_posterior: type[DistributionHead] = PointMassPosterior
-    #: whether the model needs labels: it trains on ``(x, y)`` pairs
-    conditional: bool = False
+    architectures = {"mlp": ("latent_dim", "hidden_units", "activation"),
+                     "conv": ("latent_dim", "hidden_units", "activation", "filters")}
 
     @property
     def capabilities(self) -> Capabilities:
@@ -264,9 +264,14 @@ class Autoencoder(GenerativeModel):
         penalties (sparsity, contraction) are left out: they are regularisers,
         some are batch statistics, and none measures how well one example is explained.
         """
-        self._check_condition(condition)
-        distortion = self.per_example_terms(x, training=False)["distortion"]
+        z = self.posterior_parameters(x, condition)["mean"]
+        params = self.decoder_params(z, condition)
+        distortion = -self.likelihood.log_prob_tensor(params, x, self.valid_entries(x))
         return {"score": distortion, "distortion": distortion}
+
+    def valid_entries(self, x) -> tf.Tensor | None:
+        """Which leading data dimensions of ``x`` count in the likelihood (``None``: all of them)."""
+        return None
 
     def serving_signatures(self, prior=None, options=None) -> dict[str, ServingSignature]:
         """``serving_default`` (reconstruction), ``encode``, ``decode`` and a deterministic ``score``.

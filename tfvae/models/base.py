@@ -258,6 +258,14 @@ class GenerativeModel(keras.Model):
     """
 
     loss_term_names: tuple[str, ...] = ("loss",)
+    #: whether every example comes with a class label (``(x, y)`` batches, ``condition=``)
+    conditional: bool = False
+    #: builder (class method) name -> the generic ``[model]`` config fields it takes
+    #: (``latent_dim``, ``hidden_units``, ``activation``, ``filters``); a config with
+    #: another ``model.architecture`` is refused by name. Empty: not built from a config.
+    architectures: dict[str, tuple[str, ...]] = {}
+    #: the ``model.options`` keys (and ``model.beta`` / ``kl`` / ``num_samples``) the builders take
+    config_options: tuple[str, ...] = ()
 
     @property
     def capabilities(self) -> Capabilities:

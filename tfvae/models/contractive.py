@@ -42,6 +42,7 @@ class ContractiveAE(Autoencoder):
 
     loss_term_names = ("loss", "distortion", "contraction")
     posterior_options = ("code_activation",)
+    config_options = ("code_activation", "contraction_weight", "jacobian")
 
     def __init__(self, encoder, decoder, posterior, likelihood, contraction_weight: float = 0.1,
                  jacobian: str = "auto", seed: int | None = None, **kwargs):

@@ -50,6 +50,7 @@ class ConditionalVAE(VAE):
     """
 
     conditional = True
+    config_options = (*VAE.config_options, "condition_embedding", "conditional_prior", "num_classes")
 
     def __init__(self, encoder, decoder, posterior, likelihood, num_classes: int = 10, prior=None,
                  condition_embedding: int | None = None, conditional_prior: bool = False, **kwargs):

@@ -75,6 +75,8 @@ class DenoisingAE(Autoencoder):
       Denoising Autoencoders. ICML.
     """
 
+    config_options = ("corruption", "noise_level")
+
     def __init__(self, encoder, decoder, posterior, likelihood, corruption: str = "masking",
                  noise_level: float = 0.25, seed: int | None = None, **kwargs):
         if corruption not in CORRUPTIONS:

@@ -44,6 +44,9 @@ class Seq2SeqAE(Autoencoder):
       Learning of Video Representations using LSTMs. ICML.
     """
 
+    architectures = {"recurrent": ("latent_dim", "hidden_units")}
+    config_options = ("cell", "padding_value")
+
     @property
     def capabilities(self):
         """The autoencoder's, for sequences ``[time, features]``."""
@@ -89,6 +92,10 @@ class Seq2SeqAE(Autoencoder):
     def valid_steps(self, x: tf.Tensor) -> tf.Tensor:
         """``[B, T]``: which time steps of ``x`` are not padding."""
         return sequence_mask(x, self.padding_value)
+
+    def valid_entries(self, x) -> tf.Tensor:
+        """The valid (not padded) steps: padding adds nothing to the likelihood."""
+        return self.valid_steps(x)
 
     def per_example_terms(self, x, training=False):
         z = self._encode(x, training).mean()

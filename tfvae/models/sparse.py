@@ -58,6 +58,7 @@ class SparseAE(Autoencoder):
 
     loss_term_names = ("loss", "distortion", "sparsity")
     posterior_options = ("code_activation",)
+    config_options = ("code_activation", "sparsity", "sparsity_target", "sparsity_weight")
 
     def __init__(self, encoder, decoder, posterior, likelihood, sparsity: str = "kl",
                  sparsity_target: float = 0.05, sparsity_weight: float = 1.0, seed: int | None = None, **kwargs):
@@ -115,6 +116,7 @@ class KSparseAE(Autoencoder):
 
     default_posterior = KSparsePosterior
     posterior_options = ("k",)
+    config_options = ("k",)
 
 
 class KSparsityScheduler(keras.callbacks.Callback):

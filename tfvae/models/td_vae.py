@@ -281,6 +281,10 @@ class TDVAE(GenerativeModel):
     """
 
     loss_term_names = ("loss", "reconstruction", "smoothing_kl", "transition_kl")
+    architectures = {"mlp": ("latent_dim", "hidden_units", "activation"),
+                     "conv": ("latent_dim", "hidden_units", "activation", "filters")}
+    config_options = ("belief_units", "block_units", "condition_on_jump", "embedding_dim", "frame_encoder",
+                      "max_jump", "num_layers", "pairs_per_sequence", "scale_floor")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -748,6 +752,21 @@ class TDVAE(GenerativeModel):
                                f"size, so the rollout jump must be 1, got {jump}")
         return horizon, jump
 
+    def filtered_reconstruction(self, x) -> dict[str, tf.Tensor]:
+        """``{"reconstruction": model(x)}`` computed from the heads' parameters (no TFP objects).
+
+        Each belief layer takes its Gaussian's mean given the layers above, as
+        ``belief(b, mean=True)``; the decoder's likelihood mean is the frame.
+        """
+        b = tf.reshape(self._belief_states(x, False), [-1, self.belief_units])
+        layers = []
+        for block in self.belief_blocks:
+            params = block(tf.concat([b, *layers], axis=-1), training=False)
+            layers.append(self.latent_head.summary(params)["mean"])
+        params = self.decoder(tf.concat(layers, axis=-1), training=False)
+        params = tf.reshape(params, [-1, *self.likelihood.params_shape])
+        return {"reconstruction": tf.reshape(self.likelihood.summary(params)["mean"], tf.shape(x))}
+
     def score_row(self, x, seed) -> dict[str, tf.Tensor]:
         """One sequence's ``score`` (the loss) and its terms, scalars in nats; pairs and draws from ``seed``."""
         terms = self.per_example_terms(x[tf.newaxis], training=False, seed=seed)
@@ -777,16 +796,13 @@ class TDVAE(GenerativeModel):
         sequence = ServingInput("sequence", (None, *frame), min_length=1)
         scored = ServingInput("sequence", (None, *frame), min_length=min_length)
 
-        def reconstruct(x):
-            return {"reconstruction": self(x, training=False)}
-
         def rollout_row(context, seed):
             out = self.rollout_tensors(context[tf.newaxis], horizon, jump, seed)
             return {"frames": out["frames"][0], "z": out["z"][0]}
 
         terms = {name: tf.TensorSpec([], tf.float32) for name in ("score", *self.score_term_names)}
         return {
-            "serving_default": ServingSignature({"x": sequence}, reconstruct,
+            "serving_default": ServingSignature({"x": sequence}, self.filtered_reconstruction,
                                                 "filtered reconstructions E[p(x_t|E[p_B(z|b_t)])], as model(x)"),
             "rollout": ServingSignature(
                 {"context": sequence, "seed": seed_input()}, rollout_row,

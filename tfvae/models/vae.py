@@ -74,6 +74,8 @@ class VAE(Autoencoder):
     """
 
     loss_term_names = ("loss", "elbo", "distortion", "rate")
+    config_options = ("beta", "free_bits", "kl", "kl_warmup_steps", "num_components", "num_pseudo_inputs",
+                      "num_samples", "prior")
 
     @property
     def capabilities(self):
@@ -299,6 +301,8 @@ class BetaVAE(VAE):
       Burgess, C. P. et al. (2018). Understanding disentangling in beta-VAE.
       arXiv:1804.03599.
     """
+
+    config_options = (*VAE.config_options, "capacity_max", "capacity_steps", "gamma")
 
     def __init__(self, *args, beta: float = 4.0, capacity_max: float = 0.0, capacity_steps: int = 10_000,
                  gamma: float = 100.0, **kwargs):

@@ -100,6 +100,9 @@ class _QuantizedAutoencoder(Autoencoder):
         return super().capabilities.but(discrete_codes=True, needs_trained_prior=True, continuous_latent=False)
     #: options of the builders that configure the quantizers (``model.options`` in configs)
     quantizer_options: tuple[str, ...] = ("commitment_cost", "decay", "epsilon", "dead_code_threshold")
+    architectures = {"conv": ()}  # the networks are set through model.options
+    config_options = (*quantizer_options, "ema", "embedding_dim", "filters", "num_embeddings",
+                      "num_residual_blocks", "residual_filters")
 
     @classmethod
     def mlp(cls, *args, **kwargs):
@@ -219,8 +222,10 @@ class _QuantizedAutoencoder(Autoencoder):
     def score_terms(self, x, condition=None) -> dict[str, tf.Tensor]:
         """``score = nll_bound``, ``distortion`` and ``rate`` (uniform prior) per example, nats (:meth:`bound`)."""
         self._check_condition(condition)
-        terms = self.bound(x)
-        return {"score": terms["nll_bound"], **terms}
+        z = self.vector_quantize(x, training=False)["z"]
+        distortion = -self.likelihood.log_prob_tensor(self.decoder_params(z), x)
+        rate = tf.fill(tf.shape(distortion), tf.constant(self.uniform_rate(), tf.float32))
+        return {"score": distortion + rate, "distortion": distortion, "rate": rate, "nll_bound": distortion + rate}
 
     def check_prior(self, prior) -> dict[str | None, PixelCNN]:
         """The prior by level (``{None: p}``, or ``{"top": .., "bottom": ..}``) after checking it fits.
@@ -350,6 +355,8 @@ class VQVAE(_QuantizedAutoencoder):
       likelihood: head turning decoder outputs into ``p(x|z)``.
       seed: seed of the model's random draws.
     """
+
+    config_options = (*_QuantizedAutoencoder.config_options, "num_downsamples")
 
     def __init__(self, encoder, decoder, quantizer, likelihood, seed: int | None = None, **kwargs):
         kwargs.pop("posterior", None)  # always a point mass on the quantized code

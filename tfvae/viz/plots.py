@@ -12,14 +12,17 @@ name                            what                                           n
 ``prior_samples``               decodes of ``z ~ p(z)``                          a prior
 ``latent_manifold``             decodes of a grid over ``[-2, 2]^2``             a prior, ``latent_dim`` 2
 ``latent_pca``                  PCA of posterior means (codes), by label        any model
-``interpolations``              decodes along the segment between two codes     any model
-``latent_traversals``           one latent dimension varied at a time           any model
+``interpolations``              decodes along the segment between two codes     a continuous latent
+``latent_traversals``           one latent dimension varied at a time           a continuous latent
 ==============================  =============================================  =========================
 
 :data:`PICTURES` maps those names to functions of ``(model, examples)``, and
 :func:`draw_pictures` draws all that a model can (the others are listed
 with the reason), which ``tfvae plot`` and
-:class:`tfvae.viz.tensorboard.ImageLogger` use.
+:class:`tfvae.viz.tensorboard.ImageLogger` use. What a model can give is
+read from ``model.capabilities``, never probed. Each picture decodes only
+what it draws, a bounded chunk at a time (:mod:`tfvae.viz.latent`), so its
+memory does not grow with the latent size.
 
 Figures are drawn on matplotlib's Agg canvas directly
 (``matplotlib.figure.Figure`` + ``FigureCanvasAgg``), never through
@@ -35,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, require_unconditional
+from tfvae.metrics.capabilities import ModelCapabilityError
 from tfvae.viz import latent
 from tfvae.viz.grids import image_grid, save_png
 
@@ -77,9 +80,14 @@ def render(fig) -> np.ndarray:
 
 
 def _check_images(model) -> tuple[int, int, int]:
-    require_unconditional(model)
-    if not hasattr(model, "data_shape"):  # e.g. TD-VAE: sequences, pictured by tfvae.viz.film_strip
+    latent.require_unconditional(model)
+    capabilities = model.capabilities
+    if capabilities.sequences or capabilities.code_prior:  # e.g. TD-VAE: pictured by tfvae.viz.film_strip
         raise ModelCapabilityError(f"these pictures need an autoencoder of images; {type(model).__name__} is not one")
+    if not capabilities.image_data:
+        raise ModelCapabilityError(
+            f"pictures of decoded data need images (H, W, 1 or 3); this model's data has shape {tuple(model.data_shape)}"
+        )
     shape = tuple(model.data_shape)
     if len(shape) != 3 or shape[-1] not in (1, 3):
         raise ModelCapabilityError(f"pictures of decoded data need images (H, W, 1 or 3); this model's data has shape {shape}")
@@ -198,8 +206,7 @@ def plot_latent_pca(model, x, labels=None, size=(720, 640)) -> np.ndarray:
       labels: optional int labels, one colour each (tab10).
       size: ``(width, height)`` in pixels.
     """
-    require_unconditional(model)
-    means = model.encode(np.asarray(x, dtype=np.float32)).mean().numpy()
+    means = latent.posterior_means(model, x)
     pca = latent.latent_pca(means)
     fig = _figure(size)
     ax = fig.subplots()
@@ -214,7 +221,7 @@ def plot_latent_pca(model, x, labels=None, size=(720, 640)) -> np.ndarray:
             chosen = labels == label
             ax.scatter(pca.points[chosen, 0], pca.points[chosen, 1], s=6, alpha=0.7, color=cmap(i % 10), label=str(label))
         ax.legend(markerscale=3, fontsize=8, loc="best", title="label", title_fontsize=8)
-    what = "posterior means E[q(z|x)]" if has_prior(model) else "codes"
+    what = "posterior means E[q(z|x)]" if model.capabilities.stochastic_encoder else "codes"
     ax.set_xlabel(f"PC1 ({100 * pca.explained[0]:.0f}% of variance)")
     ax.set_ylabel(f"PC2 ({100 * pca.explained[1]:.0f}% of variance)")
     ax.set_title(f"PCA of {len(means)} {what}, latent_dim {means.shape[1]}", fontsize=10)
@@ -252,8 +259,11 @@ def plot_latent_traversals(
 ) -> np.ndarray:
     """One row per latent dimension (most active first), varied over ``+-span`` standard deviations.
 
+    Only the ``rows * steps`` codes shown are decoded (the dimensions are
+    ranked by encoding ``x`` alone).
+
     Args:
-      model: any model of the Autoencoder contract (image data).
+      model: a model of the Autoencoder contract with a continuous latent (image data).
       x: a batch (``N >= 2``) whose codes set each dimension's range; the
         other dimensions stay at the code of ``x[0]``.
       max_dims: rows (the most active dimensions).
@@ -263,13 +273,13 @@ def plot_latent_traversals(
         with ``rows = min(max_dims, latent_dim)``.
     """
     _check_images(model)
+    latent.require_continuous_latent(model, "latent traversals")
     x = np.asarray(x, dtype=np.float32)
     if len(x) < 2:
         raise ValueError(f"need at least 2 examples, got {len(x)}")
     rows = min(int(max_dims), int(model.latent_dim))
     size = (720, 100 + 64 * rows) if size is None else size
-    images, dims, values = latent.latent_traversals(model, x, steps=steps, span=span)
-    images, dims, values = images[:rows], dims[:rows], values[:rows]
+    images, dims, values = latent.latent_traversals(model, x, steps=steps, span=span, max_dims=rows)
     h = images.shape[2]
     tile = image_grid(images.reshape(-1, *images.shape[2:]), columns=steps)
     fig = _figure(size)
@@ -301,16 +311,24 @@ class Examples:
 
 def plot_rollout(model, x, seed: int = 0, num_examples: int = 6) -> np.ndarray:
     """Film strip of a sequence model: the first half of each sequence as context, then
-    ``model.rollout`` jumping ``max_jump`` steps at a time (1 without jump conditioning),
-    with the true frames at the same times underneath. ``uint8 [H, W, 3]``.
+    ``model.rollout`` jumping its default jump at a time (``max_jump`` with jump
+    conditioning, else 1; ``model.rollout_settings()``), with the true frames at
+    the same times underneath. ``uint8 [H, W, 3]``.
+
+    Args:
+      model: a model with ``capabilities.rollout`` (TD-VAE).
+      x: sequences ``[B, T, *frame_shape]``.
+      seed: seed of the rollout's draws.
+      num_examples: rows (sequences) shown.
     """
     from tfvae.viz.filmstrip import film_strip
 
-    if not hasattr(model, "rollout"):
+    if not model.capabilities.rollout:
         raise ModelCapabilityError(f"film strips need a sequence model with rollout (TD-VAE); not {type(model).__name__}")
     x = np.asarray(x[:num_examples], np.float32)
     context = max(1, x.shape[1] // 2)
-    jump = int(model.max_jump) if getattr(model, "condition_on_jump", False) else 1
+    _, jump = model.rollout_settings()
+    jump = int(jump)
     horizon = max(1, (x.shape[1] - context) // jump)
     future = np.asarray(model.rollout(x[:, :context], horizon, jump=jump, seed=seed))
     truth = x[:, context - 1 + jump :: jump][:, :horizon]
@@ -359,7 +377,7 @@ def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None)
     Raises:
       ValueError: an unknown picture name.
     """
-    table = SEQUENCE_PICTURES if hasattr(model, "rollout") else PICTURES
+    table = SEQUENCE_PICTURES if model.capabilities.rollout else PICTURES
     names = list(table) if names is None else list(names)
     unknown = [n for n in names if n not in PICTURES and n not in SEQUENCE_PICTURES]
     if unknown:

@@ -46,8 +46,12 @@ class ImageLogger(keras.callbacks.Callback):
 
     Works with ``model.fit(..., callbacks=[logger])`` and with
     :func:`tfvae.loops.train_loop` (which calls ``on_epoch_end``). Pictures the
-    model cannot give (e.g. prior samples of an autoencoder) are left out;
-    :attr:`skipped` says why.
+    model cannot give (e.g. prior samples of an autoencoder, traversals of a
+    VQ-VAE's discrete codes) are left out; :attr:`skipped` says why. Each
+    picture decodes only what it draws, :data:`tfvae.viz.latent.DECODE_CHUNK`
+    codes at a time, and encodes ``examples`` in chunks of
+    :data:`tfvae.viz.latent.ENCODE_CHUNK`, so the memory an epoch end takes
+    does not grow with the latent size.
 
     Args:
       log_dir: TensorBoard log directory (e.g. ``runs/<name>/logs/images``).
