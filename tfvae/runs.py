@@ -9,7 +9,7 @@ A run directory ``runs/<name>/`` holds::
                          state, epoch and the model's RNG state
     reconstructions.png  test digits (odd rows) and their reconstructions
     samples.png          decoded prior samples (models with a prior)
-    summary.json         the final test terms, per example in nats
+    summary.json         the final test terms, per example in nats (masked data: per observed entry)
 
 Nothing already saved is ever deleted: a directory that holds a run is only
 reused with ``resume=True``.
@@ -647,8 +647,10 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
     finally:
         _set_precision("float32")
     if verbose:
-        headline = "elbo" if "elbo" in test else "loss"
+        masked = model.capabilities.masked_data  # ratings: errors per observed entry, not nats
+        headline = "elbo" if "elbo" in test else ("masked_rmse" if masked else "loss")
         terms = ", ".join(f"{k} {v:.2f}" for k, v in test.items() if k != headline)
-        print(f"Test {headline}: {test[headline]:.2f} nats/example ({terms}); run saved in {run.path}")
+        value = f"{test[headline]:.4f}" if masked else f"{test[headline]:.2f} nats/example"
+        print(f"Test {headline}: {value} ({terms}); run saved in {run.path}")
     history = run.read_history() if chief else logger.rows
     return RunResult(model, run.path, history, test, config.train.epochs)

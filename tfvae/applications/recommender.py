@@ -94,18 +94,10 @@ class RatingsAE(Autoencoder):
         self.loss_term_names = (("loss", *OBSERVED_TERMS) + (("refeed_mse",) if self.dense_refeeding else ())
                                 + ("observed",))
         super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
-        # masked_rmse is the root of the pooled mean, not a mean of roots. The
-        # model is built by now, so its tracker is locked: swap the one metric
-        # as Keras untracks variables (unlock, swap, lock again).
-        index = self.loss_term_names.index("masked_rmse")
-        locked = self._tracker.locked
-        self._tracker.unlock()
-        try:
-            self.term_trackers.pop(index)
-            self.term_trackers.insert(index, ObservedRootMean(name="masked_rmse"))
-        finally:
-            if locked:
-                self._tracker.lock()
+
+    def make_term_tracker(self, name: str) -> keras.metrics.Metric:
+        """``masked_rmse`` is the root of the pooled mean, not a mean of roots."""
+        return ObservedRootMean(name=name) if name == "masked_rmse" else super().make_term_tracker(name)
 
     def predict_ratings(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         """The dense reconstruction ``f(x)``: a predicted rating for every item."""

@@ -92,11 +92,8 @@ def _masked_errors(model, x) -> dict[str, tf.Tensor]:
 
 
 def _own_terms(model, x) -> dict:
-    """The model's own per-example terms at evaluation, or its reconstruction NLL."""
-    terms = getattr(model, "per_example_terms", None)
-    if callable(terms) and callable(getattr(model, "unpack_data", None)):
-        return dict(terms(model.unpack_data(x), training=False))
-    return {"distortion": reconstruction_errors(model, x)["nll"]}
+    """The model's own per-example terms at evaluation (``per_example_terms``, every autoencoder's)."""
+    return dict(model.per_example_terms(model.unpack_data(x), training=False))
 
 
 @dataclass

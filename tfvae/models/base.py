@@ -305,7 +305,15 @@ class GenerativeModel(keras.Model):
             name="steps_done", shape=(), dtype="int64", initializer="zeros", trainable=False,
             aggregation="only_first_replica",
         )
-        self.term_trackers = [keras.metrics.Mean(name=name) for name in self.loss_term_names]
+        self.term_trackers = [self.make_term_tracker(name) for name in self.loss_term_names]
+
+    def make_term_tracker(self, name: str) -> keras.metrics.Metric:
+        """The metric that averages the term ``name`` over an epoch (a ``keras.metrics.Mean``).
+
+        A model whose term is not a per-example mean overrides it (and
+        :meth:`update_term_trackers`), e.g. ``RatingsAE`` pools per observed rating.
+        """
+        return keras.metrics.Mean(name=name)
 
     def compile(self, optimizer="adam", jit_compile="auto", steps_per_execution="auto", **kwargs):
         """Keras ``compile`` with tfvae's speed defaults; the optimizer's variables are created right away.
