@@ -20,9 +20,9 @@ def test_every_shipped_config_loads_and_builds_its_model():
         assert config.name == path.stem
         if config.model.name == "pixelcnn":  # a prior over a VQ-VAE run's codes: tests/test_vq_cli.py
             continue
-        info = dataset_info(config.data.dataset)
+        info = dataset_info(config.data.dataset, **config.data.source_options())
         model = build_model(config.model, info.data_shape, seed=0, num_classes=info.num_classes)
-        if not hasattr(model, "make_prior"):  # VQ-VAEs: latent size = code map size
+        if not model.capabilities.needs_trained_prior:  # VQ-VAEs: latent size = code map size
             assert model.latent_dim == config.model.latent_dim
         if config.model.beta is not None:
             assert model.beta == config.model.beta

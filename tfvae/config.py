@@ -93,6 +93,13 @@ class DataConfig:
       binarize: ``None``, ``"dynamic"`` (fresh draw each epoch) or ``"static"``.
       dequantize: add uniform noise to 8-bit data.
       data_dir: tfds data directory (or manual directory).
+      pad_to: zero-pad every image to ``pad_to x pad_to``, centred, with the
+        background value 0 (``pad_to = 32`` turns the 28x28 digits into 32x32
+        with 2 pixels on each side, for models whose image size must divide
+        by 8 such as the VQ-VAE-2); the model is built for the padded shape.
+        Image datasets only, at least the image size. ``None``: no padding.
+      limit: use only the first ``limit`` examples of each split (train and
+        test), e.g. ``--set data.limit=64`` for a smoke run. ``None``: all.
     """
 
     dataset: str = "digits"
@@ -100,6 +107,17 @@ class DataConfig:
     binarize: str | None = None
     dequantize: bool = False
     data_dir: str | None = None
+    pad_to: int | None = None
+    limit: int | None = None
+
+    def source_options(self) -> dict[str, Any]:
+        """The options that say which examples the dataset holds, for ``tfvae.data``.
+
+        ``dataset_info(data.dataset, **data.source_options())`` describes the
+        data as ``load_dataset(data.dataset, split, ..., **data.source_options())``
+        yields it (padded shape, limited sizes).
+        """
+        return {"data_dir": self.data_dir, "pad_to": self.pad_to, "limit": self.limit}
 
 
 @dataclass
@@ -183,6 +201,8 @@ class ExperimentConfig:
             ("model.beta", self.model.beta is None or self.model.beta >= 0, ">= 0"),
             ("data.batch_size", self.data.batch_size >= 1, ">= 1"),
             ("data.binarize", self.data.binarize in (None, "dynamic", "static"), "'dynamic', 'static' or absent"),
+            ("data.pad_to", self.data.pad_to is None or self.data.pad_to >= 1, "an image size >= 1 or absent"),
+            ("data.limit", self.data.limit is None or self.data.limit >= 1, "a number of examples >= 1 or absent"),
             ("train.epochs", self.train.epochs >= 1, ">= 1"),
             ("train.learning_rate", self.train.learning_rate > 0, "> 0"),
             ("train.driver", self.train.driver in DRIVERS, f"one of {list(DRIVERS)}"),
@@ -208,6 +228,8 @@ class ExperimentConfig:
                 f"data.dequantize: cannot be combined with data.binarize = {self.data.binarize!r} "
                 "(dequantisation is for 8-bit grey levels; binarised pixels are 0/1): set one of them"
             )
+        if self.data.pad_to is not None:
+            self._check_pad_to()
         if self.train.strategy == "multi_worker" and self.train.driver == "fit":
             raise ConfigError(
                 "train.strategy: 'multi_worker' needs the custom loop, train.driver = 'loop' (--driver loop): "
@@ -225,6 +247,19 @@ class ExperimentConfig:
                 f"train.jit_compile: not supported with train.strategy = {self.train.strategy!r} "
                 "(the cross-replica all-reduce cannot be compiled with XLA); set it to false (--no-jit)"
             )
+
+    def _check_pad_to(self) -> None:
+        """``data.pad_to`` must fit the dataset's images (checked when the dataset can be described here)."""
+        from tfvae.data import dataset_info, image_padding
+
+        try:
+            info = dataset_info(self.data.dataset, data_dir=self.data.data_dir)
+        except Exception:  # noqa: BLE001  (unknown or unavailable dataset: the loader says what is wrong)
+            return
+        try:
+            image_padding(info.image_shape, self.data.pad_to, self.data.dataset)
+        except ValueError as error:
+            raise ConfigError(f"data.pad_to: {error}") from None
 
 
 def _type_name(tp) -> str:

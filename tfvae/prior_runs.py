@@ -9,6 +9,12 @@ The codes it learns are those of the run's (frozen) VQ-VAE on the run's
 dataset; ``summary.json`` compares the prior's held-out NLL of those codes
 with the uniform prior's ``h * w * log K`` nats, and states the VQ-VAE bound
 ``-log p(x) <= distortion + rate`` in nats and bits/dim under both.
+
+A VQ-VAE-2 run gets two PixelCNNs, trained one after the other: the top one
+over the top code maps, then the bottom one over the bottom maps conditioned
+on the top maps (``VQVAE2.make_prior()`` / ``prior_data``). ``load_prior``
+returns them as ``{"top": ..., "bottom": ...}``; the summary's
+``test_codes_nll.levels`` gives each level's NLL (their sum is the prior's).
 """
 
 from __future__ import annotations
@@ -70,6 +76,28 @@ def load_prior(run_dir: str | Path):
     return None
 
 
+def code_nll(model, prior, x, labels=None) -> dict[str, np.ndarray]:
+    """Per-example ``-log p(codes(x))`` in nats under ``prior``, by level.
+
+    Returns:
+      ``{"prior": nll}`` for a one-level VQ-VAE, ``{"top": nll, "bottom": nll}``
+      for a VQ-VAE-2 (the bottom level given the top codes); the sum over the
+      levels is ``model.prior_nll(prior, x, labels)``.
+    """
+    data = model.prior_data(x, labels)
+    if isinstance(prior, dict):
+        return {level: -np.asarray(prior[level].log_prob(data[level])) for level in prior}
+    return {"prior": -np.asarray(prior.log_prob(data))}
+
+
+def uniform_code_nll(model) -> dict[str, float]:
+    """``h * w * log K`` nats per level (``{"prior": ...}`` for one level): the uniform prior's NLL of the codes."""
+    shapes, sizes = model.code_shape, model.num_embeddings
+    if isinstance(shapes, dict):
+        return {level: float(np.prod(shapes[level])) * math.log(sizes[level]) for level in LEVELS}
+    return {"prior": float(np.prod(shapes)) * math.log(sizes)}
+
+
 def _check_options(options: dict) -> dict:
     accepted = set(inspect.signature(PixelCNN.__init__).parameters) - {
         "self", "kwargs", "num_embeddings", "code_shape", "condition_shape", "condition_num_embeddings",
@@ -87,7 +115,7 @@ def _images(data, split: str, with_labels: bool) -> tuple[np.ndarray, np.ndarray
 
     binarize = "static" if data.binarize else None
     dataset = load_dataset(data.dataset, split, batch_size=1000, shuffle=False, binarize=binarize,
-                           data_dir=data.data_dir, with_labels=with_labels, cache=False)
+                           with_labels=with_labels, cache=False, **data.source_options())
     batches = list(dataset)
     if with_labels:
         return (np.concatenate([np.asarray(b[0]) for b in batches]),
@@ -129,7 +157,7 @@ def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path 
     """
     loaded = load_run(from_run)
     model = loaded.model
-    if not hasattr(model, "make_prior"):
+    if not model.capabilities.needs_trained_prior:
         raise RunError(f"{from_run} holds a {type(model).__name__}, not a VQ-VAE: vq_prior needs a vqvae or vqvae2 run")
     directory = Path(out) if out is not None else prior_directory(from_run)
     with DirectoryLock(directory, "tfvae train vq_prior"):  # one prior trainer per directory
@@ -147,7 +175,7 @@ def _train_prior(config: ExperimentConfig, loaded, directory: Path, verbose: int
     keras.utils.set_random_seed(config.train.seed)
 
     data = loaded.config.data
-    if conditional and not dataset_info(data.dataset, data_dir=data.data_dir).has_labels:
+    if conditional and not dataset_info(data.dataset, **data.source_options()).has_labels:
         raise ConfigError(f"a class-conditional prior needs labels; dataset {data.dataset!r} has none")
     x_train, y_train = _images(data, "train", conditional)
     x_test, y_test = _images(data, "test", conditional)
@@ -167,10 +195,10 @@ def _train_prior(config: ExperimentConfig, loaded, directory: Path, verbose: int
     save_prior(prior, directory)
 
     labels_test = y_test if conditional else None
-    prior_nll = float(np.mean(np.concatenate([
-        model.prior_nll(prior, x_test[i : i + 500], None if labels_test is None else labels_test[i : i + 500]).numpy()
-        for i in range(0, len(x_test), 500)
-    ])))
+    parts = [code_nll(model, prior, x_test[i : i + 500], None if labels_test is None else labels_test[i : i + 500])
+             for i in range(0, len(x_test), 500)]
+    level_nll = {level: float(np.mean(np.concatenate([part[level] for part in parts]))) for level in parts[0]}
+    prior_nll = sum(level_nll.values())
     distortion = float(np.mean(np.concatenate([
         model.bound(x_test[i : i + 500])["distortion"].numpy() for i in range(0, len(x_test), 500)
     ])))
@@ -188,6 +216,11 @@ def _train_prior(config: ExperimentConfig, loaded, directory: Path, verbose: int
         },
         "test_distortion": distortion,
     }
+    if isinstance(prior, dict):  # VQ-VAE-2: each level's share
+        uniform_levels = uniform_code_nll(model)
+        summary["test_codes_nll"]["levels"] = {
+            level: {"prior": level_nll[level], "uniform": uniform_levels[level]} for level in prior
+        }
     label = np.repeat(np.arange(min(10, int(options["num_classes"]))), 8) if conditional else None
     samples = model.sample(len(label) if conditional else 64, prior, label=label, seed=config.train.seed).numpy()
     save_png(directory / "samples.png", image_grid(samples, columns=8))
@@ -201,6 +234,10 @@ def _train_prior(config: ExperimentConfig, loaded, directory: Path, verbose: int
     atomic_write_text(directory / "history.csv", lines.getvalue())
     atomic_write_text(directory / "summary.json", json.dumps(summary, indent=2) + "\n")
     if verbose:
+        if isinstance(prior, dict):
+            print("Prior NLL of the test codes by level: " + ", ".join(
+                f"{level} {nll['prior']:.2f} nats (uniform {nll['uniform']:.2f})"
+                for level, nll in summary["test_codes_nll"]["levels"].items()))
         print(f"Prior NLL of the test codes: {prior_nll:.2f} nats (uniform prior {uniform:.2f}); "
               f"bound {summary['test_bound_bits_per_dim']['prior']:.4f} bits/dim "
               f"(uniform {summary['test_bound_bits_per_dim']['uniform']:.4f}); prior saved in {directory}")

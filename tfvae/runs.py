@@ -465,7 +465,7 @@ def load_run(path: str | Path) -> LoadedRun:
         raise RunError(f"run directory not found: {run.path}")
     config = run.read_config()
     try:
-        info = dataset_info(config.data.dataset, data_dir=config.data.data_dir)
+        info = dataset_info(config.data.dataset, **config.data.source_options())
     except ValueError as error:
         raise ConfigError(f"data.dataset: {error}") from None
     model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
@@ -553,7 +553,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
     try:
         data = config.data
         try:
-            info = dataset_info(data.dataset, data_dir=data.data_dir)
+            info = dataset_info(data.dataset, **data.source_options())
         except ValueError as error:
             raise ConfigError(f"data.dataset: {error}") from None
         keras.utils.set_random_seed(config.train.seed)  # initial weights too: same config and seed, same run
@@ -570,8 +570,8 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             seed=config.train.seed,
             binarize=data.binarize,
             dequantize=data.dequantize,
-            data_dir=data.data_dir,
             with_labels=conditional,
+            **data.source_options(),
         )
         train_data = load_dataset(data.dataset, "train", **loader)
         test_data = load_dataset(data.dataset, "test", **loader)
@@ -603,7 +603,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
         callbacks: list[keras.callbacks.Callback] = [logger]
         if chief:
             picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=500, shuffle=False, cache=False,
-                                                   data_dir=data.data_dir, with_labels=info.has_labels)))
+                                                   with_labels=info.has_labels, **data.source_options())))
             pictures, picture_labels = picture_batch if info.has_labels else (picture_batch, None)
             callbacks.append(ImageLogger(run.path / "logs" / "images", np.asarray(pictures), seed=config.train.seed,
                                          labels=None if picture_labels is None else np.asarray(picture_labels)))
@@ -637,7 +637,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
         test = evaluate_loop(model, test_data, verbose=verbose)  # every worker: it is a collective too
         if chief:
             picture_batch = next(iter(load_dataset(data.dataset, "test", batch_size=64, shuffle=False, cache=False,
-                                                   data_dir=data.data_dir, with_labels=info.has_labels)))
+                                                   with_labels=info.has_labels, **data.source_options())))
             images, labels = picture_batch if info.has_labels else (picture_batch, None)
             images = _write_images(model, np.asarray(images), None if labels is None else np.asarray(labels),
                                    run.path)

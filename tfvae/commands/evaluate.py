@@ -30,9 +30,9 @@ def evaluation_data(config, split: str, batch_size: int, seed: int = 0, with_lab
     binarize = "static" if data.binarize else None
     dataset = load_dataset(
         data.dataset, split, batch_size, shuffle=False, seed=seed, binarize=binarize,
-        dequantize=data.dequantize, data_dir=data.data_dir, with_labels=with_labels, cache=False,
+        dequantize=data.dequantize, with_labels=with_labels, cache=False, **data.source_options(),
     )
-    info = dataset_info(data.dataset, data_dir=data.data_dir)
+    info = dataset_info(data.dataset, **data.source_options())
     how = "static binarization" if binarize else ("uniform dequantization" if data.dequantize else "values as loaded")
     return dataset, info.num_examples.get(split), f"{data.dataset} {split}, {how} (seed {seed})"
 
@@ -70,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
         verbose=verbose,
     )
     disentanglement = disentanglement_scores(loaded, args.seed, verbose) if args.disentanglement else None
-    vq_bound = vq_bound_terms(loaded, data, args.max_examples) if hasattr(loaded.model, "make_prior") else None
+    vq_bound = None
+    if loaded.model.capabilities.needs_trained_prior:  # VQ-VAEs: the bound under the uniform and the trained priors
+        vq_bound = vq_bound_terms(loaded, data, args.max_examples)
     out = Path(args.out) if args.out else loaded.directory / METRICS_FILE
     record = {
         "run": str(loaded.directory),
@@ -93,43 +95,57 @@ def run(args: argparse.Namespace) -> int:
     if disentanglement is not None:
         print("disentanglement: " + ", ".join(f"{name} {value:.3f}" for name, value in disentanglement.items()))
     for prior, bound in (vq_bound or {}).items():
+        levels = bound.get("levels")
+        by_level = f": {', '.join(f'{level} {rate:.2f}' for level, rate in levels.items())}" if levels else ""
         print(f"VQ-VAE bound, {prior} prior: {bound['nats']:.2f} nats = {bound['bits_per_dim']:.4f} bits/dim "
-              f"(rate {bound['rate']:.2f} nats)")
+              f"(rate {bound['rate']:.2f} nats{by_level})")
     print(f"metrics written to {out}")
     return 0
 
 
-def vq_bound_terms(loaded, data, max_examples: int | None) -> dict[str, dict[str, float]]:
-    """The VQ-VAE bound ``distortion - log p(codes)`` on ``data``, uniform and learned (``RUN/prior``) prior."""
+def vq_bound_terms(loaded, data, max_examples: int | None) -> dict[str, dict]:
+    """The VQ-VAE bound ``distortion - log p(codes)`` on ``data``, uniform and learned (``RUN/prior``) prior.
+
+    Returns:
+      ``{"uniform": {...}, "pixelcnn": {...}}`` (``pixelcnn`` only when the
+      run has a trained prior), each with ``rate`` (the codes' NLL), ``nats``
+      and ``bits_per_dim`` of the bound; for a VQ-VAE-2 each also has
+      ``levels``: the rate of the top codes and of the bottom codes given
+      the top ones (their sum is ``rate``).
+    """
     import math
 
     import numpy as np
 
-    from tfvae.prior_runs import load_prior
+    from tfvae.prior_runs import code_nll, load_prior, uniform_code_nll
 
     model = loaded.model
     prior = load_prior(loaded.directory)
-    totals: dict[str, list[np.ndarray]] = {"distortion": [], "uniform": [], "pixelcnn": []}
+    distortions: list[np.ndarray] = []
+    learned: dict[str, list[np.ndarray]] = {}
     seen = 0
     for batch in data:
         x = batch[0] if isinstance(batch, tuple) else batch
         if max_examples is not None:
             x = x[: max_examples - seen]
-        bound = model.bound(x)
-        totals["distortion"].append(bound["distortion"].numpy())
-        totals["uniform"].append(bound["rate"].numpy())
+        distortions.append(model.bound(x)["distortion"].numpy())
         if prior is not None:
-            totals["pixelcnn"].append(model.prior_nll(prior, x).numpy())
+            for level, nll in code_nll(model, prior, x).items():
+                learned.setdefault(level, []).append(nll)
         seen += len(x)
         if max_examples is not None and seen >= max_examples:
             break
-    distortion = float(np.mean(np.concatenate(totals["distortion"])))
+    distortion = float(np.mean(np.concatenate(distortions)))
     dims = int(np.prod(model.data_shape)) * math.log(2)
+    rates = {"uniform": uniform_code_nll(model)}
+    if learned:
+        rates["pixelcnn"] = {level: float(np.mean(np.concatenate(parts))) for level, parts in learned.items()}
     out = {}
-    for name in ("uniform", "pixelcnn"):
-        if totals[name]:
-            rate = float(np.mean(np.concatenate(totals[name])))
-            out[name] = {"rate": rate, "nats": distortion + rate, "bits_per_dim": (distortion + rate) / dims}
+    for name, levels in rates.items():
+        rate = sum(levels.values())
+        out[name] = {"rate": rate, "nats": distortion + rate, "bits_per_dim": (distortion + rate) / dims}
+        if set(levels) != {"prior"}:
+            out[name]["levels"] = levels
     return out
 
 

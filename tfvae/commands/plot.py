@@ -14,11 +14,20 @@ PLOTS_DIR = "plots"
 
 
 def plot_examples(config, split: str, num: int):
-    """``num`` examples of the run's data (grey levels, as stored) and their labels (``None`` without)."""
+    """``num`` examples of the run's data (grey levels, as stored) and their labels (``None`` without).
+
+    The examples are those the run trained on (``data.source_options()``:
+    padded like the model's input, limited like its splits).
+
+    Args:
+      config: the run's experiment config.
+      split: dataset split.
+      num: how many examples.
+    """
     from tfvae.data import load_dataset
 
     data = config.data
-    load = dict(shuffle=False, data_dir=data.data_dir, cache=False)
+    load = dict(shuffle=False, cache=False, **data.source_options())
     try:
         x, y = next(iter(load_dataset(data.dataset, split, num, with_labels=True, **load)))
     except ValueError:  # a data set without labels (e.g. generated sequences)
@@ -58,8 +67,10 @@ def register(commands) -> None:
         description=(
             "Draw the pictures of a trained run as PNG files in RUN/plots/: reconstructions, "
             "stochastic_reconstructions, prior_samples, latent_manifold, latent_pca, interpolations "
-            "and latent_traversals. Pictures the model cannot give (no prior, point-mass posterior, latent_dim != 2 "
-            "for the manifold) are skipped with the reason."
+            "and latent_traversals. Pictures the model cannot give (no prior of its own, point-mass posterior, discrete "
+            "codes for traversals and interpolations, latent_dim != 2 for the manifold) are skipped with the reason. "
+            "Each picture decodes only what it draws, a bounded chunk at a time: memory does not grow with the "
+            "latent size."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

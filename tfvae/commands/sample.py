@@ -19,15 +19,16 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_run(args.run)
     model = loaded.model
     label = None if args.label is None else np.full(args.num, args.label, np.int32)
-    if hasattr(model, "make_prior"):  # a VQ-VAE: codes from its trained PixelCNN prior
+    capabilities = model.capabilities
+    if capabilities.needs_trained_prior:  # a VQ-VAE: codes from its trained PixelCNN prior(s)
         prior = load_prior(args.run)
         if prior is None:
             raise TfvaeError(f"{args.run} has no trained prior yet: run `tfvae train vq_prior --from {args.run}` first")
         samples = model.sample(args.num, prior, label=label, temperature=args.temperature, seed=args.seed)
-    elif hasattr(model, "prior") and hasattr(model, "sample"):
+    elif capabilities.has_prior:
         if args.temperature != 1.0:
             raise TfvaeError("--temperature applies to autoregressive priors (VQ-VAE runs) only")
-        if getattr(model, "conditional", False):
+        if capabilities.conditional:
             if label is None:
                 raise TfvaeError(f"{args.run} holds a conditional model: pass --label CLASS")
             samples = model.sample(args.num, condition=label, seed=[args.seed, 0])

@@ -23,6 +23,7 @@ from tfvae.data.datasets import (
     DatasetUnavailableError,
     EmptySplitError,
     dataset_info,
+    image_padding,
     load_arrays,
     load_dataset,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "dataset_info",
     "dequantize",
     "idx",
+    "image_padding",
     "in_memory_batches",
     "load_arrays",
     "load_dataset",

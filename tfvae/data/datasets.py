@@ -49,6 +49,26 @@ seeds drawn from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)
 the same ``seed`` reproduces the same epochs, and every new pass over the
 dataset (every Keras epoch) gets new draws. The shuffle order likewise
 changes every epoch and is reproducible from ``seed``.
+
+Two options change what a split holds, the same way in :func:`dataset_info`,
+:func:`load_arrays` and :func:`load_dataset` (and ``data.pad_to`` /
+``data.limit`` in a config):
+
+``pad_to=N`` (image datasets only)
+    Zero-pad every image to ``N x N`` (``N`` at least the image's height and
+    width), centred: 28x28 digits with ``pad_to=32`` get 2 rows/columns of 0
+    on each side (an odd difference puts the extra one at the bottom/right).
+    The padding is the background value 0, added to the ``uint8`` images
+    before scaling, binarisation or dequantisation, so padded pixels are
+    treated exactly as the image's own background (binarised: always 0).
+    ``DatasetInfo.image_shape`` is the padded shape, so a model built from it
+    gets ``(32, 32, 1)``: what multi-scale convolutional models such as the
+    VQ-VAE-2 (sizes divisible by 8) need.
+
+``limit=N``
+    Keep only the first ``N`` examples of each split (in the source's fixed
+    order; tfds files are then read unshuffled), for tiny smoke runs.
+    ``DatasetInfo.num_examples`` reports ``min(size, N)``.
 """
 
 from __future__ import annotations
@@ -77,6 +97,7 @@ __all__ = [
     "DatasetUnavailableError",
     "EmptySplitError",
     "dataset_info",
+    "image_padding",
     "load_arrays",
     "load_dataset",
 ]
@@ -143,6 +164,59 @@ class DatasetInfo:
     def data_shape(self) -> tuple[int, ...]:
         """Shape of one example (``image_shape`` for images, ``(T, F)`` for sequences)."""
         return tuple(self.image_shape)
+
+
+def _check_count(option: str, value) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1):
+        raise ValueError(f"{option} must be None or a positive integer, got {value!r}")
+
+
+def image_padding(image_shape: tuple[int, ...], pad_to: int | None, name: str = "") -> tuple[tuple[int, int], ...]:
+    """The zero padding ``((top, bottom), (left, right))`` that makes images ``pad_to x pad_to``.
+
+    The padding is centred; an odd difference puts the extra row/column at the
+    bottom/right (28 -> 32: ``((2, 2), (2, 2))``; 28 -> 31: ``((1, 2), (1, 2))``).
+
+    Args:
+      image_shape: ``(H, W, C)`` of one image.
+      pad_to: the padded height and width, at least ``H`` and ``W``; ``None``
+        for no padding (``((0, 0), (0, 0))``).
+      name: the dataset's name, for the error messages.
+
+    Raises:
+      ValueError: ``pad_to`` is not a positive integer, is smaller than the
+        images, or the examples are not images ``(H, W, C)``.
+    """
+    _check_count("pad_to", pad_to)
+    of = f" of dataset {name!r}" if name else ""
+    if pad_to is None:
+        return ((0, 0), (0, 0))
+    if len(image_shape) != 3:
+        raise ValueError(f"pad_to applies to image datasets (examples [H, W, C]); the examples{of} have shape "
+                         f"{tuple(image_shape)}")
+    height, width = int(image_shape[0]), int(image_shape[1])
+    if pad_to < max(height, width):
+        raise ValueError(f"pad_to={pad_to} is smaller than the {height}x{width} images{of}: "
+                         f"it must be >= {max(height, width)}")
+    return tuple(((pad_to - n) // 2, pad_to - n - (pad_to - n) // 2) for n in (height, width))
+
+
+def _adjust_info(info: DatasetInfo, pad_to: int | None, limit: int | None) -> DatasetInfo:
+    """``info`` with the padded image shape and the limited split sizes."""
+    if pad_to is not None:
+        image_padding(info.image_shape, pad_to, info.name)  # raises if it does not apply
+        info = dataclasses.replace(info, image_shape=(pad_to, pad_to, *tuple(info.image_shape)[2:]))
+    if limit is not None:
+        info = dataclasses.replace(info, num_examples=types.MappingProxyType(
+            {split: min(int(n), int(limit)) for split, n in info.num_examples.items()}))
+    return info
+
+
+def _pad_batch(images: tf.Tensor, padding) -> tf.Tensor:
+    """Zero-pad a batch ``[B, H, W, C]`` by ``((top, bottom), (left, right))``."""
+    if not any(any(p) for p in padding):
+        return images
+    return tf.pad(images, [[0, 0], list(padding[0]), list(padding[1]), [0, 0]])
 
 
 # ----------------------------------------------------------------------------
@@ -536,24 +610,37 @@ def _resolve(
 # ----------------------------------------------------------------------------
 
 
-def dataset_info(name: str, data_dir: str | None = None) -> DatasetInfo:
+def dataset_info(
+    name: str,
+    data_dir: str | None = None,
+    *,
+    pad_to: int | None = None,
+    limit: int | None = None,
+) -> DatasetInfo:
     """Describe a dataset without loading its images (and without downloading).
 
     Args:
       name: ``"digits"``, ``"idx:<dir>"``, ``"fashion_mnist_idx"`` or a
         tensorflow-datasets name (see the module docstring).
       data_dir: IDX directory, or tfds data directory (tfds' default when None).
+      pad_to: report the images zero-padded to ``pad_to x pad_to`` (as
+        :func:`load_dataset` with the same ``pad_to`` yields them):
+        ``image_shape`` / ``data_shape`` are the padded shape.
+      limit: report at most ``limit`` examples per split.
 
     Returns:
       A frozen :class:`DatasetInfo`.
 
     Raises:
-      ValueError: unknown dataset name (the message lists the valid choices).
+      ValueError: unknown dataset name (the message lists the valid choices),
+        or a ``pad_to`` smaller than the images or on non-image data.
       DatasetUnavailableError: ``"fashion_mnist_idx"`` with no files installed.
     """
+    _check_count("pad_to", pad_to)
+    _check_count("limit", limit)
     if name in generated.GENERATED:
         spec = generated.GENERATED[name]
-        return DatasetInfo(
+        info = DatasetInfo(
             name=name,
             source="generated",
             image_shape=spec.shape,
@@ -562,7 +649,9 @@ def dataset_info(name: str, data_dir: str | None = None) -> DatasetInfo:
             splits=tuple(spec.splits),
             num_examples=types.MappingProxyType(dict(spec.splits)),
         )
-    return _resolve(name, data_dir, download=False).info()
+    else:
+        info = _resolve(name, data_dir, download=False).info()
+    return _adjust_info(info, pad_to, limit)
 
 
 def load_arrays(
@@ -572,6 +661,8 @@ def load_arrays(
     *,
     download: bool = True,
     manual_dir: str | None = None,
+    pad_to: int | None = None,
+    limit: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a whole split into memory as numpy arrays.
 
@@ -587,18 +678,30 @@ def load_arrays(
       data_dir: IDX directory, or tfds data directory.
       download: allow a tfds download when the data is not prepared.
       manual_dir: tfds manual directory holding already downloaded files.
+      pad_to: zero-pad the images to ``pad_to x pad_to``, centred (a new,
+        writable array).
+      limit: keep only the first ``limit`` examples.
 
     Returns:
       ``(x, y)``: ``x`` uint8 ``[N, H, W, C]`` (0..255), ``y`` int32 ``[N]``
       (zeros for datasets without labels).
 
     Raises:
-      ValueError: unknown dataset or split (the message lists the choices).
+      ValueError: unknown dataset or split (the message lists the choices),
+        or a ``pad_to`` smaller than the images.
       FileNotFoundError: missing IDX directory or files.
       DatasetUnavailableError: a tfds dataset that is not prepared and cannot
         be downloaded.
     """
-    return _resolve(name, data_dir, download=download, manual_dir=manual_dir).arrays(split)
+    _check_count("pad_to", pad_to)
+    _check_count("limit", limit)
+    x, y = _resolve(name, data_dir, download=download, manual_dir=manual_dir).arrays(split)
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    if pad_to is not None:
+        padding = image_padding(x.shape[1:], pad_to, name)
+        x = np.pad(x, ((0, 0), *padding, (0, 0)))
+    return x, y
 
 
 def load_dataset(
@@ -616,6 +719,8 @@ def load_dataset(
     drop_remainder: bool = False,
     download: bool = True,
     manual_dir: str | None = None,
+    pad_to: int | None = None,
+    limit: int | None = None,
 ) -> tf.data.Dataset:
     """Build the batched, shuffled, cached, prefetched input pipeline of a dataset.
 
@@ -642,6 +747,13 @@ def load_dataset(
       drop_remainder: drop the last, smaller batch.
       download: allow a tfds download when the data is not prepared.
       manual_dir: tfds manual directory holding already downloaded files.
+      pad_to: zero-pad every image to ``pad_to x pad_to`` (centred; 28 -> 32
+        adds 2 pixels of background 0 on each side) before scaling,
+        binarisation and dequantisation, so the padding is treated as the
+        image's own background. Image datasets only; at least ``H`` and ``W``.
+        :func:`dataset_info` with the same ``pad_to`` reports the padded shape.
+      limit: use only the first ``limit`` examples of the split (tfds files
+        are then read in order), e.g. for smoke runs.
 
     Returns:
       A ``tf.data.Dataset`` of float32 images ``[batch, H, W, C]`` in
@@ -649,17 +761,21 @@ def load_dataset(
 
     Raises:
       ValueError: unknown dataset, split or option (the message lists the
-        valid choices).
+        valid choices), or a ``pad_to`` smaller than the images.
       FileNotFoundError: missing IDX directory or files.
       DatasetUnavailableError: a tfds dataset that is not prepared here and
         cannot be downloaded, or ``"fashion_mnist_idx"`` when not installed.
     """
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    _check_count("pad_to", pad_to)
+    _check_count("limit", limit)
     if name in generated.GENERATED:
         if binarize or dequantize or with_labels:
             raise ValueError(f"{name!r} is a generated dataset: binarize, dequantize and with_labels do not apply")
-        return generated.load_generated(name, split, batch_size, shuffle=shuffle, seed=seed)
+        padding = image_padding(generated.GENERATED[name].shape, pad_to, name) if pad_to is not None else None
+        return generated.load_generated(name, split, batch_size, shuffle=shuffle, seed=seed, limit=limit,
+                                        padding=padding)
     if binarize not in (None, *preprocessing.BINARIZE_MODES):
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:
@@ -669,7 +785,12 @@ def load_dataset(
     seed = int(seed)
 
     source = _resolve(name, data_dir, download=download, manual_dir=manual_dir)
-    ds, num_examples = source.examples(split, shuffle_files=shuffle and binarize != "static", seed=seed)
+    padding = image_padding(source.info().image_shape, pad_to, name) if pad_to is not None else ((0, 0), (0, 0))
+    shuffle_files = shuffle and binarize != "static" and limit is None  # a limit keeps the first examples
+    ds, num_examples = source.examples(split, shuffle_files=shuffle_files, seed=seed)
+    if limit is not None:
+        ds = ds.take(limit)
+        num_examples = None if num_examples is None else min(num_examples, int(limit))
     if num_examples == 0:
         where = f" in {source.directory}" if isinstance(source, _IdxSource) else ""
         raise EmptySplitError(
@@ -698,7 +819,7 @@ def load_dataset(
 
     def finish(images, labels, batch_seed=None):
         x = preprocessing.preprocess_images(
-            images, batch_seed, binarize=binarize == "dynamic", dequantize_noise=dequantize
+            _pad_batch(images, padding), batch_seed, binarize=binarize == "dynamic", dequantize_noise=dequantize
         )
         return (x, labels) if with_labels else x
 

@@ -91,7 +91,7 @@ GENERATED: dict[str, GeneratedDataset] = {
 
 
 def load_generated(name: str, split: str, batch_size: int = 128, *, shuffle: bool | None = None,
-                   seed: int = 0) -> tf.data.Dataset:
+                   seed: int = 0, limit: int | None = None, padding=None) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of a generated dataset.
 
     Args:
@@ -100,6 +100,9 @@ def load_generated(name: str, split: str, batch_size: int = 128, *, shuffle: boo
       batch_size: examples per batch.
       shuffle: reshuffle every epoch (default: for ``"train"``).
       seed: shuffle seed.
+      limit: keep only the first ``limit`` examples of the split.
+      padding: ``((top, bottom), (left, right))`` zeros around each image
+        ``[H, W, C]`` (:func:`tfvae.data.image_padding`), or ``None``.
 
     Returns:
       A ``tf.data.Dataset`` of float32 batches (uint8 examples scaled to ``[0, 1]``).
@@ -112,10 +115,15 @@ def load_generated(name: str, split: str, batch_size: int = 128, *, shuffle: boo
     if split not in dataset.splits:
         raise ValueError(f"unknown split {split!r} for {name!r}; valid splits: {', '.join(dataset.splits)}")
     x = dataset.make(split)
+    if limit is not None:
+        x = x[:limit]
     ds = tf.data.Dataset.from_tensor_slices(x)
     if split == "train" if shuffle is None else shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     if x.dtype == np.uint8:
         ds = ds.map(lambda images: tf.cast(images, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
+    if padding is not None and any(any(p) for p in padding):
+        pads = [[0, 0], list(padding[0]), list(padding[1]), [0, 0]]
+        ds = ds.map(lambda images: tf.pad(images, pads), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(pipeline_options())
