@@ -498,7 +498,6 @@ def train(
     the run directory, and the returned ``history`` of the other workers
     holds the epochs they ran.
     """
-    from tfvae.data import dataset_info, load_dataset
 
     run = RunDirectory(out if out is not None else Path("runs") / config.name)
     if resume:

@@ -1,11 +1,22 @@
 """The conformance registry: one entry per model family, each run through the same checks.
 
-Add a family here when you add it to the library: a small ``build`` factory,
-the signatures it documents (names, dtypes, shapes: the README's table) and
-``reference(model, signature, inputs)``, the numbers the in-memory model gives
-through its public API. ``tests/conformance/test_conformance.py`` then checks
-the ``.keras`` round trip, the SavedModel in a process without tfvae or TFP,
-``saved_model_cli``, the warmup file and input validation.
+Add a family here when you add a model to the library: the registry name of
+the model it covers (``model``), a small ``build`` factory, ``data(model, rng)``
+(one small training batch, as ``fit`` takes it) and, when the model serves
+SavedModel signatures of its own, the signatures it documents (names, dtypes,
+shapes: the README's table) and ``reference(model, signature, inputs)``, the
+numbers the in-memory model gives through its public API. ``config`` names
+the shipped ``training/<config>.toml`` the CLI door runs for the family.
+
+The gate (every registered model has a family, ``test_coverage.py``):
+
+- ``test_models.py``: ``fit`` = ``train_loop``, eager = graph = XLA, mixed
+  precision, config and ``.keras`` round trips, for every family;
+- ``test_conformance.py`` (families that serve): the ``.keras`` round trip,
+  the SavedModel in a process without tfvae or TFP, ``saved_model_cli``, the
+  warmup file and input validation;
+- ``test_cli_door.py`` (slow): ``tfvae train / evaluate / plot / sample /
+  export`` on each family's shipped config.
 """
 
 from __future__ import annotations
@@ -30,6 +41,7 @@ from tfvae import (
 )
 from tfvae.applications import RatingsAE, low_rank_ratings
 from tfvae.data.sequences import sine_sequences
+from tfvae.models.pixelcnn import PixelCNN
 from tfvae.models.td_vae import TDVAE
 
 #: name -> (dtype as saved_model_cli prints it, shape with -1 for the batch)
@@ -42,20 +54,40 @@ class Family:
 
     Args:
       build: a fresh small model (``seed`` fixed, so numbers are reproducible).
-      expected: ``expected(model) -> {signature: (input specs, output specs)}``.
+      model: the name the model's class is registered under (``tfvae.registry.MODELS``).
+      data: ``data(model, rng)``: one small training batch as ``fit`` and
+        ``loss_terms`` take it: ``x``, ``(x, labels)`` for conditional models,
+        sequences, code maps (or a dict of codes and conditioning) for PixelCNN.
+      expected: ``expected(model) -> {signature: (input specs, output specs)}``;
+        ``None`` for a model without serving signatures of its own (PixelCNN:
+        it is served inside its VQ-VAE's ``sample``).
       reference: ``reference(model, signature, inputs) -> {output: array}``.
       inputs: ``inputs(model, rng) -> {signature: {input: array}}``.
       prior: ``prior(model)``, a prior exported with the model
         (``export_saved_model(model, path, prior=...)``); the family's
         ``reference`` then takes it as ``reference(model, signature, inputs, prior=...)``.
+      config: the shipped ``training/<config>.toml`` the CLI door runs (``None``: none).
+      same_model_as: another family that builds the same model (the same
+        config but for the seed); this one differs only in what it exports
+        with it (a prior), so the generic model checks (test_models.py) run
+        on the other one alone.
     """
 
     build: Callable
-    expected: Callable[..., dict[str, tuple[Specs, Specs]]]
-    reference: Callable[..., dict[str, np.ndarray]]
-    inputs: Callable[..., dict[str, dict[str, np.ndarray]]]
+    model: str
+    data: Callable
+    expected: Callable[..., dict[str, tuple[Specs, Specs]]] | None = None
+    reference: Callable[..., dict[str, np.ndarray]] | None = None
+    inputs: Callable[..., dict[str, dict[str, np.ndarray]]] | None = None
     notes: str = field(default="")
     prior: Callable | None = None
+    config: str | None = None
+    same_model_as: str | None = None
+
+    @property
+    def serves(self) -> bool:
+        """The model has serving signatures of its own (the SavedModel checks run for it)."""
+        return self.expected is not None
 
     def make(self):
         """``(model, prior)``: a fresh model and its prior (``None`` for families without one)."""
@@ -330,6 +362,55 @@ def tdvae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dic
     raise KeyError(signature)
 
 
+# ------------------------------------------------------------ training data
+#: examples per training batch of the generic model checks
+BATCH = 4
+
+
+def image_data(model, rng) -> np.ndarray:
+    """``BATCH`` images in [0, 1] of the model's data shape."""
+    return rng.uniform(0, 1, (BATCH, *model.data_shape)).astype("float32")
+
+
+def binary_data(model, rng) -> np.ndarray:
+    """``BATCH`` binary images (VQ models, Bernoulli likelihood)."""
+    return (image_data(model, rng) > 0.5).astype("float32")
+
+
+def labelled_data(model, rng) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, labels)``: images and int32 class labels in ``[0, num_classes)``."""
+    return image_data(model, rng), rng.integers(0, model.num_classes, BATCH).astype("int32")
+
+
+def sequence_data(model, rng) -> np.ndarray:
+    """Zero-padded sine waves of at least 3 steps, ``[BATCH, T, 1]``."""
+    return sine_sequences(BATCH, max_length=model.data_shape[0], min_length=3, seed=int(rng.integers(1000)))
+
+
+def ratings_data(model, rng) -> np.ndarray:
+    """Sparse low-rank rating vectors (zeros unobserved)."""
+    return low_rank_ratings(BATCH, model.data_shape[0], density=0.4, seed=int(rng.integers(1000)))
+
+
+def tdvae_data(model, rng) -> np.ndarray:
+    """Sequences of ``max_jump + 4`` frames in [0, 1]."""
+    return rng.uniform(0, 1, (BATCH, model.max_jump + 4, *model.frame_shape)).astype("float32")
+
+
+def code_data(model, rng) -> np.ndarray | dict[str, np.ndarray]:
+    """Code maps ``[BATCH, H, W]``; with the model's conditioning a dict ``{codes, label, condition}``."""
+    codes = rng.integers(0, model.num_embeddings, (BATCH, *model.code_shape)).astype("int32")
+    if not model.num_classes and model.condition_shape is None:
+        return codes
+    data = {"codes": codes}
+    if model.num_classes:
+        data["label"] = rng.integers(0, model.num_classes, BATCH).astype("int32")
+    if model.condition_shape is not None:
+        data["condition"] = rng.integers(0, model.condition_num_embeddings,
+                                         (BATCH, *model.condition_shape)).astype("int32")
+    return data
+
+
 #: small TD-VAE networks
 TDVAE_SMALL = {"latent_dim": 2, "embedding_dim": 8, "belief_units": 8, "block_units": 8}
 
@@ -342,94 +423,126 @@ SHAPE = (28, 28, 1)
 
 FAMILIES: dict[str, Family] = {
     "autoencoder": Family(
+        model="autoencoder", data=image_data, config="autoencoder",
         build=lambda: Autoencoder.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=2),
         expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "denoising_ae": Family(
+        model="denoising_ae", data=image_data, config="denoising_ae",
         build=lambda: DenoisingAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), corruption="salt_and_pepper", seed=4),
         expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "sparse_ae": Family(
+        model="sparse_ae", data=image_data, config="sparse_ae",
         build=lambda: SparseAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), sparsity="kl", code_activation="sigmoid",
                                    seed=5),
         expected=autoencoder_expected,
         reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "k_sparse_ae": Family(
+        model="k_sparse_ae", data=image_data, config="k_sparse_ae",
         build=lambda: KSparseAE.mlp(SHAPE, latent_dim=4, hidden_units=(16,), k=2, seed=6),
         expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "contractive_ae": Family(
+        model="contractive_ae", data=image_data, config="contractive_ae",
         build=lambda: ContractiveAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="gaussian", seed=7),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "seq2seq_ae": Family(
+        model="seq2seq_ae", data=sequence_data, config="seq2seq_ae",
         build=lambda: Seq2SeqAE.recurrent((6, 1), latent_dim=3, hidden_units=(8,), cell="lstm", seed=8),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=terms_reference, inputs=sequence_inputs,
     ),
     "ratings_ae": Family(
+        model="ratings_ae", data=ratings_data, config="ratings_ae",
         build=lambda: RatingsAE.mlp((12,), latent_dim=3, hidden_units=(8,), activation="selu", likelihood="gaussian",
                                     dense_refeeding=True, seed=9),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=terms_reference, inputs=ratings_inputs,
     ),
     "cvae": Family(
+        model="cvae", data=labelled_data, config="cvae",
         build=lambda: ConditionalVAE.mlp(SHAPE, num_classes=3, latent_dim=3, hidden_units=(16,), seed=10),
         expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
     ),
     "cvae_conditional_prior": Family(
+        model="cvae", data=labelled_data,
         build=lambda: ConditionalVAE.conv(SHAPE, num_classes=3, latent_dim=3, filters=(4,), hidden_units=(8,),
                                           condition_embedding=2, conditional_prior=True, seed=11),
         expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
     ),
     "vae_mog_prior": Family(
+        model="vae", data=image_data,
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), prior="mog", num_components=4, seed=12),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "vae_vamp_prior": Family(
+        model="vae", data=image_data,
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), prior="vamp", num_pseudo_inputs=3, seed=13),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "vae": Family(
+        model="vae", data=image_data, config="vae",
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=0),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "beta_vae": Family(
+        model="beta_vae", data=image_data, config="beta_vae",
         build=lambda: BetaVAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="continuous_bernoulli",
                                   beta=2.5, num_samples=2, seed=1),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "conv_vae_gaussian": Family(
+        model="vae", data=image_data, config="conv_vae",
         build=lambda: VAE.conv((8, 8, 2), latent_dim=3, filters=(4, 8), hidden_units=(8,), likelihood="gaussian",
                                likelihood_kwargs={"learn_scale": "per_dimension"}, kl="mc", num_samples=2, seed=3),
         expected=lambda model: vae_expected(model, ("loc", "scale")),
         reference=vae_reference, inputs=vae_inputs,
     ),
     "tdvae": Family(
+        model="tdvae", data=tdvae_data, config="tdvae",
         build=lambda: TDVAE.mlp((12, 3), hidden_units=(8,), max_jump=3, pairs_per_sequence=2, seed=30, **TDVAE_SMALL),
         expected=tdvae_expected, reference=tdvae_reference, inputs=tdvae_inputs,
         notes="vector frames, rollout jumps max_jump = 3 steps",
     ),
     "vq_vae": Family(
+        model="vqvae", data=binary_data, config="vqvae",
         build=lambda: VQVAE.conv(SHAPE, seed=20, **VQ_SMALL),
         expected=vq_expected, reference=vq_reference, inputs=vq_inputs,
     ),
     "vq_vae_class_prior": Family(
+        model="vqvae", data=binary_data, same_model_as="vq_vae",
         build=lambda: VQVAE.conv(SHAPE, seed=21, **VQ_SMALL),
         prior=lambda model: model.make_prior(num_classes=3, **PRIOR_SMALL),
         expected=lambda model: vq_expected(model, prior=True, labels=True),
         reference=vq_reference, inputs=lambda model, rng: vq_inputs(model, rng, prior=True, labels=True),
     ),
     "vq_vae2": Family(
+        model="vqvae2", data=binary_data, config="vqvae2",
         build=lambda: VQVAE2.conv((16, 16, 1), seed=22, **VQ_SMALL),
         expected=vq_expected, reference=vq_reference, inputs=vq_inputs,
     ),
     "vq_vae2_prior": Family(
+        model="vqvae2", data=binary_data, same_model_as="vq_vae2",
         build=lambda: VQVAE2.conv((16, 16, 1), seed=23, **VQ_SMALL),
         prior=lambda model: model.make_prior(**PRIOR_SMALL),
         expected=lambda model: vq_expected(model, prior=True),
         reference=vq_reference, inputs=lambda model, rng: vq_inputs(model, rng, prior=True),
+    ),
+    "pixelcnn": Family(
+        model="pixelcnn", data=code_data,
+        build=lambda: PixelCNN(num_embeddings=16, code_shape=(4, 4), filters=8, num_layers=2, seed=40),
+        notes="no serving signatures of its own: served inside its VQ-VAE's sample (vq_vae_class_prior, "
+              "vq_vae2_prior); the CLI door trains it with `tfvae train vq_prior --from RUN`",
+    ),
+    "pixelcnn_conditional": Family(
+        model="pixelcnn", data=code_data,
+        build=lambda: PixelCNN(num_embeddings=16, code_shape=(4, 4), filters=8, num_layers=2, num_classes=3,
+                               label_embedding=2, condition_shape=(2, 2), condition_num_embeddings=8,
+                               attention_every=2, attention_heads=2, seed=41),
+        notes="a class label, a coarser code map (VQ-VAE-2's bottom prior) and causal self-attention",
     ),
 }

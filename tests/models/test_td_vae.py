@@ -10,8 +10,9 @@ import tensorflow_probability as tfp
 
 from tfvae import random
 from tfvae.data.sequences import harmonic_oscillator, moving_digits
+from tfvae.layers.gated import GatedGaussianBlock, GatedTransition
 from tfvae.loops import train_loop
-from tfvae.models.td_vae import TDVAE, GatedGaussianBlock, GatedTransition, fold_seed
+from tfvae.models.td_vae import TDVAE, fold_seed
 from tfvae.registry import MODELS
 
 tfd = tfp.distributions

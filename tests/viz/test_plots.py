@@ -150,10 +150,19 @@ def test_grey_pictures_are_written_as_one_channel_png(vae_2d, examples, tmp_path
         assert grey.mode == "L" and colour.mode == "RGB"
 
 
-def test_conditional_models_are_skipped_with_the_reason(digits):
+def test_conditional_models_draw_label_pictures_and_skip_the_others_with_the_reason(digits):
     from tfvae.models import ConditionalVAE
+    from tfvae.viz.plots import CONDITIONAL_PICTURES
 
     cvae = ConditionalVAE.mlp(latent_dim=2, hidden_units=(16,), num_classes=10, seed=0)
-    pictures = draw_pictures(cvae, Examples(digits[0][:40], digits[1][:40]))
-    assert pictures.images == {} and set(pictures.skipped) == set(PICTURES)
-    assert all("is conditional" in why for why in pictures.skipped.values())
+    x, labels = digits[0][:40], digits[1][:40]
+    pictures = draw_pictures(cvae, Examples(x, labels))
+    assert set(pictures.images) == set(CONDITIONAL_PICTURES) == {"reconstructions", "class_samples"}
+    assert pictures.images["reconstructions"].shape[-1] == 3
+    # the labels reach the decoder: other labels give other reconstructions
+    shifted = draw_pictures(cvae, Examples(x, (labels + 1) % 10), ["reconstructions"]).images["reconstructions"]
+    assert not np.array_equal(shifted, pictures.images["reconstructions"])
+    unlabelled = draw_pictures(cvae, Examples(x, None))
+    assert "need labelled examples" in unlabelled.skipped["reconstructions"]
+    others = draw_pictures(cvae, Examples(x, labels), ["latent_traversals", "prior_samples"])
+    assert others.images == {} and all("is conditional" in why for why in others.skipped.values())

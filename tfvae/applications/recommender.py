@@ -24,7 +24,6 @@ import tensorflow as tf
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
 
-
 #: Terms averaged per observed rating (pooled over the data), in training and in ``tfvae evaluate``.
 OBSERVED_TERMS = ("masked_mse", "masked_rmse")
 

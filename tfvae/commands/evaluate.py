@@ -47,11 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if args.iwae_k < 0:
         raise TfvaeError(f"--iwae-k must be >= 1 (or 0 to skip the IWAE estimate), got {args.iwae_k}")
     try:
-        data, total, described = evaluation_data(config, args.split, args.batch_size, args.seed)
+        data, total, described = evaluation_data(config, args.split, args.batch_size, args.seed,
+                                                   with_labels=loaded.model.capabilities.conditional)
     except ValueError as error:
         raise TfvaeError(str(error)) from None
     convention, why = bits_per_dim_convention(
-        getattr(loaded.model, "likelihood", None), config.data.binarize, config.data.dequantize
+        loaded.model.likelihood, config.data.binarize, config.data.dequantize
     )
     verbose = 0 if args.quiet else 1
     if verbose:

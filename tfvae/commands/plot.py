@@ -38,12 +38,14 @@ def plot_examples(config, split: str, num: int):
 def run(args: argparse.Namespace) -> int:
     from tfvae.errors import TfvaeError
     from tfvae.runs import load_run
-    from tfvae.viz import PICTURES, Examples, draw_pictures, write_pictures
+    from tfvae.viz import Examples, draw_pictures, write_pictures
+    from tfvae.viz.plots import CONDITIONAL_PICTURES, PICTURES, SEQUENCE_PICTURES
 
     if args.only:
-        unknown = [n for n in args.only if n not in PICTURES]
+        known = {**PICTURES, **CONDITIONAL_PICTURES, **SEQUENCE_PICTURES}
+        unknown = [n for n in args.only if n not in known]
         if unknown:
-            raise TfvaeError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(PICTURES)}")
+            raise TfvaeError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     loaded = load_run(args.run)
     try:
         x, labels = plot_examples(loaded.config, args.split, args.num_examples)

@@ -99,7 +99,7 @@ def checked_inputs(specs: Mapping[str, ServingInput], inputs: dict[str, tf.Tenso
     """``inputs`` after the in-graph checks of their kinds, in an order that names the first problem.
 
     Shapes first (each input), then one row per example of the first input,
-    then sequence lengths, NaN in float data, and value ranges of labels and code maps.
+    then sequence lengths, NaN or infinities in float inputs, and value ranges of labels and code maps.
     """
     names = list(specs)
     out = {}
@@ -124,7 +124,7 @@ def checked_inputs(specs: Mapping[str, ServingInput], inputs: dict[str, tf.Tenso
         spec = specs[name]
         if spec.kind == "sequence":
             out[name] = checked_length(out[name], name, spec.min_length, after)
-        if spec.kind in ("data", "sequence"):
+        if spec.kind in ("data", "sequence", "latent"):
             out[name] = finite(out[name], name)
         elif spec.kind == "codes":
             out[name] = in_range(out[name], name, spec.depth)

@@ -1,5 +1,6 @@
-"""Layers with state or structure of their own: vector quantizers, masked (causal) convolutions."""
+"""Layers with state or structure of their own: vector quantizers, masked (causal) convolutions, gated TD-VAE blocks."""
 
+from tfvae.layers.gated import GatedGaussianBlock, GatedTransition
 from tfvae.layers.masked_conv import (
     CausalSelfAttention2D,
     GatedPixelCNNBlock,
@@ -10,7 +11,9 @@ from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 
 __all__ = [
     "CausalSelfAttention2D",
+    "GatedGaussianBlock",
     "GatedPixelCNNBlock",
+    "GatedTransition",
     "MaskedConv2D",
     "VectorQuantizer",
     "VectorQuantizerEMA",

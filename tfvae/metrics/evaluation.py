@@ -51,9 +51,20 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.pipeline import in_memory_batches
-from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, require_unconditional, seed_pair
-from tfvae.metrics.latent import ACTIVE_UNIT_THRESHOLD, ActiveUnits, active_units, kl_per_dimension, posterior_means
-from tfvae.metrics.likelihood import bits_per_dim, elbo_terms, iwae_log_likelihood, reconstruction_errors
+from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, seed_pair
+from tfvae.metrics.latent import (
+    ACTIVE_UNIT_THRESHOLD,
+    ActiveUnits,
+    active_units,
+    kl_per_dimension,
+    posterior_means,
+)
+from tfvae.metrics.likelihood import (
+    bits_per_dim,
+    elbo_terms,
+    iwae_log_likelihood,
+    reconstruction_errors,
+)
 
 __all__ = ["Evaluation", "evaluate_model"]
 
@@ -116,8 +127,8 @@ class Evaluation:
     """
 
     per_example: dict[str, np.ndarray]
-    latent_means: np.ndarray
-    active: ActiveUnits
+    latent_means: np.ndarray | None
+    active: ActiveUnits | None
     kl_per_dim: np.ndarray | None
     iwae_k: int | None
     chunk_size: int
@@ -127,7 +138,7 @@ class Evaluation:
 
     @property
     def num_examples(self) -> int:
-        return int(len(self.latent_means))
+        return int(len(next(iter(self.per_example.values()))))
 
     @property
     def masked(self) -> bool:
@@ -184,7 +195,7 @@ class Evaluation:
             for name in _MASKED_TERMS:
                 out[name].update(observed_entries=observed, average=_MASKED_AVERAGE)
         out["bits_per_dim"] = self.bits_per_dim
-        out["active_units"] = {
+        out["active_units"] = None if self.active is None else {
             "count": self.active.count,
             "latent_dim": int(self.latent_means.shape[1]),
             "threshold": self.active.threshold,
@@ -207,7 +218,8 @@ class Evaluation:
             rows.append(("IWAE effective samples (median)", f"{summary['ess_median']:.1f}", ""))
         if self.bits_per_dim is not None:
             rows.append((f"bits/dim ({self.bits_per_dim['convention']})", f"{self.bits_per_dim['value']:.4f}", ""))
-        rows.append(("active units", f"{self.active.count} / {self.latent_means.shape[1]}", ""))
+        if self.active is not None:
+            rows.append(("active units", f"{self.active.count} / {self.latent_means.shape[1]}", ""))
         if self.kl_per_dim is not None:
             top = np.sort(self.kl_per_dim)[::-1][:4]
             rows.append(("largest KL per dim (nats)", ", ".join(f"{v:.2f}" for v in top), ""))
@@ -227,6 +239,15 @@ def _batches(data, batch_size: int):
 def _images(batch):
     x, _, _ = keras.utils.unpack_x_y_sample_weight(batch)
     return x
+
+
+def _labels(batch, model):
+    """The labels of a batch for a conditional model, or a clear error when the data has none."""
+    _, y, _ = keras.utils.unpack_x_y_sample_weight(batch)
+    if y is None:
+        raise ModelCapabilityError(f"{type(model).__name__} is conditional: evaluate it on (x, y) batches "
+                                   "(load_dataset(..., with_labels=True))")
+    return y
 
 
 def evaluate_model(
@@ -273,18 +294,34 @@ def evaluate_model(
       Burda, Y., Grosse, R. & Salakhutdinov, R. (2016). Importance Weighted
       Autoencoders. ICLR.
 
+    What is computed follows ``model.capabilities``: a conditional model
+    (CVAE) is evaluated on ``(x, y)`` batches through its own per-example terms
+    (ELBO, distortion, rate) and its posterior means given the labels, without
+    the IWAE estimate and the unconditional reconstruction metrics; a model
+    without a per-example encoder and decoder (TD-VAE) reports its own
+    per-example terms only.
+
     Raises:
-      ModelCapabilityError: a conditional model.
+      ModelCapabilityError: a conditional model given data without labels.
     """
-    require_unconditional(model)
     started = time.perf_counter()
+    can = model.capabilities
     vae = has_prior(model)
-    masked = bool(model.capabilities.masked_data)
+    masked = bool(can.masked_data)
+    conditional = bool(can.conditional)
+    own_terms_only = conditional or not can.autoencoder
     skipped: dict[str, str] = {}
+    if own_terms_only:
+        why = (f"{type(model).__name__} is conditional: its own terms given the labels are reported"
+               if conditional else f"{type(model).__name__} has no per-example encoder and decoder")
+        skipped.update(mse=why, bce=why, reconstruction_nll=why, iwae_nll=why, kl_per_dim=why)
+        vae = False
+    if not can.autoencoder:
+        skipped["active_units"] = f"{type(model).__name__} has no per-example code"
     if masked:
         why = "zeros are unobserved entries: errors are averaged over observed entries only (masked_mse, masked_rmse)"
         skipped.update(mse=why, bce=why, reconstruction_nll=why)
-    if not vae:
+    if not vae and not own_terms_only:
         why = f"{type(model).__name__} has no prior p(z)"
         skipped.update(elbo=why, iwae_nll=why, kl_per_dim=why)
     elif iwae_k is None:
@@ -302,6 +339,20 @@ def evaluate_model(
                 break
             x = x[: max_examples - seen]
         values: dict[str, tf.Tensor | np.ndarray] = {}
+        if own_terms_only:
+            if conditional:
+                y = _labels(batch, model)[: len(x)]
+                terms = model.per_example_terms((x, y), training=False)
+                means.append(model.encode(x, condition=y).mean().numpy())
+            else:
+                terms = model.per_example_terms(model.unpack_data(x), training=False)
+            for name, value in terms.items():
+                if value.shape.rank == 1:  # per example (not per-dimension extras)
+                    columns.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
+            seen += len(x)
+            if bar is not None:
+                bar.update(seen)
+            continue
         if masked:
             values.update(_masked_errors(model, x))
         else:
@@ -335,7 +386,7 @@ def evaluate_model(
     if not seen:
         raise ValueError("the data yielded no examples")
     per_example = {name: np.concatenate(parts) for name, parts in columns.items()}
-    latent_means = np.concatenate(means)
+    latent_means = np.concatenate(means) if means else None
     bpd = None
     if bits_per_dim_convention is not None and "iwae_nll" in per_example:
         num_dims = int(np.prod(model.data_shape))
@@ -347,7 +398,7 @@ def evaluate_model(
     return Evaluation(
         per_example=per_example,
         latent_means=latent_means,
-        active=active_units(latent_means, active_threshold),
+        active=None if latent_means is None else active_units(latent_means, active_threshold),
         kl_per_dim=np.concatenate(kl_dims).mean(axis=0) if kl_dims and "kl_per_dim" not in skipped else None,
         iwae_k=int(iwae_k) if vae and iwae_k is not None else None,
         chunk_size=int(chunk_size),

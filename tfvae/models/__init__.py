@@ -10,7 +10,8 @@ from tfvae.models.seq2seq import Seq2SeqAE
 from tfvae.models.sparse import KSparseAE, KSparsityScheduler, SparseAE
 from tfvae.models.td_vae import TDVAE
 from tfvae.models.vae import VAE, BetaVAE
-from tfvae.models.vq_vae import VQVAE, VQVAE2
+from tfvae.models.vq_vae import VQVAE
+from tfvae.models.vq_vae2 import VQVAE2
 
 __all__ = [
     "TDVAE",

@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import DistributionHead, Likelihood, PointMassPosterior
+from tfvae.models.base import GenerativeModel
 from tfvae.models.contract import (
     Capabilities,
     ServingInput,
@@ -16,7 +17,6 @@ from tfvae.models.contract import (
     data_input,
     label_input,
 )
-from tfvae.models.base import GenerativeModel
 from tfvae.networks import MLP, ConvDecoder, ConvEncoder
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
 from tfvae.validation import check_data_shape, check_latent
@@ -59,7 +59,7 @@ class Autoencoder(GenerativeModel):
     @property
     def capabilities(self) -> Capabilities:
         """A point-mass code of ``latent_dim`` numbers; subclasses declare what they add."""
-        return Capabilities(conditional=self.conditional, image_data=len(self.data_shape) == 3)
+        return Capabilities(autoencoder=True, conditional=self.conditional, image_data=len(self.data_shape) == 3)
 
     def __init__(
         self,

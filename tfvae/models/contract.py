@@ -48,6 +48,8 @@ class Capabilities:
     """What a model can do. Callers read it; they never probe the model.
 
     Args:
+      autoencoder: one code per example: ``encode(x)`` gives ``q(z|x)`` and
+        ``decode(z)`` gives ``p(x|z)`` (the Autoencoder contract).
       has_prior: a prior ``p(z)`` the model samples from itself (``model.sample``).
       needs_trained_prior: samples come from a separately trained prior over
         discrete codes (``model.make_prior()``; ``tfvae train vq_prior``).
@@ -67,6 +69,7 @@ class Capabilities:
         (a PixelCNN, trained by ``tfvae train vq_prior``).
     """
 
+    autoencoder: bool = False
     has_prior: bool = False
     needs_trained_prior: bool = False
     conditional: bool = False

@@ -43,10 +43,14 @@ from tfvae.viz import latent
 from tfvae.viz.grids import image_grid, save_png
 
 __all__ = [
+    "CONDITIONAL_PICTURES",
     "PICTURES",
+    "SEQUENCE_PICTURES",
     "Examples",
     "Pictures",
     "draw_pictures",
+    "plot_class_samples",
+    "plot_conditional_reconstructions",
     "plot_interpolations",
     "plot_latent_manifold",
     "plot_latent_pca",
@@ -79,8 +83,9 @@ def render(fig) -> np.ndarray:
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
 
 
-def _check_images(model) -> tuple[int, int, int]:
-    latent.require_unconditional(model)
+def _check_images(model, conditional: bool = False) -> tuple[int, int, int]:
+    if not conditional:
+        latent.require_unconditional(model)
     capabilities = model.capabilities
     if capabilities.sequences or capabilities.code_prior:  # e.g. TD-VAE: pictured by tfvae.viz.film_strip
         raise ModelCapabilityError(f"these pictures need an autoencoder of images; {type(model).__name__} is not one")
@@ -338,6 +343,60 @@ def plot_rollout(model, x, seed: int = 0, num_examples: int = 6) -> np.ndarray:
     return np.repeat(np.repeat(strip, factor, axis=0), factor, axis=1)
 
 
+def _labels_for(model, examples: Examples, num: int) -> np.ndarray:
+    if examples.labels is None:
+        raise ModelCapabilityError(f"{type(model).__name__} is conditional: its pictures need labelled examples")
+    labels = np.asarray(examples.labels)
+    if len(labels) < num:
+        raise ModelCapabilityError(f"need at least {num} labelled examples, got {len(labels)}")
+    return labels[:num].astype(np.int32)
+
+
+def plot_conditional_reconstructions(model, x, labels, num: int = 16, columns: int = 4,
+                                     size=(800, 420)) -> np.ndarray:
+    """Inputs (left) and their mean reconstructions given their labels (right), for conditional models.
+
+    Args:
+      model: a conditional model (``capabilities.conditional``, image data).
+      x: at least ``num`` examples.
+      labels: their int labels.
+      num: how many inputs (decoded in one call).
+      columns: images per row in each panel.
+      size: ``(width, height)`` in pixels.
+    """
+    _check_images(model, conditional=True)
+    x = _first(x, num)
+    recon = np.asarray(model.reconstruct(x, condition=np.asarray(labels[:num], np.int32)))
+    fig = _figure(size)
+    left, right = fig.subplots(1, 2)
+    _show(left, x, columns, "original")
+    _show(right, recon, columns, "reconstruction  E[p(x | E[q(z|x,y)], y)]")
+    fig.suptitle(f"{type(model).__name__}: originals and reconstructions given their labels", fontsize=11)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.86, wspace=0.06)
+    return render(fig)
+
+
+def plot_class_samples(model, per_class: int = 8, max_classes: int = 10, seed=None, size=(640, 680)) -> np.ndarray:
+    """One row of prior samples per class ``y``: ``E[p(x|z, y)]``, ``z ~ p(z|y)``.
+
+    Args:
+      model: a conditional model with a prior (image data).
+      per_class: samples per row.
+      max_classes: at most this many classes (rows).
+      seed: an int for a reproducible picture, ``None`` for new draws.
+      size: ``(width, height)`` in pixels.
+    """
+    _check_images(model, conditional=True)
+    if not model.capabilities.has_prior:
+        raise ModelCapabilityError(f"{type(model).__name__} has no prior p(z|y) to sample")
+    classes = np.repeat(np.arange(min(model.num_classes, max_classes), dtype=np.int32), per_class)
+    images = np.asarray(model.sample(len(classes), condition=classes, seed=[0 if seed is None else int(seed), 0]))
+    fig = _figure(size)
+    _show(fig.subplots(), images, per_class, "one row per class: E[p(x|z,y)], z ~ p(z|y)")
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.94)
+    return render(fig)
+
+
 PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
     "reconstructions": lambda model, ex: plot_reconstructions(model, ex.x),
     "stochastic_reconstructions": lambda model, ex: plot_stochastic_reconstructions(model, ex.x, seed=ex.seed),
@@ -354,6 +413,12 @@ SEQUENCE_PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
 }
 """Pictures of sequence models (TD-VAE), sized by their data: ``examples.x`` holds sequences."""
 
+CONDITIONAL_PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
+    "reconstructions": lambda model, ex: plot_conditional_reconstructions(model, ex.x, _labels_for(model, ex, 16)),
+    "class_samples": lambda model, ex: plot_class_samples(model, seed=ex.seed),
+}
+"""Pictures of conditional models (CVAE): every decode is given a label."""
+
 
 @dataclass
 class Pictures:
@@ -366,8 +431,9 @@ class Pictures:
 def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None) -> Pictures:
     """Draw every picture of :data:`PICTURES` (or ``names``) that ``model`` can give.
 
-    A sequence model with ``rollout`` (TD-VAE) gets :data:`SEQUENCE_PICTURES`
-    instead (its film strip).
+    The table follows ``model.capabilities``: a sequence model with ``rollout``
+    (TD-VAE) gets :data:`SEQUENCE_PICTURES` (its film strip), a conditional
+    model (CVAE) :data:`CONDITIONAL_PICTURES` (every decode given a label).
 
     Args:
       model: any model of the Autoencoder contract, or a sequence model.
@@ -377,18 +443,22 @@ def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None)
     Raises:
       ValueError: an unknown picture name.
     """
-    table = SEQUENCE_PICTURES if model.capabilities.rollout else PICTURES
+    can = model.capabilities
+    table = SEQUENCE_PICTURES if can.rollout else (CONDITIONAL_PICTURES if can.conditional else PICTURES)
     names = list(table) if names is None else list(names)
-    unknown = [n for n in names if n not in PICTURES and n not in SEQUENCE_PICTURES]
+    known = {**PICTURES, **SEQUENCE_PICTURES, **CONDITIONAL_PICTURES}
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(
-            f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join([*PICTURES, *SEQUENCE_PICTURES])}"
-        )
+        raise ValueError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     pictures = Pictures()
     for name in names:
         if name not in table:
-            kind = "a sequence model" if table is SEQUENCE_PICTURES else "an autoencoder of images"
-            pictures.skipped[name] = f"{type(model).__name__} is not {kind}"
+            if table is CONDITIONAL_PICTURES:
+                why = f"{type(model).__name__} is conditional: this picture does not give its decoder labels"
+            else:
+                kind = "a sequence model" if table is SEQUENCE_PICTURES else "an autoencoder of images"
+                why = f"{type(model).__name__} is not {kind}"
+            pictures.skipped[name] = why
             continue
         try:
             pictures.images[name] = table[name](model, examples)

@@ -1,0 +1,43 @@
+"""``evaluate_model`` follows what the model declares: conditional models and sequence models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfvae import ConditionalVAE
+from tfvae.metrics import ModelCapabilityError, evaluate_model
+from tfvae.models.td_vae import TDVAE
+
+
+def test_a_conditional_model_is_evaluated_with_its_labels():
+    rng = np.random.default_rng(0)
+    model = ConditionalVAE.mlp((6, 1), num_classes=3, latent_dim=2, hidden_units=(8,), seed=0)
+    x = rng.uniform(size=(20, 6, 1)).astype("float32")
+    y = rng.integers(0, 3, 20).astype("int32")
+    evaluation = evaluate_model(model, (x, y), batch_size=8, elbo_samples=1, verbose=0)
+    assert evaluation.num_examples == 20
+    terms = model.per_example_terms((x, y), training=False, num_samples=1, seed=[0, 0])
+    # the distortion given the labels (the ELBO's other terms are Monte-Carlo: compared in distribution only)
+    assert abs(evaluation.mean("distortion") - float(np.mean(terms["distortion"]))) < 0.5
+    assert np.all(evaluation.per_example["elbo"] < 0)
+    other = evaluate_model(model, (x, (y + 1) % 3), batch_size=8, elbo_samples=1, verbose=0)
+    assert other.mean("distortion") != evaluation.mean("distortion")  # the labels reach the model
+    assert evaluation.active is not None and evaluation.latent_means.shape == (20, 2)
+    assert "iwae_nll" in evaluation.skipped and "is conditional" in evaluation.skipped["iwae_nll"]
+    with pytest.raises(ModelCapabilityError, match="evaluate it on \\(x, y\\) batches"):
+        evaluate_model(model, x, batch_size=8, verbose=0)
+
+
+def test_a_sequence_model_reports_its_own_terms():
+    model = TDVAE.mlp((8, 2), latent_dim=2, hidden_units=(8,), belief_units=8, block_units=8, embedding_dim=8,
+                      max_jump=2, pairs_per_sequence=2, seed=0)
+    x = np.random.default_rng(1).uniform(size=(6, 8, 2)).astype("float32")
+    evaluation = evaluate_model(model, x, batch_size=4, verbose=0)
+    assert set(evaluation.per_example) == {"loss", "reconstruction", "smoothing_kl", "transition_kl"}
+    assert evaluation.num_examples == 6 and evaluation.active is None
+    assert evaluation.summary()["active_units"] is None and "active units" not in evaluation.table()
+    np.testing.assert_allclose(
+        evaluation.per_example["loss"],
+        evaluation.per_example["reconstruction"] + evaluation.per_example["smoothing_kl"]
+        + evaluation.per_example["transition_kl"], rtol=1e-5)

@@ -1,0 +1,121 @@
+"""Gated layers of the TD-VAE (Gregor et al. 2019): the Gaussian blocks and the gated transition.
+
+Tensors in, tensors out: each returns the raw parameters (mean and raw scale)
+of a diagonal Gaussian, which :class:`~tfvae.models.TDVAE` turns into a
+distribution with its latent head.
+
+References:
+  Gregor, K., Papamakarios, G., Besse, F., Buesing, L. & Weber, T. (2019).
+  Temporal Difference Variational Auto-Encoder. ICLR. arXiv:1806.03107.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from tfvae.registry import serializable
+from tfvae.validation import check_int
+
+
+@serializable
+class GatedGaussianBlock(keras.layers.Layer):
+    r"""The paper's "D" block: gated features to the parameters of a diagonal Gaussian.
+
+    ::
+
+        h      = tanh(W_1 x + b_1) * sigmoid(W_2 x + b_2)
+        params = W_3 h + b_3         (float32, [m, r] for N(m, softplus(r) + floor))
+
+    Used for the belief ``p_B`` and the smoothing ``q_S`` distributions.
+
+    Args:
+      latent_dim: size of the Gaussian (the output has ``2 * latent_dim`` numbers).
+      units: width of the gated hidden layer.
+
+    References:
+      Gregor, K. et al. (2019). Temporal Difference Variational Auto-Encoder.
+      ICLR (appendix: the D operation).
+    """
+
+    def __init__(self, latent_dim: int, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        self.units = check_int(units, "units")
+        self.features = keras.layers.Dense(self.units, activation="tanh", name="features")
+        self.gate = keras.layers.Dense(self.units, activation="sigmoid", name="gate")
+        self.projection = keras.layers.Dense(2 * self.latent_dim, dtype="float32", name="projection")
+
+    def build(self, input_shape):
+        self.features.build(input_shape)
+        self.gate.build(input_shape)
+        self.projection.build((None, self.units))
+
+    def call(self, inputs, training=False):
+        h = self.features(inputs) * self.gate(inputs)
+        return self.projection(h)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 2 * self.latent_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "latent_dim": self.latent_dim, "units": self.units}
+
+
+@serializable
+class GatedTransition(keras.layers.Layer):
+    r"""Gated residual transition: the parameters of ``p_T(z_t2^l | inputs)``.
+
+    With ``r`` the same layer of the earlier state (``z_t1^l``) and ``x`` all
+    the transition's inputs (``z_t1``, the layers of ``z_t2`` above ``l``,
+    the jump features)::
+
+        c     = W_c2 relu(W_c1 x)               (proposed new state)
+        g     = sigmoid(W_g2 relu(W_g1 x))      (gate)
+        mean  = (1 - g) * (r + W_l x) + g * c   (W_l starts at 0: the skip path is r)
+        r_s   = W_s relu(c)                     (scale = softplus(r_s) + floor)
+
+    so an untrained transition starts near "the state stays where it is",
+    and the gate learns where to move it.
+
+    Args:
+      latent_dim: size of one latent layer.
+      units: width of the hidden layers.
+
+    References:
+      Krishnan, R. G., Shalit, U. & Sontag, D. (2017). Structured Inference
+      Networks for Nonlinear State Space Models. AAAI (the gated transition).
+      Gregor, K. et al. (2019). Temporal Difference Variational Auto-Encoder. ICLR.
+    """
+
+    def __init__(self, latent_dim: int, units: int = 64, **kwargs):
+        super().__init__(**kwargs)
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        self.units = check_int(units, "units")
+        self.candidate_hidden = keras.layers.Dense(self.units, activation="relu", name="candidate_hidden")
+        self.candidate = keras.layers.Dense(self.latent_dim, name="candidate")
+        self.gate_hidden = keras.layers.Dense(self.units, activation="relu", name="gate_hidden")
+        self.gate = keras.layers.Dense(self.latent_dim, activation="sigmoid", name="gate")
+        self.skip = keras.layers.Dense(self.latent_dim, kernel_initializer="zeros", name="skip")
+        self.scale = keras.layers.Dense(self.latent_dim, dtype="float32", name="scale")
+
+    def build(self, inputs_shape, residual_shape=None):
+        for layer in (self.candidate_hidden, self.gate_hidden, self.skip):
+            layer.build(inputs_shape)
+        self.candidate.build((None, self.units))
+        self.gate.build((None, self.units))
+        self.scale.build((None, self.latent_dim))
+
+    def call(self, inputs, residual, training=False):
+        candidate = self.candidate(self.candidate_hidden(inputs))
+        gate = self.gate(self.gate_hidden(inputs))
+        residual = tf.cast(residual, candidate.dtype)
+        mean = (1.0 - gate) * (residual + self.skip(inputs)) + gate * candidate
+        raw_scale = self.scale(tf.nn.relu(candidate))
+        return tf.concat([tf.cast(mean, tf.float32), raw_scale], axis=-1)
+
+    def compute_output_shape(self, inputs_shape, residual_shape=None):
+        return (inputs_shape[0], 2 * self.latent_dim)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "latent_dim": self.latent_dim, "units": self.units}
