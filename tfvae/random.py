@@ -15,7 +15,10 @@ ELBO or KL estimate here can see.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import random
+import threading
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -83,3 +86,34 @@ def normal(shape: Sequence[int] | tf.Tensor, seed: tf.Tensor, dtype=tf.float32) 
       dtype: floating output dtype.
     """
     return tf.cast(tf.math.ndtri(uniform(shape, seed, tf.float32)), dtype)
+
+
+_weight_scope = threading.local()
+
+
+@contextlib.contextmanager
+def seeded_weights(seed: int | None) -> Iterator[None]:
+    """Make the Keras initialisers created inside this block depend on ``seed`` alone.
+
+    A Keras initialiser made without a seed (``"glorot_uniform"``, a layer's
+    defaults) draws its seed from Python's :mod:`random` when it is created.
+    Inside this block that module is seeded from ``seed`` and restored after,
+    so the same ``seed`` builds the same initial weights whatever ran before,
+    and the caller's Python random stream is left as it was. Nested blocks
+    (a builder calling the model's constructor) keep the outermost seed.
+    ``seed=None`` changes nothing.
+
+    Args:
+      seed: an int, or ``None``.
+    """
+    if seed is None or getattr(_weight_scope, "active", False):
+        yield
+        return
+    state = random.getstate()
+    random.seed(f"tfvae.weights:{int(seed)}")
+    _weight_scope.active = True
+    try:
+        yield
+    finally:
+        _weight_scope.active = False
+        random.setstate(state)

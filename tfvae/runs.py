@@ -555,7 +555,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             info = dataset_info(data.dataset, **data.source_options())
         except ValueError as error:
             raise ConfigError(f"data.dataset: {error}") from None
-        keras.utils.set_random_seed(config.train.seed)  # initial weights too: same config and seed, same run
+        keras.utils.set_random_seed(config.train.seed)  # data order; the model's seed= fixes its weights
 
         def in_scope():
             return strategy.scope() if distributed else contextlib.nullcontext()

@@ -240,3 +240,25 @@ def test_keras_file_round_trip_of_families_without_signatures(name, tmp_path):
     ours, theirs = as_numpy(outputs(model, batch)), as_numpy(outputs(loaded, batch))
     for key in ours[0]:
         np.testing.assert_allclose(theirs[0][key], ours[0][key], **TIGHT, err_msg=key)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_seed_determines_the_initial_weights(name):
+    """``seed=`` alone fixes the initial weights: whatever Python's random stream held before, and untouched after."""
+    import random
+
+    random.seed(1)
+    first = snapshot(FAMILIES[name].build())
+    random.seed(2)
+    state = random.getstate()
+    second = snapshot(FAMILIES[name].build())
+    assert random.getstate() == state, "building a seeded model moved the caller's Python random stream"
+    assert len(first) == len(second)
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_another_seed_gives_other_initial_weights():
+    first = [np.array(v) for v in Autoencoder.mlp(data_shape=(4,), latent_dim=2, hidden_units=(3,), seed=0).weights]
+    second = [np.array(v) for v in Autoencoder.mlp(data_shape=(4,), latent_dim=2, hidden_units=(3,), seed=1).weights]
+    assert any(not np.array_equal(a, b) for a, b in zip(first, second))

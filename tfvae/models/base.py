@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import warnings
 
@@ -19,6 +21,7 @@ from tfvae.distribute import (
 from tfvae.errors import TfvaeError
 from tfvae.models.contract import Capabilities, ServingError, ServingSignature
 from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
+from tfvae.random import seeded_weights
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -230,6 +233,34 @@ class NonFiniteGuard(keras.callbacks.Callback):
             )
 
 
+def _seeding_constructor(init):
+    """``init`` run inside :func:`~tfvae.random.seeded_weights` of its ``seed`` argument."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def constructor(self, *args, **kwargs):
+        try:
+            arguments = signature.bind(self, *args, **kwargs).arguments
+        except TypeError:  # let the constructor itself name the bad argument
+            return init(self, *args, **kwargs)
+        seed = arguments.get("seed", arguments.get("kwargs", {}).get("seed"))
+        with seeded_weights(seed):
+            return init(self, *args, **kwargs)
+
+    return constructor
+
+
+def _seeding_builder(build):
+    """A builder class method run inside :func:`~tfvae.random.seeded_weights` of its ``seed=``."""
+
+    @functools.wraps(build)
+    def builder(cls, *args, **kwargs):
+        with seeded_weights(kwargs.get("seed")):
+            return build(cls, *args, **kwargs)
+
+    return builder
+
+
 def _with_guard(callbacks):
     """``callbacks`` plus a :class:`NonFiniteGuard` (unless one is there)."""
     if isinstance(callbacks, keras.callbacks.CallbackList):
@@ -253,8 +284,11 @@ class GenerativeModel(keras.Model):
     per-example means.
 
     Args:
-      seed: seed of the model's ``keras.random.SeedGenerator``; every random
-        draw in ``loss_terms`` comes from it, so the same seed gives the same run.
+      seed: seed of the initial weights (the constructor and the builders run
+        inside :func:`tfvae.random.seeded_weights`) and of the model's
+        ``keras.random.SeedGenerator``; every random draw in ``loss_terms``
+        comes from it, so the same seed gives the same model and the same run.
+        ``None``: Keras' unseeded initialisers and a random stream.
     """
 
     loss_term_names: tuple[str, ...] = ("loss",)
@@ -266,6 +300,23 @@ class GenerativeModel(keras.Model):
     architectures: dict[str, tuple[str, ...]] = {}
     #: the ``model.options`` keys (and ``model.beta`` / ``kl`` / ``num_samples``) the builders take
     config_options: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        """Seed the initial weights from ``seed``: in the constructor and in every builder.
+
+        Each family's ``__init__`` and its builders (the class methods named in
+        ``architectures``) run inside :func:`tfvae.random.seeded_weights`, so
+        ``VAE.mlp(seed=0)`` twice gives two models with the same initial
+        weights (and the same random stream), while ``seed=None`` keeps Keras'
+        unseeded initialisers.
+        """
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _seeding_constructor(cls.__dict__["__init__"])
+        for name in cls.architectures:
+            builder = cls.__dict__.get(name)
+            if isinstance(builder, classmethod):
+                setattr(cls, name, classmethod(_seeding_builder(builder.__func__)))
 
     @property
     def capabilities(self) -> Capabilities:
