@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import random
 import threading
+import zlib
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -117,3 +118,19 @@ def seeded_weights(seed: int | None) -> Iterator[None]:
     finally:
         _weight_scope.active = False
         random.setstate(state)
+
+
+def derive_seed(seed: int | None, part: str) -> int | None:
+    """A seed for one named part of a model (a quantizer, a dropout layer), derived from the model's ``seed``.
+
+    Parts of one model get distinct seeds, none equal to the model's own, so
+    their random streams never repeat each other's draws (``seed + 1`` would
+    collide with the next model seed's stream). ``None`` stays ``None``.
+
+    Args:
+      seed: the model's seed, or ``None``.
+      part: the part's name, unique within the model (e.g. ``"top_quantizer"``).
+    """
+    if seed is None:
+        return None
+    return zlib.crc32(f"{int(seed)}/{part}".encode()) & 0x7FFFFFFF

@@ -41,6 +41,7 @@ import keras
 import tensorflow as tf
 
 from tfvae import random as tfvae_random
+from tfvae.distribute import replica_seed
 from tfvae.registry import serializable
 from tfvae.validation import check_int, check_number
 
@@ -263,7 +264,8 @@ class VectorQuantizerEMA(VectorQuantizer):
     Under ``tf.distribute`` the counts ``n_i`` and sums are all-reduced over
     the replicas, so every replica makes the update of the global batch (the
     one-device update); dead-code restarts draw from the first replica's
-    share of the batch.
+    share of the batch, each replica with its own seed (the layer's seed with
+    the replica's id folded in, :func:`tfvae.distribute.replica_seed`).
 
     Args:
       num_embeddings: codebook size ``K``.
@@ -272,7 +274,10 @@ class VectorQuantizerEMA(VectorQuantizer):
       decay: ``gamma`` in ``[0, 1)``, the moving averages' decay (0.99 in the paper).
       epsilon: ``eps > 0`` of the Laplace smoothing.
       dead_code_threshold: restart codes whose count falls below it; ``None``: never.
-      seed: seed of the layer's random generator (dead-code restarts).
+      seed: seed of the layer's random generator (dead-code restarts). The
+        VQ-VAE builders derive it from the model's seed and the quantizer's
+        name (:func:`tfvae.random.derive_seed`), so two quantizers of one model
+        never make the same draws.
       embeddings_initializer: initializer of the ``[K, D]`` codebook.
       **kwargs: ``keras.layers.Layer`` arguments.
 
@@ -351,7 +356,7 @@ class VectorQuantizerEMA(VectorQuantizer):
             dead = cluster_size < self.dead_code_threshold
             rows = tf.shape(flat_inputs)[0]
             dead = tf.logical_and(dead, rows > 0)  # a replica's empty share of a last batch restarts nothing
-            u = tfvae_random.uniform([self.num_embeddings], self.seed_generator.next())
+            u = tfvae_random.uniform([self.num_embeddings], replica_seed(self.seed_generator.next()))
             picks = tf.clip_by_value(tf.cast(u * tf.cast(rows, tf.float32), tf.int32), 0, tf.maximum(rows - 1, 0))
             padded = tf.concat([flat_inputs, tf.zeros([1, self.embedding_dim], flat_inputs.dtype)], axis=0)
             candidates = tf.gather(padded, picks)

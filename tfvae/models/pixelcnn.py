@@ -29,7 +29,7 @@ import tensorflow_probability as tfp
 from tfvae.layers.masked_conv import CausalSelfAttention2D, GatedPixelCNNBlock
 from tfvae.models.base import GenerativeModel
 from tfvae.models.contract import Capabilities
-from tfvae.random import uniform
+from tfvae.random import derive_seed, uniform
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import _describe, check_shape
 
@@ -180,8 +180,6 @@ class PixelCNN(GenerativeModel):
         self.dropout = float(dropout)
         self._check_arguments()
 
-        def sub_seed(i: int) -> int | None:  # distinct dropout seeds derived from the model's
-            return None if seed is None else int(seed) + 1 + i
 
         self.embedding = keras.layers.Embedding(
             self.num_embeddings, self.filters, name="code_embedding",
@@ -207,7 +205,8 @@ class PixelCNN(GenerativeModel):
         self.blocks = [
             GatedPixelCNNBlock(
                 self.filters, self.kernel_size, "A" if i == 0 else "B", label_dim=label_dim,
-                condition_channels=condition_channels, dropout=self.dropout, seed=sub_seed(i), name=f"gated_{i}",
+                condition_channels=condition_channels, dropout=self.dropout,
+                seed=derive_seed(seed, f"gated_{i}"), name=f"gated_{i}",  # distinct dropout streams
             )
             for i in range(self.num_layers)
         ]
@@ -216,7 +215,7 @@ class PixelCNN(GenerativeModel):
             i for i in range(self.num_layers) if self.attention_every and (i + 1) % self.attention_every == 0
         )
         self.attentions = [
-            CausalSelfAttention2D(self.attention_heads, dropout=self.dropout, seed=sub_seed(self.num_layers + i),
+            CausalSelfAttention2D(self.attention_heads, dropout=self.dropout, seed=derive_seed(seed, f"attention_{i}"),
                                   name=f"attention_{i}")
             for i in self.attention_after
         ]

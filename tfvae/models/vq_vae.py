@@ -46,6 +46,7 @@ from tfvae.models.contract import (
 )
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
+from tfvae.random import derive_seed
 from tfvae.registry import LIKELIHOODS, MODELS, serializable
 from tfvae.validation import check_data_shape
 
@@ -54,7 +55,8 @@ tfd = tfp.distributions
 
 def make_quantizer(num_embeddings: int, embedding_dim: int, ema: bool, name: str, **options) -> VectorQuantizer:
     """A :class:`VectorQuantizerEMA` (``ema=True``) or a gradient-trained :class:`VectorQuantizer`."""
-    if ema:
+    if ema:  # restarts draw from a seed of their own, derived from the model's and the quantizer's name
+        options["seed"] = derive_seed(options.get("seed"), name)
         return VectorQuantizerEMA(num_embeddings, embedding_dim, name=name, **options)
     options = {k: v for k, v in options.items() if k == "commitment_cost"}  # no EMA state to restart
     return VectorQuantizer(num_embeddings, embedding_dim, name=name, **options)
@@ -69,7 +71,7 @@ DEFAULT_DEAD_CODE_THRESHOLD = 0.5
 def _quantizer_options(kwargs: dict) -> dict:
     options = {name: kwargs.pop(name) for name in _QuantizedAutoencoder.quantizer_options if name in kwargs}
     options.setdefault("dead_code_threshold", DEFAULT_DEAD_CODE_THRESHOLD)
-    options["seed"] = kwargs.get("seed")  # restarts draw from the model's seed
+    options["seed"] = kwargs.get("seed")  # the model's seed: make_quantizer derives the quantizer's
     return options
 
 
