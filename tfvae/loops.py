@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Callable, Iterable
 
 import keras
@@ -35,6 +34,7 @@ import tensorflow as tf
 
 from tfvae.data.pipeline import in_memory_batches
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
+from tfvae.functions import traced_for
 from tfvae.models.base import (
     GenerativeModel,
     NonFiniteGuard,
@@ -75,16 +75,10 @@ def _as_dataset(data, batch_size: int | None) -> tf.data.Dataset:
     return in_memory_batches(data, batch_size)
 
 
-# Traced runners per model, so repeated calls (one epoch at a time, resuming,
-# warm-up then timing) reuse one trace, as Keras caches its train_function.
-_RUNNERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _cached_runner(model: GenerativeModel, key: tuple, make: Callable[[], Callable]) -> Callable:
-    runners = _RUNNERS.setdefault(model, {})
-    if key not in runners:
-        runners[key] = make()
-    return runners[key]
+    """Traced runners per model, so repeated calls (one epoch at a time, resuming,
+    warm-up then timing) reuse one trace, as Keras caches its train_function."""
+    return traced_for(model, ("loops", *key), make)
 
 
 def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Strategy | None = None,

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
+from tfvae.functions import traced_for
 from tfvae.metrics.capabilities import prior_distribution, require_elbo, require_unconditional, seed_pair
 
 __all__ = [
@@ -110,13 +111,10 @@ class IWAEEstimate:
         return -self.log_likelihood
 
 
-# One traced chunk function per model (as tfvae.loops caches its runners), so
-# calling iwae_log_likelihood batch after batch does not retrace.
-_CHUNK_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _chunk_function(model):
-    if model not in _CHUNK_FUNCTIONS:
+    """One traced chunk function per model, so calling iwae_log_likelihood batch after batch does not retrace."""
+
+    def make():
         owner = weakref.ref(model)  # the cached function must not keep the model alive
 
         @tf.function(reduce_retracing=True)
@@ -124,8 +122,9 @@ def _chunk_function(model):
             log_w = log_importance_weights(owner(), x, z)
             return tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0)
 
-        _CHUNK_FUNCTIONS[model] = chunk
-    return _CHUNK_FUNCTIONS[model]
+        return chunk
+
+    return traced_for(model, "iwae_chunk", make)
 
 
 def iwae_log_likelihood(
