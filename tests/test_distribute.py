@@ -246,7 +246,9 @@ def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
     # the steps really moved the weights, and both drivers land on the one-device weights
     assert max(np.abs(np.asarray(a) - b).max() for a, b in zip(initial, reference)) > 1e-2
     for driver in ("loop", "fit"):
-        _assert_same_weights(_weights(tmp_path / f"toy_{driver}.npz"), reference, driver)
+        # Adam(1e-2) normalises each gradient: where one is near 0 (a pixel almost never on), the
+        # replicas' other summation order moves its weight by up to ~1e-4 (measured 7e-5)
+        _assert_same_weights(_weights(tmp_path / f"toy_{driver}.npz"), reference, driver, atol=1e-4)
         np.testing.assert_allclose(results[f"toy_{driver}_loss"], reference_loss, rtol=1e-5)
 
     # the VAE trains; the two replicas draw from different seeds, neither the unfolded one
@@ -280,7 +282,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
     assert [r["chief"] for r in results] == [True, False]
 
     for i in range(2):
-        _assert_same_weights(_weights(tmp_path / f"toy_{i}.npz"), reference, f"worker {i}")
+        _assert_same_weights(_weights(tmp_path / f"toy_{i}.npz"), reference, f"worker {i}", atol=1e-4)  # see above
         np.testing.assert_allclose(results[i]["toy_loss"], reference_loss, rtol=1e-5)
         # identical on both workers, not only close
         for a, b in zip(_weights(tmp_path / f"toy_{i}.npz"), _weights(tmp_path / "toy_0.npz")):

@@ -201,3 +201,46 @@ def test_stopped_run_keeps_its_last_good_checkpoint_and_resumes(tmp_path, monkey
     assert [row["epoch"] for row in RunDirectory(run).read_history()] == [1.0, 2.0, 3.0]
     assert int(result.model.optimizer.iterations) == 3 * 4
     assert np.isfinite(json.loads((run / "summary.json").read_text())["test"]["loss"])
+
+
+def _vq_model(weights=None):
+    from tfvae.models.vq_vae import VQVAE
+
+    model = VQVAE.conv(seed=0, num_embeddings=16, embedding_dim=4, filters=8, residual_filters=4,
+                       num_residual_blocks=1, dead_code_threshold=0.9)  # restarts draw from the quantizer's stream
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    if weights is not None:
+        model.set_weights(weights)
+    return model
+
+
+def _state(model) -> list[np.ndarray]:
+    """Every variable a step may move but steps_done: weights, EMA counts/sums/codes, seed states."""
+    return [np.array(v) for v in model.variables if v is not model.steps_done]
+
+
+@pytest.mark.parametrize("driver", ["fit", "loop"])
+@pytest.mark.parametrize("mode", ["skip", "stop"])
+def test_a_step_not_applied_leaves_the_ema_codebook_and_every_state_variable_alone(mode, driver, rng):
+    """A non-finite encoder output puts NaNs into the EMA statistics during the forward pass;
+    the step is not applied, so the codebook (and the seed states) must be as if it never ran."""
+    x = (rng.uniform(size=(4 * BATCH, 28, 28, 1)) > 0.5).astype("float32")
+    x[(BAD_STEP - 1) * BATCH + 1, 3, 3, 0] = 1e38  # the encoder output overflows: inf/NaN codes
+    model = _vq_model()
+    reference = _vq_model(weights=model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(_state(model), _state(reference)))
+    clean = np.delete(x, np.s_[(BAD_STEP - 1) * BATCH: BAD_STEP * BATCH], axis=0)
+    if mode == "skip":
+        model.on_nonfinite = "skip"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            _train(model, x, driver)
+        _train(reference, clean, "fit")
+    else:
+        with pytest.raises(NonFiniteError):
+            _train(model, x, driver)
+        _train(reference, x[: (BAD_STEP - 1) * BATCH], "fit")
+    embeddings = np.asarray(model.quantizer.embeddings)
+    assert np.all(np.isfinite(embeddings))
+    for got, want in zip(_state(model), _state(reference)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -100,7 +100,10 @@ def gradient_step(
     Non-finite steps: when a loss term or a gradient holds a NaN or an
     infinity the update is NOT applied (weights, optimizer slots and
     iterations stay as they were; one ``tf.cond``, so this holds under XLA
-    too). ``on_nonfinite`` (default ``model.on_nonfinite``, else ``"stop"``):
+    too), and neither is the state the forward pass moved: every
+    non-trainable variable of the model (EMA codebook counts, sums and codes,
+    seed-generator states, moving statistics) is put back to its value before
+    the step. ``on_nonfinite`` (default ``model.on_nonfinite``, else ``"stop"``):
 
     - ``"stop"``: the step's terms are recorded as they are (a NaN or
       infinite term leaves its tracker non-finite; a non-finite gradient with
@@ -108,8 +111,8 @@ def gradient_step(
       does nothing until the trackers are reset, so ``model.steps_done`` stays
       at the last good step. The drivers see the non-finite logs and raise
       :class:`NonFiniteError` (:func:`raise_nonfinite`).
-    - ``"skip"``: nothing is recorded for the step, ``steps_done`` counts it,
-      training goes on.
+    - ``"skip"``: nothing is recorded for the step, ``steps_done`` counts it
+      (the only state that moves), training goes on.
 
     Under ``mixed_float16`` the ``LossScaleOptimizer`` already skips steps whose
     scaled gradients overflow and lowers the scale: there only the loss terms
@@ -124,6 +127,10 @@ def gradient_step(
     mode = nonfinite_mode(model, on_nonfinite)
     variables = model.trainable_variables
     batch_size = model.batch_size_of(data)
+    # the state the forward pass itself moves (EMA codebooks, seed generators, moving
+    # statistics): read before it runs, put back when the step is not applied
+    state = [v for v in model.non_trainable_variables if v is not model.steps_done]
+    state_before = [tf.identity(v) for v in state]
     with tf.GradientTape() as tape:
         terms = model.loss_terms(data, training=True)
         loss = optimizer.scale_loss(global_batch_mean(terms["loss"], batch_size))
@@ -149,6 +156,8 @@ def gradient_step(
     finite = tf.logical_and(terms_ok, gradients_ok)
     apply = tf.logical_and(finite, tf.logical_not(stopped))
     _apply_if(apply, optimizer, gradients, variables)
+    for variable, before in zip(state, state_before):  # no tf.cond: the same update under every strategy
+        variable.assign(tf.where(apply, tf.convert_to_tensor(variable), before))
 
     weight = tf.cast(batch_size, tf.float32)
     if mode == "stop":
@@ -247,6 +256,7 @@ def _seeding_constructor(init):
         with seeded_weights(seed):
             return init(self, *args, **kwargs)
 
+    constructor.__signature__ = signature  # Keras reads the constructor's argspec (auto get_config)
     return constructor
 
 
