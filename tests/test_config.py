@@ -102,8 +102,9 @@ def test_model_options_are_checked_against_the_model():
     config = default_config("denoising_ae", ["model.options={corruption = \"gaussian\", noise_level = 0.2}"])
     model = build_model(config.model, (28, 28, 1))
     assert model.corruption == "gaussian" and model.noise_level == 0.2
-    config = default_config("k_sparse_ae", ["model.options.k=7"])
-    assert int(build_model(config.model, (28, 28, 1)).posterior.k) == 7
+    config = default_config("k_sparse_ae", ["model.options.k=7", "model.options.alpha=3.0"])
+    posterior = build_model(config.model, (28, 28, 1)).posterior
+    assert int(posterior.k) == 7 and posterior.alpha == 3.0
     with pytest.raises(ConfigError, match="model.options.noise: not an option of model 'denoising_ae'.*noise_level"):
         build_model(default_config("denoising_ae", ["model.options.noise=0.3"]).model, (28, 28, 1))
     with pytest.raises(ConfigError, match="model: corruption must be one of"):

@@ -117,6 +117,32 @@ def test_k_sparse_keeps_exactly_k_and_passes_no_gradient_to_the_others(x):
     assert np.all((grad != 0).sum(axis=1) == 3)
 
 
+def test_k_sparse_alpha_keeps_alpha_k_at_inference_and_k_in_training(x):
+    """Makhzani & Frey, Algorithm 1: the loss's forward pass keeps the k largest, encoding keeps alpha * k."""
+    model = KSparseAE.mlp(SHAPE, latent_dim=12, k=3, alpha=2.5, hidden_units=(16,), seed=0)
+    h = model.encoder(x).numpy()
+    order = np.argsort(-h, axis=1)
+    for z, kept in [(model.embed(x).numpy(), 8), (model.posterior(h, training=False).mean().numpy(), 8),
+                    (model.posterior_parameters(x)["mean"].numpy(), 8),  # round(2.5 * 3) = 8: serving too
+                    (model.posterior(h, training=True).mean().numpy(), 3)]:
+        assert np.all((z != 0).sum(axis=1) == kept)
+        for row, cols in zip(z, order[:, :kept]):
+            assert set(np.flatnonzero(row)) == set(cols)
+    # the loss in training decodes the k-unit code; evaluation decodes the alpha*k one
+    for training, kept in [(True, 3), (False, 8)]:
+        code = np.where(np.argsort(np.argsort(-h, axis=1), axis=1) < kept, h, 0.0).astype("float32")
+        expected = -model.decode(code).log_prob(x).numpy().mean()
+        np.testing.assert_allclose(model.loss_terms(x, training=training)["distortion"], expected, rtol=1e-5)
+    restored = KSparseAE.from_config(json.loads(json.dumps(model.get_config())))
+    assert restored.posterior.alpha == 2.5
+    capped = KSparseAE.mlp(SHAPE, latent_dim=12, k=5, alpha=4.0, hidden_units=(), seed=0)
+    assert np.all((capped.embed(x).numpy() != 0).sum(axis=1) == 12)  # min(alpha * k, latent_dim)
+    with pytest.raises(ValueError, match="alpha must be >= 1"):
+        KSparseAE.mlp(SHAPE, latent_dim=12, k=3, alpha=0.5, seed=0)
+    default = KSparseAE.mlp(SHAPE, latent_dim=12, k=3, hidden_units=(), seed=0)
+    assert np.all((default.embed(x).numpy() != 0).sum(axis=1) == 3)  # alpha = 1: k everywhere
+
+
 def test_k_schedule_lowers_k_each_epoch_in_both_drivers(x):
     for driver in ("fit", "loop"):
         model = KSparseAE.mlp(SHAPE, latent_dim=12, k=2, hidden_units=(), seed=0)

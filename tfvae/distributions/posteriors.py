@@ -125,24 +125,35 @@ class KSparsePosterior(PointMassPosterior):
     r"""Point mass on a k-sparse linear code (Makhzani & Frey, 2013).
 
     ``z = h * m`` where ``h`` is the linear encoder output and ``m`` keeps the
-    ``k`` largest entries of ``h`` in each row (exactly ``k``: ties are broken
-    by position). ``m`` is a constant in the backward pass, so gradients flow
-    only through the kept units. ``k`` is a non-trainable variable, so a
-    schedule (:class:`tfvae.models.KSparsityScheduler`) can lower it during
-    training without retracing.
+    largest entries of ``h`` in each row: ``k`` of them in training (the
+    loss's forward pass, ``training=True``) and ``min(round(alpha * k),
+    latent_dim)`` at inference (``encode``, ``reconstruct``, evaluation,
+    serving), Algorithm 1 of the paper; ``alpha = 1`` keeps ``k`` everywhere.
+    Exactly that many are kept (ties are broken by position). ``m`` is a
+    constant in the backward pass, so gradients flow only through the kept
+    units. ``k`` is a non-trainable variable, so a schedule
+    (:class:`tfvae.models.KSparsityScheduler`) can lower it during training
+    without retracing.
 
     Args:
       latent_dim: size of z.
-      k: units kept per example, ``1 <= k <= latent_dim``.
+      k: units kept per example in training, ``1 <= k <= latent_dim``.
+      alpha: ``>= 1``; inference keeps ``alpha * k`` units (rounded, at most
+        ``latent_dim``). The paper uses a small multiple (e.g. 3) when the
+        codes are features for a classifier.
 
     References:
       Makhzani, A. & Frey, B. (2013). k-Sparse Autoencoders. arXiv:1312.5663.
+      Section 3 and Algorithm 1.
     """
 
-    def __init__(self, latent_dim: int, k: int = 25, **kwargs):
+    def __init__(self, latent_dim: int, k: int = 25, alpha: float = 1.0, **kwargs):
         kwargs.pop("activation", None)
         super().__init__(latent_dim, activation=None, **kwargs)
         self.k_initial = self._check_k(k)
+        if check_number(alpha, "alpha") < 1.0:
+            raise ValueError(f"alpha must be >= 1 (inference keeps alpha * k units), got {alpha}")
+        self.alpha = float(alpha)
         self.k = self.add_weight(
             name="k", shape=(), dtype="int32", initializer=keras.initializers.Constant(self.k_initial), trainable=False
         )
@@ -156,14 +167,24 @@ class KSparsePosterior(PointMassPosterior):
         """Change the number of kept units (used by schedules)."""
         self.k.assign(self._check_k(k))
 
-    def code(self, params) -> tf.Tensor:
+    def kept_units(self, training: bool = False) -> tf.Tensor:
+        """How many units a code keeps: ``k`` in training, ``min(round(alpha * k), latent_dim)`` otherwise."""
+        if training:
+            return tf.convert_to_tensor(self.k)
+        scaled = tf.cast(tf.round(self.alpha * tf.cast(self.k, tf.float32)), tf.int32)
+        return tf.minimum(scaled, self.latent_dim)
+
+    def code(self, params, training: bool = False) -> tf.Tensor:
         h = self._float32(params)
-        # rank of each unit within its row, 0 for the largest: exactly k kept
+        # rank of each unit within its row, 0 for the largest: exactly kept_units kept
         rank = tf.argsort(tf.argsort(h, axis=-1, direction="DESCENDING", stable=True), axis=-1, stable=True)
-        keep = tf.cast(rank < tf.cast(self.k, rank.dtype), h.dtype)
+        keep = tf.cast(rank < tf.cast(self.kept_units(bool(training)), rank.dtype), h.dtype)
         return h * tf.stop_gradient(keep)
 
+    def call(self, params, training=None) -> tfd.Distribution:
+        return tfd.Independent(tfd.Deterministic(loc=self.code(params, training)), reinterpreted_batch_ndims=1)
+
     def get_config(self) -> dict:
-        config = {**super().get_config(), "k": self.k_initial}
+        config = {**super().get_config(), "k": self.k_initial, "alpha": self.alpha}
         config.pop("activation")
         return config

@@ -211,7 +211,7 @@ class Autoencoder(GenerativeModel):
         return self._decode(self._encode(x, training).mean(), training).mean()
 
     def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
-        return self.posterior(self.encoder(x, training=training))
+        return self.posterior(self.encoder(x, training=training), training=training)
 
     def _decode(self, z: tf.Tensor, training) -> tfd.Distribution:
         leading = tf.shape(z)[:-1]

@@ -105,8 +105,9 @@ class SparseAE(Autoencoder):
 class KSparseAE(Autoencoder):
     """The k-sparse autoencoder: a linear code of which only the k largest units survive.
 
-    The builders take ``k=`` (default 25, at most ``latent_dim``); the head is
-    a :class:`~tfvae.distributions.KSparsePosterior`. Use
+    The builders take ``k=`` (default 25, at most ``latent_dim``) and
+    ``alpha=`` (default 1: inference keeps ``alpha * k`` units, training ``k``);
+    the head is a :class:`~tfvae.distributions.KSparsePosterior`. Use
     :class:`KSparsityScheduler` to start with a larger k and lower it, as the
     paper does to avoid dead units.
 
@@ -115,8 +116,8 @@ class KSparseAE(Autoencoder):
     """
 
     default_posterior = KSparsePosterior
-    posterior_options = ("k",)
-    config_options = ("k",)
+    posterior_options = ("k", "alpha")
+    config_options = ("k", "alpha")
 
 
 class KSparsityScheduler(keras.callbacks.Callback):
