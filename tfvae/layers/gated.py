@@ -76,7 +76,9 @@ class GatedTransition(keras.layers.Layer):
         r_s   = W_s relu(c)                     (scale = softplus(r_s) + floor)
 
     so an untrained transition starts near "the state stays where it is",
-    and the gate learns where to move it.
+    and the gate learns where to move it. Under a mixed precision policy the
+    hidden layers compute in 16 bits; ``c``, ``g``, ``W_l x``, ``r_s`` and the
+    mix are float32 (the residual ``r`` is never rounded).
 
     Args:
       latent_dim: size of one latent layer.
@@ -89,14 +91,20 @@ class GatedTransition(keras.layers.Layer):
     """
 
     def __init__(self, latent_dim: int, units: int = 64, **kwargs):
+        # autocast off: Keras would round every float argument of call() to the compute dtype,
+        # the residual too; the hidden Dense layers cast their own inputs
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         self.latent_dim = check_int(latent_dim, "latent_dim")
         self.units = check_int(units, "units")
         self.candidate_hidden = keras.layers.Dense(self.units, activation="relu", name="candidate_hidden")
-        self.candidate = keras.layers.Dense(self.latent_dim, name="candidate")
+        # the hidden layers compute in the policy's dtype; the projections into the latent space and
+        # the mix run in float32: rounded to 16 bits, the mean (and the residual, a float32 z) would
+        # move by 1e-3 (float16) to 8e-3 (bfloat16) relative, as much as scale_floor, biasing log p_T
+        self.candidate = keras.layers.Dense(self.latent_dim, dtype="float32", name="candidate")
         self.gate_hidden = keras.layers.Dense(self.units, activation="relu", name="gate_hidden")
-        self.gate = keras.layers.Dense(self.latent_dim, activation="sigmoid", name="gate")
-        self.skip = keras.layers.Dense(self.latent_dim, kernel_initializer="zeros", name="skip")
+        self.gate = keras.layers.Dense(self.latent_dim, activation="sigmoid", dtype="float32", name="gate")
+        self.skip = keras.layers.Dense(self.latent_dim, kernel_initializer="zeros", dtype="float32", name="skip")
         self.scale = keras.layers.Dense(self.latent_dim, dtype="float32", name="scale")
 
     def build(self, inputs_shape, residual_shape=None):
@@ -107,12 +115,12 @@ class GatedTransition(keras.layers.Layer):
         self.scale.build((None, self.latent_dim))
 
     def call(self, inputs, residual, training=False):
-        candidate = self.candidate(self.candidate_hidden(inputs))
+        candidate = self.candidate(self.candidate_hidden(inputs))  # float32 from here on
         gate = self.gate(self.gate_hidden(inputs))
-        residual = tf.cast(residual, candidate.dtype)
-        mean = (1.0 - gate) * (residual + self.skip(inputs)) + gate * candidate
+        residual = tf.cast(residual, tf.float32)
+        mean = (1.0 - gate) * (residual + self.skip(tf.cast(inputs, tf.float32))) + gate * candidate
         raw_scale = self.scale(tf.nn.relu(candidate))
-        return tf.concat([tf.cast(mean, tf.float32), raw_scale], axis=-1)
+        return tf.concat([mean, raw_scale], axis=-1)
 
     def compute_output_shape(self, inputs_shape, residual_shape=None):
         return (inputs_shape[0], 2 * self.latent_dim)
