@@ -40,6 +40,11 @@ sum divided by the global batch size (:func:`global_batch_mean`), so the
 all-reduced gradient is the gradient of the mean over the global batch,
 whatever the number of replicas and however a last, smaller batch is split;
 the per-epoch terms reported stay per-example means over the whole epoch.
+A penalty that depends on the whole batch (the sparse AE's mean activation,
+free bits, the beta-VAE's capacity gap, the ratings AE's mean squared error
+per observed rating) is computed from cross-replica sums (:func:`global_mean`,
+:func:`global_sum`), so it is the one-device penalty on every replica and the
+step is the one-device step.
 Random draws differ per replica: the model's seed generator folds the
 replica's id into every stateless seed it hands out (:func:`replica_seed`).
 
@@ -214,6 +219,43 @@ def global_batch_mean(mean: tf.Tensor, batch_size) -> tf.Tensor:
     return tf.math.divide_no_nan(share, total)
 
 
+def global_sum(value: tf.Tensor) -> tf.Tensor:
+    """Sum ``value`` over the replicas in sync (identity with one replica).
+
+    Differentiable: the gradient of a cross-replica sum is the cross-replica
+    sum of the replicas' upstream gradients, so a loss built from
+    :func:`global_sum` gives every replica the gradient of the one-device loss
+    with respect to its own examples. Every replica must call it (it is a
+    collective), also one that got no examples.
+    """
+    context, replicas = _replicas()
+    if context is None or replicas == 1:
+        return value
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, value)
+
+
+def global_mean(values: tf.Tensor) -> tf.Tensor:
+    r"""The mean of ``values`` ``[B, ...]`` over the GLOBAL batch (axis 0), on every replica.
+
+    A batch-level statistic (the mean activation of a sparse code, the batch
+    KL per dimension of free bits, the capacity gap of a beta-VAE) must be
+    computed over the whole batch a one-device step sees, not over a
+    replica's share of it:
+
+    .. math:: \bar v = \frac{\sum_r \sum_{i \in r} v_i}{\sum_r B_r}
+
+    with cross-replica sums (:func:`global_sum`); a replica with no examples
+    adds 0 to both. With one replica (or outside a replica context) this is
+    ``tf.reduce_mean(values, axis=0)``, bit for bit.
+    """
+    context, replicas = _replicas()
+    if context is None or replicas == 1:
+        return tf.reduce_mean(values, axis=0)
+    total = global_sum(tf.reduce_sum(values, axis=0))
+    count = global_sum(tf.cast(tf.shape(values)[0], values.dtype))
+    return tf.math.divide_no_nan(total, count)
+
+
 def replica_seed(seed: tf.Tensor) -> tf.Tensor:
     """Fold the replica's id into a stateless seed (identity with one replica).
 
@@ -237,6 +279,8 @@ __all__ = [
     "UnsupportedStrategyError",
     "distribute_dataset",
     "global_batch_mean",
+    "global_mean",
+    "global_sum",
     "is_chief",
     "is_distributed",
     "is_multi_worker",

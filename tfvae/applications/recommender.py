@@ -21,6 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfvae.distribute import global_sum
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
 
@@ -32,10 +33,13 @@ def masked_mse(y_true: tf.Tensor, y_pred: tf.Tensor, observed: tf.Tensor) -> tf.
     """``sum(observed * (y_true - y_pred)^2) / max(sum(observed), 1)``: MSE over observed entries only.
 
     Values of ``y_true`` or ``y_pred`` where ``observed`` is 0 change nothing.
+    Under ``tf.distribute`` both sums run over the GLOBAL batch
+    (:func:`tfvae.distribute.global_sum`): every replica gets the one-device
+    ratio, weighted by observed ratings rather than by examples.
     """
     observed = tf.cast(observed, tf.float32)
     squared = tf.where(observed > 0, tf.square(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)), 0.0)
-    return tf.reduce_sum(squared) / tf.maximum(tf.reduce_sum(observed), 1.0)
+    return global_sum(tf.reduce_sum(squared)) / tf.maximum(global_sum(tf.reduce_sum(observed)), 1.0)
 
 
 class ObservedRootMean(keras.metrics.Mean):

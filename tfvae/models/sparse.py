@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfvae.distribute import global_mean
 from tfvae.distributions import KSparsePosterior, PointMassPosterior
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
@@ -18,7 +19,9 @@ def kl_sparsity(z: tf.Tensor, target: float, eps: float = 1e-6) -> tf.Tensor:
 
     ``KL(rho || r) = rho log(rho / r) + (1 - rho) log((1 - rho) / (1 - r))``,
     for codes ``z`` in (0, 1) (sigmoid units). A scalar: it depends on the
-    whole batch.
+    whole batch: under ``tf.distribute`` ``rho_hat`` is the mean over the
+    GLOBAL batch (:func:`tfvae.distribute.global_mean`), so every replica sees
+    the one-device penalty.
 
     Args:
       z: codes ``[B, L]`` in (0, 1).
@@ -28,7 +31,7 @@ def kl_sparsity(z: tf.Tensor, target: float, eps: float = 1e-6) -> tf.Tensor:
     References:
       Ng, A. (2011). Sparse autoencoder. CS294A lecture notes, Stanford.
     """
-    rho_hat = tf.clip_by_value(tf.reduce_mean(z, axis=0), eps, 1.0 - eps)
+    rho_hat = tf.clip_by_value(global_mean(z), eps, 1.0 - eps)
     rho = tf.constant(target, z.dtype)
     return tf.reduce_sum(rho * tf.math.log(rho / rho_hat) + (1 - rho) * tf.math.log((1 - rho) / (1 - rho_hat)))
 

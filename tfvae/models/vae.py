@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfvae.distribute import global_mean
 from tfvae.distributions import (
     DiagonalGaussianPosterior,
     DistributionHead,
@@ -175,10 +176,15 @@ class VAE(Autoencoder):
         return terms
 
     def penalised_rate(self, terms) -> tf.Tensor:
-        """The rate as the loss sees it, per example (free bits applied)."""
+        """The rate as the loss sees it, per example (free bits applied).
+
+        With free bits the floor applies to each dimension's KL averaged over
+        the GLOBAL batch (:func:`tfvae.distribute.global_mean`: the same on
+        one device and on every replica of a ``tf.distribute`` step).
+        """
         if not self.free_bits:
             return terms["rate"]
-        floored = tf.reduce_sum(tf.maximum(self.free_bits, tf.reduce_mean(terms["rate_per_dimension"], axis=0)))
+        floored = tf.reduce_sum(tf.maximum(self.free_bits, global_mean(terms["rate_per_dimension"])))
         return tf.fill(tf.shape(terms["rate"]), floored)
 
     def objective(self, terms):
@@ -286,7 +292,9 @@ class BetaVAE(VAE):
 
     so the KL is pushed to track a capacity that grows linearly from 0 nats
     to ``capacity_max`` over ``capacity_steps`` training steps. The running
-    ``capacity`` is reported as a loss term.
+    ``capacity`` is reported as a loss term. ``mean_batch KL`` is the mean
+    over the GLOBAL batch (:func:`tfvae.distribute.global_mean`), so a
+    ``tf.distribute`` step penalises the one-device gap, not each replica's.
 
     Args:
       *args: as for :class:`VAE`.
@@ -327,7 +335,7 @@ class BetaVAE(VAE):
     def objective(self, terms):
         if not self.capacity_max:
             return super().objective(terms)
-        gap = tf.abs(tf.reduce_mean(self.penalised_rate(terms)) - self.capacity())
+        gap = tf.abs(global_mean(self.penalised_rate(terms)) - self.capacity())
         return terms["distortion"] + self.gamma * tf.fill(tf.shape(terms["rate"]), gap)
 
     def get_config(self) -> dict:
