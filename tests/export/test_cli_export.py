@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -43,8 +44,10 @@ def test_export_writes_numbered_versions_of_the_trained_weights(run, tmp_path, c
     assert sorted(r.predict_log.request.model_spec.signature_name for r in read_warmup_file(root / "vae" / "1")) == [
         "decode", "encode", "sample", "score", "serving_default"]
 
-    # the real saved_model_cli lists the documented signatures
-    show = subprocess.run(["saved_model_cli", "show", "--dir", str(root / "vae" / "1"), "--all"],
+    # the real saved_model_cli lists the documented signatures (run as a module of this
+    # interpreter: the console script is not on PATH when the venv is not activated)
+    show = subprocess.run([sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
+                           str(root / "vae" / "1"), "--all"],
                           capture_output=True, text=True, check=True).stdout
     assert parse_show_all(show) == vae_expected(model)
 
