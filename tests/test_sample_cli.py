@@ -31,4 +31,4 @@ def test_a_model_without_a_prior_is_refused_by_name(tmp_path, capsys):
     assert main(["train", "autoencoder", *TINY, "--out", str(run)]) == 0
     assert not load_run(run).model.capabilities.has_prior
     assert main(["sample", str(run)]) == 2
-    assert "which has no prior to sample from" in capsys.readouterr().err
+    assert "holds an Autoencoder, which has no prior to sample from" in capsys.readouterr().err

@@ -3,3 +3,17 @@
 
 class TfvaeError(Exception):
     """A problem with the user's input, files or settings, with a message that names it."""
+
+
+def with_article(noun: str) -> str:
+    """``noun`` after "a" or "an", as it is spoken: ``"an Autoencoder"``, ``"a VAE"``, ``"an SAE"``.
+
+    Names spelt as letters (all capitals) take "an" before a letter name that
+    starts with a vowel sound (F, H, L, M, N, R, S, X and the vowels).
+    """
+    if not noun:
+        return noun
+    first = noun[0]
+    spelt = noun[:2].isupper() if len(noun) > 1 else noun.isupper()
+    vowel_sound = first in "AEIOUFHLMNRSX" if spelt else first.lower() in "aeiou"
+    return f"{'an' if vowel_sound else 'a'} {noun}"

@@ -34,6 +34,7 @@ import tensorflow as tf
 
 from tfvae.config import ConfigError, ExperimentConfig
 from tfvae.data import dataset_info
+from tfvae.errors import with_article
 from tfvae.fileio import DirectoryLock, atomic_write_text
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.runs import RunError, load_run
@@ -158,7 +159,7 @@ def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path 
     loaded = load_run(from_run)
     model = loaded.model
     if not model.capabilities.needs_trained_prior:
-        raise RunError(f"{from_run} holds a {type(model).__name__}, not a VQ-VAE: vq_prior needs a vqvae or vqvae2 run")
+        raise RunError(f"{from_run} holds {with_article(type(model).__name__)}, not a VQ-VAE: vq_prior needs a vqvae or vqvae2 run")
     directory = Path(out) if out is not None else prior_directory(from_run)
     with DirectoryLock(directory, "tfvae train vq_prior"):  # one prior trainer per directory
         if any(directory.glob("*.keras")):

@@ -11,7 +11,7 @@ from tfvae.commands._common import positive_int
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from tfvae.errors import TfvaeError
+    from tfvae.errors import TfvaeError, with_article
     from tfvae.prior_runs import load_prior
     from tfvae.runs import load_run
     from tfvae.viz import image_grid, save_png
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             samples = model.sample(args.num, seed=[args.seed, 0])
     else:
-        raise TfvaeError(f"{args.run} holds a {type(model).__name__}, which has no prior to sample from")
+        raise TfvaeError(f"{args.run} holds {with_article(type(model).__name__)}, which has no prior to sample from")
     samples = np.asarray(samples)
     out = Path(args.out) if args.out else Path(args.run) / f"samples_n{args.num}_seed{args.seed}.png"
     if samples.ndim == 4:
