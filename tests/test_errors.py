@@ -12,3 +12,16 @@ from tfvae.errors import with_article
 ])
 def test_the_article_follows_the_sound(noun, expected):
     assert with_article(noun) == expected
+
+
+def test_a_misspelt_name_gets_the_closest_suggestion(capsys):
+    from tfvae.cli import main
+    from tfvae.registry import MODELS
+
+    assert main(["train", "vea", "--epochs", "1"]) == 2
+    assert "(did you mean 'vae'?)" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"unknown model 'vqvea2' \(did you mean 'vqvae2'\?\)"):
+        MODELS.get("vqvea2")
+    with pytest.raises(ValueError) as error:
+        MODELS.get("zzzz")
+    assert "did you mean" not in str(error.value)

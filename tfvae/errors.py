@@ -17,3 +17,11 @@ def with_article(noun: str) -> str:
     spelt = noun[:2].isupper() if len(noun) > 1 else noun.isupper()
     vowel_sound = first in "AEIOUFHLMNRSX" if spelt else first.lower() in "aeiou"
     return f"{'an' if vowel_sound else 'a'} {noun}"
+
+
+def did_you_mean(name: str, known) -> str:
+    """``" (did you mean 'vae'?)"`` for the closest of ``known`` names, or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(set(known)), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

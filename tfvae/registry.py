@@ -7,6 +7,8 @@ from typing import Generic, TypeVar
 
 import keras
 
+from tfvae.errors import did_you_mean
+
 T = TypeVar("T")
 
 #: Register a class with Keras' serialization under the ``tfvae`` package.
@@ -41,7 +43,8 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             raise ValueError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(sorted(self._entries))}"
+                f"unknown {self.kind} {name!r}{did_you_mean(str(name), self._entries)}; "
+                f"choose one of: {', '.join(sorted(self._entries))}"
             ) from None
 
     def names(self) -> list[str]:

@@ -32,10 +32,12 @@ def resolve_config(target: str, overrides: list[str]):
         return load_config(path, overrides)
     if target in MODELS:
         return default_config(target, overrides)
+    from tfvae.errors import did_you_mean
+
     known = sorted({p.stem for d in TRAINING_DIRS if d.is_dir() for p in d.glob("*.toml")})
     raise FileNotFoundError(
         f"{target!r} is neither a config file, a config in training/ ({', '.join(known) or 'none'}), "
-        f"nor a model ({', '.join(MODELS.names())})"
+        f"nor a model ({', '.join(MODELS.names())}){did_you_mean(target, [*known, *MODELS.names()])}"
     )
 
 
