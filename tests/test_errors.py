@@ -25,3 +25,16 @@ def test_a_misspelt_name_gets_the_closest_suggestion(capsys):
     with pytest.raises(ValueError) as error:
         MODELS.get("zzzz")
     assert "did you mean" not in str(error.value)
+
+
+def test_evaluate_does_not_announce_an_iwae_it_will_skip(tmp_path, capsys):
+    from tfvae.cli import main
+
+    run = tmp_path / "ae"
+    tiny = ["--epochs", "1", "--set", "model.hidden_units=[8]", "--set", "model.latent_dim=2",
+            "--set", "data.limit=256", "--quiet"]
+    assert main(["train", "autoencoder", *tiny, "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--iwae-k", "5000", "--max-examples", "50"]) == 0
+    err = capsys.readouterr().err
+    assert "no IWAE (Autoencoder has no prior p(z))" in err and "IWAE k=5000" not in err

@@ -56,7 +56,10 @@ def run(args: argparse.Namespace) -> int:
     )
     verbose = 0 if args.quiet else 1
     if verbose:
-        k = f"IWAE k={args.iwae_k}" if args.iwae_k else "no IWAE"
+        if not loaded.model.capabilities.has_prior:
+            k = f"no IWAE ({type(loaded.model).__name__} has no prior p(z))"
+        else:
+            k = f"IWAE k={args.iwae_k}" if args.iwae_k else "no IWAE"
         print(f"Evaluating {loaded.directory} (epoch {loaded.epochs_done}) on {described}, {k}", file=sys.stderr)
     evaluation = evaluate_model(
         loaded.model,
