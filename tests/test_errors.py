@@ -38,3 +38,13 @@ def test_evaluate_does_not_announce_an_iwae_it_will_skip(tmp_path, capsys):
     assert main(["evaluate", str(run), "--iwae-k", "5000", "--max-examples", "50"]) == 0
     err = capsys.readouterr().err
     assert "no IWAE (Autoencoder has no prior p(z))" in err and "IWAE k=5000" not in err
+
+
+def test_help_shows_only_real_defaults(capsys):
+    from tfvae.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: True)" not in text and "(default: None)" not in text and "(default: False)" not in text
+    assert text.count("(default: runs/<config name>") == 1

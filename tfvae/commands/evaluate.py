@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tfvae.commands._common import positive_int
+from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 METRICS_FILE = "metrics.json"
 
@@ -203,7 +203,7 @@ def register(commands) -> None:
             "Writes RUN/metrics.json and prints a table. Binarised runs are evaluated on a static "
             "binarisation of the split."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
     parser.add_argument("--iwae-k", type=int, default=5000, help="importance samples per example (0: skip)")

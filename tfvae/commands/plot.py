@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfvae.commands._common import positive_int
+from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 PLOTS_DIR = "plots"
 
@@ -74,7 +74,7 @@ def register(commands) -> None:
             "Each picture decodes only what it draws, a bounded chunk at a time: memory does not grow with the "
             "latent size."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
     parser.add_argument("--split", default="test", help="dataset split to draw inputs from")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from tfvae.commands._common import positive_int
+from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,7 +58,7 @@ def register(commands) -> None:
             "(tfvae train vq_prior --from RUN) and decodes them; a VAE-family run samples its "
             "prior p(z). Writes an image grid (PNG), or a .npy for non-image data."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("run", metavar="RUN", help="a run directory written by tfvae train")
     parser.add_argument("-n", "--num", type=positive_int, default=64, help="number of samples")

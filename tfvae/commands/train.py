@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from tfvae.commands._common import DefaultsHelpFormatter
+
 TRAINING_DIRS = (Path("training"), Path(__file__).resolve().parents[2] / "training")
 
 
@@ -105,7 +107,7 @@ def register(commands) -> None:
             "samples.png and summary.json. `tfvae train vq_prior --from RUN` trains the PixelCNN "
             "prior of a VQ-VAE run on its codes (into RUN/prior)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=DefaultsHelpFormatter,
     )
     parser.add_argument("target", nargs="?", default="vae", metavar="CONFIG|MODEL", help="config file, config name or model name")
     parser.add_argument("--dataset", help="digits (embedded, offline), a tfds name (mnist, fashion_mnist, ...) or idx:<dir>")
