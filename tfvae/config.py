@@ -27,12 +27,16 @@ import dataclasses
 import difflib
 import json
 import math
-import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser from PyPI (a dependency there, see pyproject.toml)
+    import tomli as tomllib
 
 from tfvae.errors import TfvaeError
 
@@ -183,8 +187,7 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         """Range and choice checks that types alone do not catch."""
-        from tfvae.networks.mlp import ACTIVATIONS
-        from tfvae.registry import LIKELIHOODS, MODELS
+        from tfvae.registry import ACTIVATIONS, LIKELIHOODS, MODELS
 
         if self.name.strip() != self.name or self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
             raise ConfigError(f"name: must be a plain name (it names the run directory runs/<name>), got {self.name!r}")

@@ -43,6 +43,7 @@ from tfvae.models.base import (
     raise_nonfinite,
 )
 from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
+from tfvae.progress import Progbar
 
 
 def _strategy_of(model: GenerativeModel) -> tf.distribute.Strategy | None:
@@ -141,7 +142,8 @@ def _run_epoch(model, dataset, runner, progbar_title, verbose, strategy=None, ep
     # (its per-replica sums are all-reduced across workers): every worker
     # reads after every call, whatever its verbosity, so they stay in step.
     sync_reads = is_multi_worker(strategy)
-    bar = keras.utils.Progbar(target, stateful_metrics=model.loss_term_names, verbose=verbose) if verbose else None
+    # counts the steps each call really ran (the last may run fewer than steps_per_execution)
+    bar = Progbar(target, stateful_metrics=model.loss_term_names, verbose=verbose) if verbose else None
     if bar is not None and progbar_title:
         print(progbar_title)
     iterator = iter(dataset)
@@ -163,8 +165,8 @@ def _run_epoch(model, dataset, runner, progbar_title, verbose, strategy=None, ep
     if done == 0:
         raise ValueError("the dataset yielded no batches")
     results = {t.name: float(t.result()) for t in model.term_trackers}
-    if bar is not None and target is None:
-        bar.update(done, list(results.items()), finalize=True)
+    if bar is not None and (target is None or done < target):  # not ended by reaching its target
+        bar.finish(done, list(results.items()))
     return results
 
 

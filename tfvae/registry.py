@@ -1,18 +1,31 @@
-"""Name -> class registries, so configs and the CLI never dispatch on strings."""
+"""Name -> class registries, so configs and the CLI never dispatch on strings.
+
+The built-in entries are *declared* here by name and module, so their names
+are known (to validate a config, to answer ``tfvae --help``) without
+importing TensorFlow; :meth:`Registry.get` imports the declaring module on
+first use, and that module files the entry with :meth:`Registry.register`.
+Entries registered by user code (``@MODELS.register("my_model")``) join the
+same table.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
-
-import keras
 
 from tfvae.errors import did_you_mean
 
 T = TypeVar("T")
 
-#: Register a class with Keras' serialization under the ``tfvae`` package.
-serializable = keras.saving.register_keras_serializable(package="tfvae")
+
+def serializable(cls: type) -> type:
+    """Register a class with Keras' serialization under the ``tfvae`` package (``"tfvae>Name"``)."""
+    import keras
+
+    import tfvae._backend  # noqa: F401  (fails clearly if Keras runs another backend)
+
+    return keras.saving.register_keras_serializable(package="tfvae")(cls)
 
 
 class Registry(Generic[T]):
@@ -20,11 +33,14 @@ class Registry(Generic[T]):
 
     Args:
       kind: what the entries are, used in error messages ("likelihood", ...).
+      builtins: ``name -> module`` for the entries tfvae ships: each module
+        registers its names when imported; until then only the names are known.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, builtins: Mapping[str, str] | None = None) -> None:
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._builtins = dict(builtins or {})
 
     def register(self, name: str) -> Callable[[T], T]:
         """Decorator that files an entry under ``name``."""
@@ -38,21 +54,56 @@ class Registry(Generic[T]):
         return decorate
 
     def get(self, name: str) -> T:
-        """The entry called ``name``; the error lists the known names."""
+        """The entry called ``name`` (imports its module if it is a built-in); the error lists the known names."""
+        if name not in self._entries and name in self._builtins:
+            importlib.import_module(self._builtins[name])
         try:
             return self._entries[name]
         except KeyError:
+            if name in self._builtins:
+                raise RuntimeError(
+                    f"{self._builtins[name]} was expected to register the {self.kind} {name!r} but did not"
+                ) from None
             raise ValueError(
-                f"unknown {self.kind} {name!r}{did_you_mean(str(name), self._entries)}; "
-                f"choose one of: {', '.join(sorted(self._entries))}"
+                f"unknown {self.kind} {name!r}{did_you_mean(str(name), self.names())}; "
+                f"choose one of: {', '.join(self.names())}"
             ) from None
 
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        """Every known name: the built-ins (imported or not) and those registered since."""
+        return sorted(set(self._entries) | set(self._builtins))
+
+    def builtin_modules(self) -> dict[str, str]:
+        """``name -> module`` of the built-in entries."""
+        return dict(self._builtins)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or name in self._builtins
 
 
-LIKELIHOODS: Registry[type] = Registry("likelihood")
-MODELS: Registry[type] = Registry("model")
+#: Hidden-layer activations of the networks (``model.activation`` in configs).
+ACTIVATIONS = ("relu", "elu", "selu", "tanh", "gelu", "swish", "leaky_relu", "softplus", "sigmoid")
+
+LIKELIHOODS: Registry[type] = Registry(
+    "likelihood",
+    builtins={name: "tfvae.distributions.likelihoods" for name in ("bernoulli", "continuous_bernoulli", "gaussian")},
+)
+MODELS: Registry[type] = Registry(
+    "model",
+    builtins={
+        "autoencoder": "tfvae.models.autoencoder",
+        "denoising_ae": "tfvae.models.denoising",
+        "sparse_ae": "tfvae.models.sparse",
+        "k_sparse_ae": "tfvae.models.sparse",
+        "contractive_ae": "tfvae.models.contractive",
+        "seq2seq_ae": "tfvae.models.seq2seq",
+        "vae": "tfvae.models.vae",
+        "beta_vae": "tfvae.models.vae",
+        "cvae": "tfvae.models.cvae",
+        "vqvae": "tfvae.models.vq_vae",
+        "vqvae2": "tfvae.models.vq_vae2",
+        "pixelcnn": "tfvae.models.pixelcnn",
+        "tdvae": "tfvae.models.td_vae",
+        "ratings_ae": "tfvae.applications.recommender",
+    },
+)

@@ -49,7 +49,10 @@ def test_the_family_builds_the_model_it_names(name):
 
 
 def test_every_family_config_is_a_shipped_config_of_the_same_model():
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     for name, family in FAMILIES.items():
         if family.config is None:

@@ -70,10 +70,9 @@ def _toml_value(value) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from tfvae.config import ConfigError
-    from tfvae.runs import train
 
     overrides = list(args.set or []) + _flag_overrides(args)
-    config = resolve_config(args.target, overrides)
+    config = resolve_config(args.target, overrides)  # before TensorFlow is imported: errors answer fast
     if args.name is not None:
         config.name = args.name
         config.validate()
@@ -91,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.from_run:
         raise ConfigError(f"--from applies to priors (vq_prior), not to model {config.model.name!r}")
+    from tfvae.runs import train
+
     train(config, out=args.out, resume=args.resume, verbose=verbose)
     return 0
 

@@ -112,8 +112,9 @@ def write_version(base: str | Path, write: Callable[[Path], None], version: int 
 
     Raises:
       ExportError: ``version`` already exists, or ``base`` is not a folder.
-      Whatever ``write`` raises; the staging folder is removed first, so an
-      interrupted export leaves neither a version nor a temporary folder.
+      Exception: whatever ``write`` raises; the staging folder is removed
+        first, so an interrupted export leaves neither a version nor a
+        temporary folder.
     """
     base = check_target(base, version)
     base.mkdir(parents=True, exist_ok=True)

@@ -65,6 +65,7 @@ from tfvae.metrics.likelihood import (
     iwae_log_likelihood,
     reconstruction_errors,
 )
+from tfvae.progress import Progbar
 
 __all__ = ["Evaluation", "evaluate_model"]
 
@@ -328,7 +329,7 @@ def evaluate_model(
         skipped["iwae_nll"] = "not asked for (iwae_k=None)"
     if max_examples is not None:
         total = max_examples if total is None else min(total, max_examples)
-    bar = keras.utils.Progbar(total, unit_name="example") if verbose else None
+    bar = Progbar(total, unit_name="example") if verbose else None  # capped at total
     columns: dict[str, list[np.ndarray]] = {}
     means, kl_dims = [], []
     seen = 0
@@ -385,6 +386,8 @@ def evaluate_model(
             bar.update(seen)
     if not seen:
         raise ValueError("the data yielded no examples")
+    if bar is not None and (total is None or seen < total):  # not ended by reaching its total
+        bar.finish(seen)
     per_example = {name: np.concatenate(parts) for name, parts in columns.items()}
     latent_means = np.concatenate(means) if means else None
     bpd = None

@@ -21,6 +21,7 @@ from tfvae.distribute import (
 from tfvae.errors import TfvaeError
 from tfvae.models.contract import Capabilities, ServingError, ServingSignature
 from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
+from tfvae.progress import with_progress_logger
 from tfvae.random import seeded_weights
 
 
@@ -283,6 +284,17 @@ def _with_guard(callbacks):
     return callbacks
 
 
+def _with_callbacks(method, args: tuple, kwargs: dict, add) -> tuple[list, dict]:
+    """``(args, kwargs)`` of a Keras ``method`` call (after ``x``) with ``add(callbacks)`` as its callbacks."""
+    position = list(inspect.signature(method).parameters).index("callbacks") - 2  # less self and x
+    args = list(args)
+    if len(args) > position:  # callbacks given by position
+        args[position] = add(args[position])
+    else:
+        kwargs["callbacks"] = add(kwargs.get("callbacks"))
+    return args, kwargs
+
+
 class GenerativeModel(keras.Model):
     """Base of every tfvae model: subclasses write ``loss_terms`` once.
 
@@ -407,7 +419,10 @@ class GenerativeModel(keras.Model):
         """Keras ``fit``; a ``tf.data.Dataset`` is taken in its own order (``shuffle=False``).
 
         tfvae datasets reshuffle themselves every epoch, and Keras would only
-        warn that it ignores ``shuffle=True`` for them.
+        warn that it ignores ``shuffle=True`` for them. The progress bar is a
+        :class:`tfvae.progress.ProgressLogger`: it counts the steps really run
+        (Keras' own overshoots its total when the last ``steps_per_execution``
+        call of an epoch runs fewer steps).
         """
         self._check_keras_driver("fit")
         if isinstance(x, tf.data.Dataset):
@@ -417,17 +432,25 @@ class GenerativeModel(keras.Model):
         if getattr(self, "_traced_on_nonfinite", mode) != mode:
             self.train_function = None
         self._traced_on_nonfinite = mode
-        args = list(args)
-        if len(args) >= 5:  # callbacks given by position (x, y, batch_size, epochs, verbose, callbacks)
-            args[4] = _with_guard(args[4])
-        else:
-            kwargs["callbacks"] = _with_guard(kwargs.get("callbacks"))
+        # the guard before the bar, as Keras appends its own bar last: a failed step raises before it is shown
+        args, kwargs = _with_callbacks(
+            keras.Model.fit, args, kwargs, lambda callbacks: with_progress_logger(_with_guard(callbacks))
+        )
         return super().fit(x, *args, **kwargs)
 
     def evaluate(self, x=None, *args, **kwargs):
-        """Keras ``evaluate`` (not under ``MultiWorkerMirroredStrategy``: use ``tfvae.loops.evaluate_loop``)."""
+        """Keras ``evaluate`` (not under ``MultiWorkerMirroredStrategy``: use ``tfvae.loops.evaluate_loop``).
+
+        Its progress bar never passes its total (a :class:`tfvae.progress.ProgressLogger`).
+        """
         self._check_keras_driver("evaluate")
+        args, kwargs = _with_callbacks(keras.Model.evaluate, args, kwargs, with_progress_logger)
         return super().evaluate(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """Keras ``predict``; its progress bar never passes its total (a :class:`tfvae.progress.ProgressLogger`)."""
+        args, kwargs = _with_callbacks(keras.Model.predict, args, kwargs, with_progress_logger)
+        return super().predict(x, *args, **kwargs)
 
     def _check_keras_driver(self, method: str) -> None:
         # Keras 3 reduces each step's scalar outputs with

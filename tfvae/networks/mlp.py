@@ -8,10 +8,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae.registry import serializable
+from tfvae.registry import ACTIVATIONS, serializable
 from tfvae.validation import check_ints
 
-ACTIVATIONS = ("relu", "elu", "selu", "tanh", "gelu", "swish", "leaky_relu", "softplus", "sigmoid")
 
 
 def check_activation(activation: str) -> str:

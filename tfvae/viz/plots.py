@@ -32,6 +32,7 @@ happens at ``import tfvae``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,9 +73,21 @@ def _figure(size: tuple[int, int]):
     width, height = (int(s) for s in size)
     if width < 50 or height < 50:
         raise ValueError(f"size must be at least (50, 50) pixels, got {size}")
-    fig = Figure(figsize=(width / DPI, height / DPI), dpi=DPI)
+    fig = Figure(figsize=(_inches(width), _inches(height)), dpi=DPI)
     FigureCanvasAgg(fig)
     return fig
+
+
+def _inches(pixels: int) -> float:
+    """``pixels / DPI``, nudged up to the next float when ``inches * DPI`` falls just short of ``pixels``.
+
+    228 / 100 * 100 is 227.99999999999997: matplotlib 3.11 rounds the canvas size, but 3.10 (the newest
+    on Python 3.10) truncates it, and the picture would come out one pixel short.
+    """
+    inches = pixels / DPI
+    while inches * DPI < pixels:
+        inches = math.nextafter(inches, math.inf)
+    return inches
 
 
 def render(fig) -> np.ndarray:
