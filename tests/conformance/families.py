@@ -4,7 +4,7 @@ Add a family here when you add a model to the library: the registry name of
 the model it covers (``model``), a small ``build`` factory, ``data(model, rng)``
 (one small training batch, as ``fit`` takes it) and, when the model serves
 SavedModel signatures of its own, the signatures it documents (names, dtypes,
-shapes: the README's table) and ``reference(model, signature, inputs)``, the
+shapes: the table in docs/export.md) and ``reference(model, signature, inputs)``, the
 numbers the in-memory model gives through its public API. ``config`` names
 the shipped ``training/<config>.toml`` the CLI door runs for the family.
 
@@ -107,7 +107,7 @@ SEEDS = np.array([[11, 0], [11, 1], [12, 7]], np.int64)
 
 # ------------------------------------------------------------- expectations
 def autoencoder_expected(model, likelihood_params=("logits",)) -> dict[str, tuple[Specs, Specs]]:
-    """The README's table for autoencoders (``likelihood_params``: the decode outputs beside ``mean``)."""
+    """The table in docs/export.md for autoencoders (``likelihood_params``: the decode outputs beside ``mean``)."""
     data, latent = (-1, *model.data_shape), (-1, model.latent_dim)
     terms = {name: (FLOAT, (-1,)) for name in ("score", "distortion")}
     return {
@@ -119,7 +119,7 @@ def autoencoder_expected(model, likelihood_params=("logits",)) -> dict[str, tupl
 
 
 def vae_expected(model, likelihood_params=("logits",)) -> dict[str, tuple[Specs, Specs]]:
-    """The README's table for VAEs: a seeded ``score`` (negative ELBO) and ``sample``."""
+    """The table in docs/export.md for VAEs: a seeded ``score`` (negative ELBO) and ``sample``."""
     data, latent, seed = (-1, *model.data_shape), (-1, model.latent_dim), {"seed": (INT64, (-1, 2))}
     expected = autoencoder_expected(model, likelihood_params)
     terms = {name: (FLOAT, (-1,)) for name in ("score", "elbo", "distortion", "rate")}
@@ -249,7 +249,7 @@ def vq_levels(model) -> list[tuple[str, str | None, tuple[int, int], int]]:
 
 
 def vq_expected(model, prior=False, labels=False) -> dict[str, tuple[Specs, Specs]]:
-    """The README's VQ rows: codes out of ``encode``, into ``decode`` and out of ``sample`` (with a prior)."""
+    """The VQ rows of docs/export.md: codes out of ``encode``, into ``decode`` and out of ``sample`` (with a prior)."""
     data, latent = (-1, *model.data_shape), (-1, model.latent_dim)
     codes = {name: (INT32, (-1, *shape)) for name, _, shape, _ in vq_levels(model)}
     terms = {name: (FLOAT, (-1,)) for name in ("score", "distortion", "rate", "nll_bound")}
@@ -324,7 +324,7 @@ def tdvae_rollout(model) -> tuple[int, int]:
 
 
 def tdvae_expected(model) -> dict[str, tuple[Specs, Specs]]:
-    """The README's TD-VAE rows: sequences of any length in, ``H`` rolled-out frames out."""
+    """The TD-VAE rows of docs/export.md: sequences of any length in, ``H`` rolled-out frames out."""
     horizon, _ = tdvae_rollout(model)
     frame, seed = tuple(model.frame_shape), {"seed": (INT64, (-1, 2))}
     sequences = (FLOAT, (-1, -1, *frame))
