@@ -48,3 +48,18 @@ def test_help_shows_only_real_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: True)" not in text and "(default: None)" not in text and "(default: False)" not in text
     assert text.count("(default: runs/<config name>") == 1
+
+
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["train", "vae", "--set", "train.epoch=3"], "tfvae: error: --set train.epoch: unknown key; did you mean 'epochs'?"),
+        (["train", "vae", "--epochs", "0"], "tfvae: error: --epochs, train.epochs: must be >= 1, got 0"),
+        (["train", "conv_vae", "--set", "model.latent_dim=0"], "tfvae: error: --set model.latent_dim: must be >= 1, got 0"),
+    ],
+)
+def test_a_bad_override_is_named_as_the_user_wrote_it_not_as_the_config_file(argv, expected, capsys):
+    from tfvae.cli import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == expected

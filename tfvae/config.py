@@ -27,6 +27,7 @@ import dataclasses
 import difflib
 import json
 import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -42,7 +43,27 @@ from tfvae.errors import TfvaeError
 
 
 class ConfigError(TfvaeError, ValueError):
-    """A config key is unknown, or its value has the wrong type or range."""
+    """A config key is unknown, or its value has the wrong type or range.
+
+    Messages start with the dotted key they concern (``train.epochs: ...``).
+    """
+
+    @property
+    def key(self) -> str | None:
+        """The dotted key the message starts with, if any."""
+        match = re.match(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\[\d+\])?: ", str(self))
+        return match.group(1) if match else None
+
+
+def _blame(error: ConfigError, source: str | None, overrides: list[str], labels: dict[str, str] | None) -> ConfigError:
+    """``error`` attributed to the override that set its key (``--set train.epoch: ...``), else to ``source``."""
+    key = error.key
+    if key is not None:
+        for text in reversed(overrides):
+            name = text.split("=", 1)[0].strip()
+            if (key == name or key.startswith(name + ".")) and name in (labels or {}):
+                return ConfigError(f"{labels[name]}{str(error)[len(name):]}")
+    return ConfigError(f"{source}: {error}") if source else error
 
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -356,12 +377,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def load_config(path: str | Path, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path, overrides: list[str] | None = None, labels: dict[str, str] | None = None
+) -> ExperimentConfig:
     """Read a TOML config, apply overrides, validate.
 
     Args:
       path: the ``.toml`` file.
       overrides: ``table.key=value`` strings.
+      labels: how the user wrote each overridden key (``{"train.epoch": "--set train.epoch"}``);
+        an error about that key names it so instead of naming ``path``.
     """
     path = Path(path)
     if path.exists() and not path.is_file():
@@ -380,10 +405,15 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Experim
     try:
         return ExperimentConfig.from_dict(apply_overrides(data, overrides or []))
     except ConfigError as error:
-        raise ConfigError(f"{path}: {error}") from None
+        raise _blame(error, str(path), overrides or [], labels) from None
 
 
-def default_config(model_name: str, overrides: list[str] | None = None) -> ExperimentConfig:
-    """The built-in config for a registered model name, with overrides."""
+def default_config(
+    model_name: str, overrides: list[str] | None = None, labels: dict[str, str] | None = None
+) -> ExperimentConfig:
+    """The built-in config for a registered model name, with overrides (``labels`` as in :func:`load_config`)."""
     data = {"name": model_name, "model": {"name": model_name}}
-    return ExperimentConfig.from_dict(apply_overrides(data, overrides or []))
+    try:
+        return ExperimentConfig.from_dict(apply_overrides(data, overrides or []))
+    except ConfigError as error:
+        raise _blame(error, None, overrides or [], labels) from None

@@ -24,16 +24,16 @@ def _find_config(target: str) -> Path | None:
     return None
 
 
-def resolve_config(target: str, overrides: list[str]):
+def resolve_config(target: str, overrides: list[str], labels: dict[str, str] | None = None):
     """The config for ``target``: a TOML path, a config in ``training/``, or a model name."""
     from tfvae.config import default_config, load_config
     from tfvae.registry import MODELS
 
     path = _find_config(target)
     if path is not None:
-        return load_config(path, overrides)
+        return load_config(path, overrides, labels)
     if target in MODELS:
-        return default_config(target, overrides)
+        return default_config(target, overrides, labels)
     from tfvae.errors import did_you_mean
 
     known = sorted({p.stem for d in TRAINING_DIRS if d.is_dir() for p in d.glob("*.toml")})
@@ -43,22 +43,36 @@ def resolve_config(target: str, overrides: list[str]):
     )
 
 
+#: Config key -> (the option that sets it, its argparse dest).
+_FLAGS = {
+    "data.dataset": ("--dataset", "dataset"),
+    "data.batch_size": ("--batch-size", "batch_size"),
+    "data.data_dir": ("--data-dir", "data_dir"),
+    "train.driver": ("--driver", "driver"),
+    "train.strategy": ("--strategy", "strategy"),
+    "train.epochs": ("--epochs", "epochs"),
+    "train.precision": ("--precision", "precision"),
+    "train.jit_compile": ("--jit/--no-jit", "jit"),
+    "train.steps_per_execution": ("--steps-per-execution", "steps_per_execution"),
+    "train.seed": ("--seed", "seed"),
+    "train.learning_rate": ("--learning-rate", "learning_rate"),
+    "train.on_nonfinite": ("--on-nonfinite", "on_nonfinite"),
+}
+
+
 def _flag_overrides(args: argparse.Namespace) -> list[str]:
-    flags = {
-        "data.dataset": args.dataset,
-        "data.batch_size": args.batch_size,
-        "data.data_dir": args.data_dir,
-        "train.driver": args.driver,
-        "train.strategy": args.strategy,
-        "train.epochs": args.epochs,
-        "train.precision": args.precision,
-        "train.jit_compile": args.jit,
-        "train.steps_per_execution": args.steps_per_execution,
-        "train.seed": args.seed,
-        "train.learning_rate": args.learning_rate,
-        "train.on_nonfinite": args.on_nonfinite,
-    }
-    return [f"{key}={_toml_value(value)}" for key, value in flags.items() if value is not None]
+    values = {key: getattr(args, dest) for key, (_, dest) in _FLAGS.items()}
+    return [f"{key}={_toml_value(value)}" for key, value in values.items() if value is not None]
+
+
+def _override_labels(args: argparse.Namespace) -> dict[str, str]:
+    """How the user wrote each overridden key, so an error names ``--set train.epoch`` or ``--epochs``."""
+    labels = {}
+    for text in args.set or []:
+        key = text.split("=", 1)[0].strip()
+        labels[key] = f"--set {key}"
+    labels.update({key: f"{flag}, {key}" for key, (flag, dest) in _FLAGS.items() if getattr(args, dest) is not None})
+    return labels
 
 
 def _toml_value(value) -> str:
@@ -72,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     from tfvae.config import ConfigError
 
     overrides = list(args.set or []) + _flag_overrides(args)
-    config = resolve_config(args.target, overrides)  # before TensorFlow is imported: errors answer fast
+    config = resolve_config(args.target, overrides, _override_labels(args))  # before TensorFlow is imported: errors answer fast
     if args.name is not None:
         config.name = args.name
         config.validate()
