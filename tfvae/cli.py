@@ -12,6 +12,7 @@ import sys
 import warnings
 
 from tfvae.commands import command_names
+from tfvae.commands._native_logs import quiet_native_logs
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,6 +23,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_names():
         importlib.import_module(f"tfvae.commands.{name}").register(commands)
+    for command in commands.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="also show TensorFlow's native log lines (hidden by default unless TF_CPP_MIN_LOG_LEVEL is set)",
+        )
     return parser
 
 
@@ -46,15 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     ``tfvae: error: ...`` line with exit status 2, without a traceback;
     Ctrl-C exits with status 130. tfvae's warnings (a checkpoint skipped, a
     stale lock taken over) are printed as ``tfvae: warning: ...`` lines.
+    TensorFlow's native start-up log lines are hidden unless ``--verbose``
+    is given or ``TF_CPP_MIN_LOG_LEVEL`` is set
+    (:func:`tfvae.commands._native_logs.quiet_native_logs`).
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
     from tfvae.errors import TfvaeError
 
     previous = warnings.formatwarning
     warnings.formatwarning = _format_warning
     try:
-        return args.handler(args)
+        with quiet_native_logs(verbose=args.verbose):
+            return args.handler(args)
     except (TfvaeError, OSError) as error:
         print(f"tfvae: error: {_one_line(error)}", file=sys.stderr)
         return 2
