@@ -28,6 +28,9 @@ Faults (see README, "Reliability"):
   checkpoint; ``--resume`` restores the newest checkpoint that can be read
   (a truncated or garbage newest one is skipped with a warning) and drops
   the history rows after its epoch, so every epoch appears once;
+- ``--resume`` on a directory with nothing to resume (a run killed before it
+  wrote ``config.json`` or its first checkpoint) starts the run from scratch
+  and says so, as Keras ``BackupAndRestore`` does;
 - weights that are not finite are never checkpointed (and a NaN step under
   ``train.on_nonfinite = "stop"`` stops the run before its epoch ends).
 
@@ -487,7 +490,11 @@ def train(
         may extend the run, and ``train.strategy``: the saved config is the
         one that continues).
       out: the run directory; defaults to ``runs/<config.name>``.
-      resume: continue the run in ``out`` from its newest checkpoint.
+      resume: continue the run in ``out`` from its newest checkpoint. A
+        directory with nothing to resume (absent, only a stale ``.lock``, or
+        killed before its first checkpoint) starts the run from scratch,
+        saying so in one line, so a preemptible job can relaunch the same
+        command line.
       verbose: 0 silent, 1 progress bars and a summary line (on the chief only
         when several workers train).
 
@@ -500,6 +507,10 @@ def train(
     """
 
     run = RunDirectory(out if out is not None else Path("runs") / config.name)
+    if resume and not run.holds_a_run():  # killed before it wrote its config: nothing to resume
+        if verbose:
+            print(f"Nothing to resume in {run.path} (no {CONFIG_FILE} yet): starting the run from scratch")
+        resume = False
     if resume:
         saved = run.read_config()
         if config.train.epochs != saved.train.epochs:
@@ -582,19 +593,24 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             )
         checkpointer = Checkpointer(run.checkpoint_dir, model, config.train.keep_checkpoints, write=chief)
         initial_epoch = 0
+        resume_from_checkpoint = resume and bool(checkpointer.checkpoints())
+        if resume and not resume_from_checkpoint and verbose:  # killed before its first checkpoint
+            print(f"Nothing to resume in {run.path} (no checkpoint yet): starting the run from scratch")
         if resume:
-            initial_epoch = checkpointer.restore_latest()
+            initial_epoch = checkpointer.restore_latest() if resume_from_checkpoint else 0
             dropped = run.truncate_history(initial_epoch) if chief else []
             if dropped:
                 warnings.warn(
-                    f"{run.history_path}: dropped the rows of epoch(s) {', '.join(map(str, dropped))}, which the "
-                    f"checkpoint of epoch {initial_epoch} does not hold; they are trained again",
+                    f"{run.history_path}: dropped the rows of epoch(s) {', '.join(map(str, dropped))}, which "
+                    + (f"the checkpoint of epoch {initial_epoch} does not hold" if resume_from_checkpoint
+                       else "no checkpoint holds")
+                    + "; they are trained again",
                     RuntimeWarning,
                     stacklevel=2,
                 )
             _skip_epochs(train_data, initial_epoch, config.train.driver)  # the data order and noise that follow
             _skip_epochs(test_data, initial_epoch, config.train.driver)  # (validated once per epoch)
-            if verbose:
+            if verbose and resume_from_checkpoint:
                 print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
         elif chief:
             run.write_config(config)

@@ -136,9 +136,11 @@ def test_a_missing_run_directory_is_one_line(tmp_path, command, capsys):
     assert not missing.exists()
 
 
-def test_resume_into_a_missing_directory_is_one_line_and_creates_nothing(tmp_path, capsys):
-    missing = tmp_path / "no_such_run"
-    assert main(["train", "vae", "--resume", "--out", str(missing), "--quiet"]) == 2
-    line = _one_error_line(capsys)
-    assert f"{missing} holds no run" in line
-    assert not missing.exists()
+def test_resume_without_a_config_but_with_checkpoints_is_refused_and_keeps_them(run, capsys):
+    """Nothing to resume starts from scratch, but a directory whose config.json was lost still holds
+    checkpoints: they are never overwritten."""
+    (run / "config.json").unlink()
+    before = sorted(p.name for p in (run / "checkpoints").iterdir())
+    assert main(["train", "vae", "--resume", "--out", str(run), "--quiet"]) == 2
+    assert f"{run} holds no run (no config.json)" in _one_error_line(capsys)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
