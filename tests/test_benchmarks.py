@@ -38,3 +38,15 @@ def test_interleaved_and_epoch_stall_print_every_row(capsys):
     assert epoch_stall(["--examples", "256", "--epochs", "1"]) == 0
     out = capsys.readouterr().out
     assert "autotune on (TF default)" in out and "autotune off (tfvae)" in out and out.count("destroy iterator") == 2
+
+
+def test_cli_startup_times_every_row_against_import_tensorflow(tmp_path, capsys):
+    from benchmarks.cli_startup import TARGET_S, main
+
+    status = main(["--rounds", "1", "--json", str(tmp_path / "startup.json")])
+    report = {row["row"]: row for row in json.loads((tmp_path / "startup.json").read_text())["rows"]}
+    assert report["import tensorflow"]["ratio_to_import_tensorflow"] == 1.0
+    tfvae_rows = [row for name, row in report.items() if name.startswith("tfvae")]
+    assert len(tfvae_rows) == 6 and all(row["median_s"] > 0 and row["peak_rss_mib"] > 0 for row in tfvae_rows)
+    assert status == (0 if all(row["median_s"] < TARGET_S for row in tfvae_rows) else 1)
+    assert "tfvae train vea" in capsys.readouterr().out

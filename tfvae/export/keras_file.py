@@ -42,7 +42,8 @@ def load_keras(path: str | Path, compile: bool = True) -> keras.Model:
     Raises:
       ExportError: the file is missing or is not a Keras archive.
     """
-    import tfvae  # noqa: F401  (registers the serializable classes)
+    import tfvae.applications  # noqa: F401  (registers every serializable class with Keras:
+    import tfvae.models  # noqa: F401  models, heads, layers, networks, applications)
 
     path = Path(path)
     if not path.is_file():
