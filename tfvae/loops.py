@@ -35,6 +35,7 @@ import tensorflow as tf
 from tfvae.data.pipeline import in_memory_batches
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
 from tfvae.functions import traced_for
+from tfvae.models import jit_trial
 from tfvae.models.base import (
     GenerativeModel,
     NonFiniteGuard,
@@ -42,7 +43,7 @@ from tfvae.models.base import (
     nonfinite_mode,
     raise_nonfinite,
 )
-from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
+from tfvae.performance import AUTO, resolve_jit_compile, resolve_steps_per_execution
 from tfvae.progress import Progbar
 
 
@@ -198,8 +199,11 @@ def train_loop(
       batch_size: batch size when ``data`` is an array.
       steps_per_execution: optimisation steps per ``tf.function`` call;
         ``"auto"``: 32 (:mod:`tfvae.performance`).
-      jit_compile: compile each step with XLA; ``"auto"``: on with a GPU/TPU,
-        off on a CPU and under a strategy.
+      jit_compile: compile each step with XLA; ``"auto"``: decided by a
+        timed trial of both on this model, batch and device for a run of at
+        least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS` steps (the
+        result is ``model.jit_trial``), else on with a GPU/TPU and off on a
+        CPU; off under a strategy.
       validation_data: optional data evaluated after each epoch (``val_`` keys).
       initial_epoch: epoch to start from (when resuming); runs epochs
         ``initial_epoch .. epochs - 1``, as ``fit`` does.
@@ -229,11 +233,18 @@ def train_loop(
         raise ValueError(f"initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
     mode = nonfinite_mode(model, on_nonfinite)
     strategy = _strategy_of(model)
+    requested = jit_compile
     jit_compile = resolve_jit_compile(jit_compile, strategy is not None)
     steps_per_execution = resolve_steps_per_execution(steps_per_execution)
     _check_jit(strategy, jit_compile)
     optimizer = _prepare_optimizer(model, optimizer, strategy)
     dataset = _as_dataset(data, batch_size)
+    if requested == AUTO and strategy is None:  # a timed trial of both for a long enough run
+        jit_compile = jit_trial.decide(
+            model, optimizer, dataset.element_spec, jit_trial.batch_size_of(dataset, batch_size),
+            jit_trial.planned_steps(dataset, epochs, initial_epoch), int(steps_per_execution), mode, jit_compile,
+            verbose,
+        )
 
     def make_train_runner():
         def step(batch):

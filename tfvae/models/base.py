@@ -8,6 +8,7 @@ import math
 import warnings
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfvae.config import NONFINITE_MODES
@@ -20,7 +21,7 @@ from tfvae.distribute import (
 )
 from tfvae.errors import TfvaeError
 from tfvae.models.contract import Capabilities, ServingError, ServingSignature
-from tfvae.performance import resolve_jit_compile, resolve_steps_per_execution
+from tfvae.performance import AUTO, resolve_jit_compile, resolve_steps_per_execution
 from tfvae.progress import with_progress_logger
 from tfvae.random import seeded_weights
 
@@ -393,8 +394,12 @@ class GenerativeModel(keras.Model):
 
         Args:
           optimizer: a Keras optimizer or its name.
-          jit_compile: XLA for the training step; ``"auto"``: on with a GPU or
-            TPU, off on a CPU and under a ``tf.distribute`` strategy.
+          jit_compile: XLA for the training step; ``"auto"``: decided by a
+            short timed trial of both on this model, batch and device when
+            ``fit`` runs at least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS`
+            steps (:mod:`tfvae.models.jit_trial`; the result is
+            ``model.jit_trial``), else on with a GPU or TPU and off on a CPU;
+            always off under a ``tf.distribute`` strategy.
           steps_per_execution: steps per ``tf.function`` call; ``"auto"``: 32
             (1 under a ``tf.distribute`` strategy, where more is refused). See :mod:`tfvae.performance` for
             the measurements behind both.
@@ -406,6 +411,8 @@ class GenerativeModel(keras.Model):
         its slots and the retry would create variables in a traced function.
         """
         distributed = is_distributed(self.distribute_strategy)
+        self._jit_requested = jit_compile
+        self.jit_trial = None
         super().compile(
             optimizer=optimizer,
             jit_compile=resolve_jit_compile(jit_compile, distributed),
@@ -432,11 +439,38 @@ class GenerativeModel(keras.Model):
         if getattr(self, "_traced_on_nonfinite", mode) != mode:
             self.train_function = None
         self._traced_on_nonfinite = mode
+        self._decide_jit_compile(x, args, kwargs, mode)
         # the guard before the bar, as Keras appends its own bar last: a failed step raises before it is shown
         args, kwargs = _with_callbacks(
             keras.Model.fit, args, kwargs, lambda callbacks: with_progress_logger(_with_guard(callbacks))
         )
         return super().fit(x, *args, **kwargs)
+
+    def _decide_jit_compile(self, x, args, kwargs, mode: str) -> None:
+        """Resolve ``jit_compile="auto"`` by a trial before ``fit`` traces its step (:mod:`tfvae.models.jit_trial`)."""
+        if getattr(self, "_jit_requested", None) != AUTO or is_distributed(self.distribute_strategy):
+            return
+        from tfvae.models import jit_trial
+
+        bound = inspect.signature(keras.Model.fit).bind_partial(self, x, *args, **kwargs).arguments
+        epochs, initial_epoch = int(bound.get("epochs", 1)), int(bound.get("initial_epoch", 0))
+        if isinstance(x, tf.data.Dataset):
+            spec, batch_size = x.element_spec, jit_trial.batch_size_of(x)
+            steps = jit_trial.planned_steps(x, epochs, initial_epoch)
+            if bound.get("steps_per_epoch") is not None:
+                steps = int(bound["steps_per_epoch"]) * max(epochs - initial_epoch, 0)
+        elif isinstance(x, (np.ndarray, tf.Tensor)):
+            batch_size = int(bound.get("batch_size") or 32)
+            spec = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
+            steps = -(-int(x.shape[0]) // batch_size) * max(epochs - initial_epoch, 0)
+        else:  # generators, dicts of arrays: Keras' own rule
+            return
+        fallback = bool(self.jit_compile)
+        chosen = jit_trial.decide(self, self.optimizer, spec, batch_size, steps, int(self.steps_per_execution), mode,
+                                  fallback, verbose=int(bound.get("verbose", 1) not in (0, "0")))
+        if chosen != bool(self.jit_compile):
+            self.jit_compile = chosen
+            self.train_function = self.test_function = self.predict_function = None
 
     def evaluate(self, x=None, *args, **kwargs):
         """Keras ``evaluate`` (not under ``MultiWorkerMirroredStrategy``: use ``tfvae.loops.evaluate_loop``).
