@@ -244,3 +244,24 @@ def test_a_step_not_applied_leaves_the_ema_codebook_and_every_state_variable_alo
     assert np.all(np.isfinite(embeddings))
     for got, want in zip(_state(model), _state(reference)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_the_one_pass_finiteness_check_finds_every_nan_and_infinity():
+    from tfvae.models.base import _all_finite
+
+    def check(*arrays):
+        return bool(_all_finite([tf.constant(a) for a in arrays]))
+
+    ok = np.ones((64, 32), np.float32)
+    assert check(ok, np.zeros(3, np.float32)) and check()
+    for bad in (np.nan, np.inf, -np.inf):
+        damaged = ok.copy()
+        damaged[17, 5] = bad
+        assert not check(ok, damaged), bad
+    both = ok.copy()
+    both[0, 0], both[1, 1] = np.inf, -np.inf  # they would cancel in a careless sum: inf - inf is NaN
+    assert not check(both)
+    assert check(np.full(100_000, 1.0, np.float16))  # sums beyond float16's 65504 are taken in float32
+    assert not check(np.full(4, 3e38, np.float32))  # a sum beyond float32's range counts as non-finite (documented)
+    sparse = tf.IndexedSlices(tf.constant([[1.0, np.nan]]), tf.constant([0]), tf.constant([3, 2]))
+    assert not bool(_all_finite([sparse]))
