@@ -50,3 +50,29 @@ def test_cli_startup_times_every_row_against_import_tensorflow(tmp_path, capsys)
     assert len(tfvae_rows) == 6 and all(row["median_s"] > 0 and row["peak_rss_mib"] > 0 for row in tfvae_rows)
     assert status == (0 if all(row["median_s"] < TARGET_S for row in tfvae_rows) else 1)
     assert "tfvae train vea" in capsys.readouterr().out
+
+
+def test_precision_auto_compares_float32_and_auto_runs(tmp_path, capsys):
+    from benchmarks.precision_auto import main
+    from tfvae.performance import resolve_precision
+
+    tiny = ["--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--set", "data.batch_size=250"]
+    assert main(["--configs", "vae", "--epochs", "1", "--json", str(tmp_path / "p.json"), *tiny]) == 0
+    rows = json.loads((tmp_path / "p.json").read_text())["rows"]
+    assert [(row["asked"], row["precision"]) for row in rows] == [("float32", "float32"), ("auto", resolve_precision("auto"))]
+    for row in rows:
+        assert row["epochs"] == 1 and row["train_seconds"] > 0 and row["elbo"] < 0 and row["elbo_float32_eval"] < 0
+    out = capsys.readouterr().out
+    assert "| vae | 1 |" in out and "ELBO within 0.5 nat of float32" in out
+
+
+def test_jit_trial_reports_the_choice_its_cost_and_both_speeds(tmp_path, capsys):
+    from benchmarks.jit_trial import main
+
+    assert main(["--cases", "mlp:64", "--examples", "256", "--rounds", "1", "--json", str(tmp_path / "t.json")]) == 0
+    (case,) = json.loads((tmp_path / "t.json").read_text())["cases"]
+    assert case["case"] == "mlp:64" and case["trial"]["trial_cost_s"] > 0
+    assert case["trial"]["jit_compile"] == (case["trial"]["xla_step_s"] < case["trial"]["graph_step_s"])
+    faster = case["fit_examples_per_s"]["xla"] > case["fit_examples_per_s"]["graph"]
+    assert case["trial_chose_the_faster"] == (case["trial"]["jit_compile"] == faster)
+    assert "trial chose the faster" in capsys.readouterr().out
