@@ -27,6 +27,7 @@ def test_help_documents_every_option():
     for option in ("--dataset", "--driver", "--epochs", "--precision", "--jit", "--no-jit", "--out", "--resume",
                    "--set", "--seed", "--batch-size", "--steps-per-execution", "--data-dir"):
         assert option in out
+    assert "{float32,mixed_float16,mixed_bfloat16,auto}" in "".join(out.split())  # --precision auto
     top = subprocess.run([sys.executable, "-m", "tfvae.cli", "--help"], capture_output=True, text=True, check=True).stdout
     assert "train" in top and "configs" in top
 
@@ -42,7 +43,25 @@ def test_train_writes_the_run_directory(driver, tmp_path, capsys):
     assert config["train"]["driver"] == driver and config["model"]["latent_dim"] == 4
     summary = json.loads((run / "summary.json").read_text())
     assert summary["test"]["elbo"] < 0 and summary["test"]["rate"] > 0
+    assert summary["precision"] == "float32"
+    assert summary["jit_compile"] == {"jit_compile": False}  # a 16-step run: no trial, the CPU rule
     assert history_epochs(run) == [1]
+
+
+def test_precision_auto_trains_in_the_policy_it_resolves_and_records_it(tmp_path):
+    import keras
+
+    from tfvae.performance import resolve_precision
+
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--precision", "auto", "--out", str(run), *TINY]) == 0
+    resolved = resolve_precision("auto")  # mixed_bfloat16 on this CPU (AVX512_BF16), on an Ampere+ GPU
+    assert json.loads((run / "summary.json").read_text())["precision"] == resolved
+    assert json.loads((run / "config.json").read_text())["train"]["precision"] == "auto"  # re-resolved on --resume
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored after the run
+    assert main(["train", "vae", "--precision", "auto", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 0
+    assert json.loads((run / "summary.json").read_text())["precision"] == resolved
+    assert history_epochs(run) == [1, 2]
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, capsys):

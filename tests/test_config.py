@@ -138,3 +138,71 @@ def test_speed_settings_default_to_auto_and_resolve_per_device():
         resolve_jit_compile("fast")
     explicit = default_config("vae", ["train.jit_compile=true", "train.steps_per_execution=8"])
     assert explicit.train.jit_compile is True and explicit.train.steps_per_execution == 8
+
+
+def _cpu_has_bfloat16_flags() -> bool:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = {f for line in text.splitlines() if line.split(":")[0].strip() == "flags" for f in line.split(":", 1)[1].split()}
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def test_precision_auto_is_accepted_and_resolves_per_device():
+    """train.precision = "auto": mixed_bfloat16 where the device computes bfloat16 natively, else float32."""
+    import tensorflow as tf
+
+    from tfvae.performance import resolve_precision
+
+    assert default_config("vae", ['train.precision="auto"']).train.precision == "auto"
+    with pytest.raises(ConfigError, match=r"train.precision: must be one of \[.*'auto'\], got 'bf16'"):
+        default_config("vae", ['train.precision="bf16"'])
+    if not tf.config.list_physical_devices("GPU"):  # a CPU decides: this machine's has AVX512_BF16
+        assert resolve_precision("auto") == ("mixed_bfloat16" if _cpu_has_bfloat16_flags() else "float32")
+    for explicit in ("float32", "mixed_float16", "mixed_bfloat16"):
+        assert resolve_precision(explicit) == explicit
+    with pytest.raises(ValueError, match="precision must be one of.*'auto'.*got 'float16'"):
+        resolve_precision("float16")
+
+
+CPUINFO = "processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse2 avx2 avx512f {extra}\n\n"
+
+
+@pytest.mark.parametrize(
+    "cpuinfo, expected",
+    [
+        (CPUINFO.format(extra="avx512_bf16"), "mixed_bfloat16"),
+        (CPUINFO.format(extra="amx_tile amx_bf16"), "mixed_bfloat16"),
+        (CPUINFO.format(extra="avx512_vnni"), "float32"),  # no bfloat16 arithmetic
+        (None, "float32"),  # not Linux, or unreadable: unknown
+    ],
+)
+def test_precision_auto_on_a_cpu_reads_its_flags(cpuinfo, expected, monkeypatch):
+    import tensorflow as tf
+
+    import tfvae.performance as performance
+
+    monkeypatch.setattr(performance, "_read_cpuinfo", lambda: cpuinfo)
+    real = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [] if kind == "GPU" else real(kind))
+    assert performance.resolve_precision("auto") == expected
+
+
+@pytest.mark.parametrize(
+    "capabilities, expected",
+    [([(8, 0)], "mixed_bfloat16"), ([(9, 0), (8, 6)], "mixed_bfloat16"), ([(7, 5)], "float32"),
+     ([(9, 0), (7, 0)], "float32"), ([None], "float32")],
+)
+def test_precision_auto_on_gpus_needs_compute_capability_8(capabilities, expected, monkeypatch):
+    """Every GPU must be Ampere or newer; the CPU's flags do not matter then."""
+    import tensorflow as tf
+
+    import tfvae.performance as performance
+
+    gpus = [tf.config.PhysicalDevice(f"/physical_device:GPU:{i}", "GPU") for i in range(len(capabilities))]
+    details = {gpu.name: {} if c is None else {"compute_capability": c} for gpu, c in zip(gpus, capabilities)}
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda gpu: details[gpu.name])
+    monkeypatch.setattr(performance, "_read_cpuinfo", lambda: CPUINFO.format(extra="avx512_bf16"))
+    assert performance.resolve_precision("auto") == expected

@@ -66,7 +66,7 @@ def _blame(error: ConfigError, source: str | None, overrides: list[str], labels:
     return ConfigError(f"{source}: {error}") if source else error
 
 
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")  # "auto": tfvae.performance.resolve_precision
 NONFINITE_MODES = ("stop", "skip")
 DRIVERS = ("fit", "loop")
 STRATEGIES = ("none", "mirrored", "multi_worker")
@@ -156,7 +156,12 @@ class TrainConfig:
       strategy: ``"none"`` (one device), ``"mirrored"`` (every GPU of this
         machine) or ``"multi_worker"`` (several machines, from ``TF_CONFIG``;
         needs ``driver = "loop"``). See :mod:`tfvae.distribute`.
-      precision: ``float32``, ``mixed_float16`` or ``mixed_bfloat16``.
+      precision: the Keras mixed-precision policy: ``float32``,
+        ``mixed_float16``, ``mixed_bfloat16`` or ``"auto"``
+        (``mixed_bfloat16`` on a GPU with compute capability >= 8.0 or a CPU
+        with AVX512_BF16 / AMX, else ``float32``; see
+        :func:`tfvae.performance.resolve_precision`). The run's
+        ``summary.json`` records the policy it trained in.
       jit_compile: compile the step with XLA: ``true``, ``false`` or
         ``"auto"`` (on with a GPU/TPU, off on a CPU; see :mod:`tfvae.performance`).
       steps_per_execution: steps per ``tf.function`` call, or ``"auto"``

@@ -8,8 +8,8 @@ set up:
 ==================  =========================  ==========================
 device              ``jit_compile``             ``steps_per_execution``
 ==================  =========================  ==========================
-GPU / TPU           ``True`` (XLA)              ``32``
-CPU only            ``False``                   ``32``
+GPU / TPU           trial, else ``True`` (XLA)  ``32``
+CPU only            trial, else ``False``       ``32``
 any, under a        ``False`` (the cross-replica  ``1`` for Keras ``fit``,
 ``tf.distribute``   all-reduce does not compile)  32 for the custom loop
 strategy
@@ -25,6 +25,13 @@ one process, ``python -m benchmarks.interleaved``), while XLA ran the conv VAE a
 with 1.2-1.5x the peak memory and the MLP VAE at batch 1024 at 0.77-0.91x.
 Batch-level callbacks then run once per 32 steps (Keras' rule for
 ``steps_per_execution``). Pass explicit values to override.
+
+"trial": as these figures show, whether XLA pays off depends on the model,
+the batch and the device, so a run of at least
+:data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS` steps first times its own
+step both ways and keeps the faster (:mod:`tfvae.models.jit_trial`); the
+rule in the table is for shorter runs, and what :func:`resolve_jit_compile`
+returns before the trial.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ def has_accelerator() -> bool:
 
 def resolve_jit_compile(value: bool | str, distributed: bool = False) -> bool:
     """``value``, or for ``"auto"``: XLA on an accelerator, off on a CPU or under a strategy.
+
+    This is the static rule; the drivers then replace it by a timed trial for
+    long runs (:mod:`tfvae.models.jit_trial`).
 
     Raises:
       ValueError: ``value`` is neither a bool nor ``"auto"``.
@@ -82,3 +92,72 @@ def resolve_steps_per_execution(value: int | str, distributed_fit: bool = False)
             "which runs several steps per call under a strategy"
         )
     return int(value)
+
+
+#: The Keras mixed-precision policies ``precision`` may name, besides ``"auto"``.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+#: /proc/cpuinfo flags of a CPU that computes bfloat16 natively (AVX512_BF16 dot products, AMX tiles).
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def _read_cpuinfo() -> str | None:
+    """The text of ``/proc/cpuinfo``, or ``None`` off Linux or where it cannot be read."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def cpu_computes_bfloat16() -> bool:
+    """Whether this CPU has AVX512_BF16 or AMX (``/proc/cpuinfo`` flags); ``False`` where unknown (not Linux)."""
+    text = _read_cpuinfo()
+    if not text:
+        return False
+    flags = set()
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            flags.update(value.split())
+    return any(flag in flags for flag in BFLOAT16_CPU_FLAGS)
+
+
+def gpus_compute_bfloat16(gpus) -> bool:
+    """Whether every GPU of ``gpus`` has compute capability >= 8.0 (Ampere or newer: bfloat16 tensor cores)."""
+    for gpu in gpus:
+        capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        if capability is None or tuple(capability) < (8, 0):  # e.g. a ROCm GPU, which reports none: unknown
+            return False
+    return True
+
+
+def resolve_precision(value: str) -> str:
+    """``value``, or for ``"auto"``: ``"mixed_bfloat16"`` where the device computes bfloat16 natively, else ``"float32"``.
+
+    ``"auto"`` is ``"mixed_bfloat16"`` when TensorFlow sees GPUs and every one
+    has compute capability >= 8.0, or sees no GPU and the CPU has the
+    ``avx512_bf16`` or ``amx_bf16`` flag (read from ``/proc/cpuinfo`` on Linux;
+    on other systems the CPU is taken not to). Anywhere else (a GPU older than
+    Ampere, a CPU without them) it is ``"float32"``. It is resolved once, when
+    training is set up, the same way under a ``tf.distribute`` strategy;
+    :func:`tfvae.runs.train` records the policy it picked in the run's
+    ``summary.json`` (``"precision"``). Heads, log-probabilities, KL terms and
+    losses stay float32 under either mixed policy.
+
+    Args:
+      value: ``"auto"``, ``"float32"``, ``"mixed_float16"`` or ``"mixed_bfloat16"``.
+
+    Raises:
+      ValueError: ``value`` is none of these.
+    """
+    if value == AUTO:
+        gpus = tf.config.list_physical_devices("GPU")
+        native = gpus_compute_bfloat16(gpus) if gpus else cpu_computes_bfloat16()
+        return "mixed_bfloat16" if native else "float32"
+    if value in PRECISIONS:
+        return value
+    raise ValueError(f"precision must be one of {[*PRECISIONS, AUTO]}, got {value!r}")

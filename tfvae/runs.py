@@ -9,7 +9,9 @@ A run directory ``runs/<name>/`` holds::
                          state, epoch and the model's RNG state
     reconstructions.png  test digits (odd rows) and their reconstructions
     samples.png          decoded prior samples (models with a prior)
-    summary.json         the final test terms, per example in nats (masked data: per observed entry)
+    summary.json         the final test terms, per example in nats (masked data: per observed entry),
+                         the training time, the precision policy it trained in and
+                         the jit_compile trial's choice and timings (``jit_compile="auto"``)
 
 Nothing already saved is ever deleted: a directory that holds a run is only
 reused with ``resume=True``.
@@ -65,6 +67,7 @@ from tfvae.errors import TfvaeError
 from tfvae.fileio import DirectoryLock, atomic_write_text
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel, NonFiniteError
+from tfvae.performance import resolve_jit_compile, resolve_precision
 from tfvae.registry import MODELS
 from tfvae.viz import ImageLogger, image_grid, save_png
 
@@ -402,8 +405,11 @@ class RunResult:
     epochs_done: int
 
 
-def _set_precision(precision: str) -> None:
-    keras.mixed_precision.set_global_policy(precision)
+def _set_precision(precision: str) -> str:
+    """Set Keras' global policy to ``precision`` (``"auto"`` resolved for this device); return the policy set."""
+    policy = resolve_precision(precision)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
 
 
 def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.ndarray, directory: Path) -> list[Path]:
@@ -559,7 +565,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
     from tfvae.data import dataset_info, load_dataset
 
     distributed = is_distributed(strategy)
-    _set_precision(config.train.precision)
+    precision = _set_precision(config.train.precision)  # "auto" -> the policy this device computes fastest
     try:
         data = config.data
         try:
@@ -656,8 +662,12 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             images, labels = picture_batch if info.has_labels else (picture_batch, None)
             images = _write_images(model, np.asarray(images), None if labels is None else np.asarray(labels),
                                    run.path)
-            summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "test": test,
-                       "images": [p.name for p in images]}
+            trial = model.jit_trial  # set by fit / train_loop when jit_compile="auto" ran its trial
+            jit = trial.as_dict() if trial is not None else {
+                "jit_compile": resolve_jit_compile(config.train.jit_compile, distributed)}
+            summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "precision": precision,
+                       "jit_compile": jit,
+                       "test": test, "images": [p.name for p in images]}
             atomic_write_text(run.path / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     finally:
         _set_precision("float32")

@@ -139,7 +139,9 @@ def register(commands) -> None:
     parser.add_argument("--batch-size", type=int, help="examples per batch")
     parser.add_argument("--learning-rate", type=float, help="Adam learning rate")
     parser.add_argument(
-        "--precision", choices=("float32", "mixed_float16", "mixed_bfloat16"), help="Keras mixed-precision policy"
+        "--precision", choices=("float32", "mixed_float16", "mixed_bfloat16", "auto"),
+        help="Keras mixed-precision policy; auto: mixed_bfloat16 on a GPU with compute capability >= 8.0 or a CPU "
+        "with AVX512_BF16/AMX, else float32 (summary.json records the one used)",
     )
     parser.add_argument("--jit", dest="jit", action="store_true", default=None, help="compile steps with XLA")
     parser.add_argument("--no-jit", dest="jit", action="store_false", help="do not compile with XLA")

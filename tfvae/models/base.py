@@ -325,6 +325,10 @@ class GenerativeModel(keras.Model):
         ``None``: Keras' unseeded initialisers and a random stream.
     """
 
+    #: What ``jit_compile="auto"`` measured and chose for the last ``fit`` or
+    #: ``train_loop`` long enough for a trial (:class:`tfvae.models.jit_trial.JitTrial`); None otherwise.
+    jit_trial = None
+
     loss_term_names: tuple[str, ...] = ("loss",)
     #: whether every example comes with a class label (``(x, y)`` batches, ``condition=``)
     conditional: bool = False

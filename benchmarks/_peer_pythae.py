@@ -1,0 +1,139 @@
+"""The pythae (PyTorch) worker of ``python -m benchmarks.peers``: one row, in the peer's own Python.
+
+It runs under the peer's interpreter (``--peer-python``, a venv with torch
+and pythae), so it imports neither tensorflow nor tfvae, nor anything of
+this repository: it is started as a script path and speaks JSON. Its
+argument is the row's spec; its answer the last stdout line
+``ROW {json}``.
+
+The model is pythae's ``VAE`` with ``VAEConfig(input_dim=(1, 28, 28),
+latent_dim=16, reconstruction_loss="bce")`` and our own
+``BaseEncoder``/``BaseDecoder`` of tfvae's MLP sizes: encoder 784-512-256,
+two linear heads for the mean and the log-variance of the 16-d diagonal
+Gaussian; decoder 16-256-512-784 with a sigmoid (pythae's ``bce`` loss takes
+probabilities). Training is a plain torch loop doing per step what
+``pythae.trainers.BaseTrainer.train_step`` does (``model(inputs)``, then
+``zero_grad``, ``loss.backward()``, ``optimizer.step()``, ``loss.item()``),
+without its ``DataLoader``/collate and callbacks: the data is one float32
+tensor in memory, shuffled each epoch by ``randperm``, and every batch is
+binarised afresh with ``torch.bernoulli`` (dynamic binarisation). Adam,
+learning rate 1e-3. ``torch.set_num_threads(spec["threads"])``.
+
+Modes: ``speed`` (one warm-up epoch, then ``epochs`` timed ones) and
+``quality`` (``epochs`` epochs, then pythae's own importance-sampling
+estimate ``VAE.get_nll(test, n_samples=k, batch_size=100)``; despite its
+name it returns the mean ``log p(x)``, so the NLL is its negative).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+
+import numpy as np
+import pythae
+import torch
+from pythae.models import VAE, VAEConfig
+from pythae.models.base.base_utils import ModelOutput
+from pythae.models.nn import BaseDecoder, BaseEncoder
+from torch import nn
+
+ROW_PREFIX = "ROW "
+IMAGE_SHAPE = (1, 28, 28)
+
+
+class Encoder(BaseEncoder):
+    """784 -> hidden... -> (mean, log-variance) of a ``latent_dim`` diagonal Gaussian."""
+
+    def __init__(self, latent_dim: int, hidden_units=(512, 256)):
+        BaseEncoder.__init__(self)
+        layers, width = [nn.Flatten()], int(np.prod(IMAGE_SHAPE))
+        for units in hidden_units:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        self.body = nn.Sequential(*layers)
+        self.mean = nn.Linear(width, latent_dim)
+        self.log_var = nn.Linear(width, latent_dim)
+
+    def forward(self, x):
+        h = self.body(x)
+        return ModelOutput(embedding=self.mean(h), log_covariance=self.log_var(h))
+
+
+class Decoder(BaseDecoder):
+    """``latent_dim`` -> mirrored hidden... -> 784 Bernoulli probabilities, shaped (1, 28, 28)."""
+
+    def __init__(self, latent_dim: int, hidden_units=(512, 256)):
+        BaseDecoder.__init__(self)
+        layers, width = [], latent_dim
+        for units in reversed(hidden_units):
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        layers += [nn.Linear(width, int(np.prod(IMAGE_SHAPE))), nn.Sigmoid()]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, z):
+        return ModelOutput(reconstruction=self.body(z).reshape(-1, *IMAGE_SHAPE))
+
+
+def build_model(latent_dim: int = 16) -> VAE:
+    config = VAEConfig(input_dim=IMAGE_SHAPE, latent_dim=latent_dim, reconstruction_loss="bce")
+    return VAE(config, encoder=Encoder(latent_dim), decoder=Decoder(latent_dim))
+
+
+def train_epoch(model, optimizer, x, batch_size: int, generator) -> float:
+    """One pass over ``x`` (probabilities), each batch binarised afresh; the mean training loss."""
+    model.train()
+    order = torch.randperm(x.shape[0], generator=generator)
+    total, steps = 0.0, 0
+    for start in range(0, x.shape[0], batch_size):
+        batch = torch.bernoulli(x[order[start : start + batch_size]], generator=generator)
+        output = model({"data": batch})  # what pythae's trainer calls per step
+        optimizer.zero_grad()
+        output.loss.backward()
+        optimizer.step()
+        total += output.loss.item()
+        steps += 1
+    return total / steps
+
+
+def measure(spec: dict) -> dict:
+    torch.set_num_threads(int(spec["threads"]))
+    torch.manual_seed(spec["seed"])
+    generator = torch.Generator().manual_seed(spec["seed"])
+    x = torch.from_numpy(np.load(spec["train"])).reshape(-1, *IMAGE_SHAPE).contiguous()
+    model = build_model(spec["latent_dim"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
+    batch_size, epochs = spec["batch_size"], spec["epochs"]
+    result = {"row": spec["row"], "torch": torch.__version__, "pythae": getattr(pythae, "__version__", "0.1.2"),
+              "threads": torch.get_num_threads(), "examples": int(x.shape[0])}
+    if spec["mode"] == "speed":
+        train_epoch(model, optimizer, x, batch_size, generator)  # warm-up, as for the tfvae rows
+        seconds, losses = [], []
+        for _ in range(epochs):
+            start = time.perf_counter()
+            losses.append(train_epoch(model, optimizer, x, batch_size, generator))
+            seconds.append(time.perf_counter() - start)
+        result.update(epoch_seconds=seconds, examples_per_s=x.shape[0] / statistics.median(seconds),
+                      final_loss=losses[-1])
+    else:
+        start = time.perf_counter()
+        losses = [train_epoch(model, optimizer, x, batch_size, generator) for _ in range(epochs)]
+        result.update(train_seconds=time.perf_counter() - start, final_loss=losses[-1])
+        test = torch.from_numpy(np.load(spec["test"])).reshape(-1, *IMAGE_SHAPE).contiguous()
+        model.eval()
+        torch.manual_seed(spec["seed"] + 1)
+        start = time.perf_counter()
+        with torch.no_grad():
+            log_likelihood = model.get_nll(test, n_samples=spec["k"], batch_size=100)
+        result.update(nll_nats=-float(log_likelihood), nll_seconds=time.perf_counter() - start,
+                      k=spec["k"], test_examples=int(test.shape[0]))
+    result["self_peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return result
+
+
+if __name__ == "__main__":
+    print(ROW_PREFIX + json.dumps(measure(json.loads(sys.argv[1]))), flush=True)
