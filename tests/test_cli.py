@@ -138,6 +138,7 @@ def test_every_shipped_config_trains_from_the_cli(config, tmp_path):
 
 
 
+@pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it
 def test_tdvae_run_exports_a_rollout_signature(tmp_path):
     import tensorflow as tf
 

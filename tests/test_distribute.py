@@ -268,6 +268,7 @@ def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "checkpoint").is_file()
 
 
+@pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it
 def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER_SCRIPT)
@@ -406,6 +407,7 @@ VQ_SCRIPT = LOGICAL_CPUS + COMMON + textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it
 def test_vq_ema_codebook_under_mirrored_matches_one_device(tmp_path):
     """The EMA codebook statistics are summed over the replicas: two replicas give the one-device codebook."""
     from tfvae import VQVAE
@@ -546,6 +548,7 @@ BATCH_PENALTY_SCRIPT = LOGICAL_CPUS + textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it
 def test_batch_level_penalties_under_mirrored_match_one_device(tmp_path):
     """rho-hat, free bits, the capacity gap and the masked MSE are global-batch statistics on every replica."""
     script = tmp_path / "penalties.py"

@@ -89,6 +89,7 @@ def test_verbose_shows_tensorflow_start_up():
     assert "I0000" in stderr and "oneDNN" in stderr
 
 
+@pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it
 def test_tfvae_train_prints_no_native_lines(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     result = subprocess.run(

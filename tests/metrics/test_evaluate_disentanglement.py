@@ -2,12 +2,15 @@
 
 import json
 
+import pytest
+
 from tfvae.cli import main
 
 TINY = ["--epochs", "1", "--batch-size", "500", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4",
         "--quiet"]
 
 
+@pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it
 def test_scores_land_in_metrics_json(tmp_path, capsys):
     run = tmp_path / "shapes"
     assert main(["train", "beta_vae_shapes", "--out", str(run), *TINY]) == 0

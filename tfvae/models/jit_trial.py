@@ -37,7 +37,7 @@ import keras
 import tensorflow as tf
 
 #: Runs planned to take fewer optimisation steps than this skip the trial.
-TRIAL_MIN_STEPS = 500
+TRIAL_MIN_STEPS = 2000
 
 #: Timed calls of each variant (after one warm-up call that traces and compiles it).
 TRIAL_ROUNDS = 3
