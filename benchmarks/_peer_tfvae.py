@@ -86,13 +86,16 @@ def measure(spec: dict) -> dict:
 
     from benchmarks.run import EpochTimer, build_tfvae
 
-    if spec["row"] == "tfvae-bf16":
+    if spec["row"].endswith("-bf16"):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     keras.utils.set_random_seed(spec["seed"])
     x = np.load(spec["train"])
     data = pipeline(x, spec["batch_size"], spec["seed"])
     model = build_tfvae("mlp")
-    model.compile(optimizer=keras.optimizers.Adam(spec["learning_rate"]))
+    # "-xla": what jit_compile="auto" trains a run of >= 2,000 steps with when its trial picks XLA
+    # (it does for this model at batch 128 on the 2-core CPU: python -m benchmarks.jit_trial)
+    jit = {"jit_compile": True} if "-xla" in spec["row"] else {}
+    model.compile(optimizer=keras.optimizers.Adam(spec["learning_rate"]), **jit)
     timer = EpochTimer()
     epochs = spec["epochs"]
     result = {"row": spec["row"], "tensorflow": tf.__version__, "keras": keras.__version__,

@@ -29,6 +29,10 @@ spell of this shared machine hits every row alike:
   batch as :func:`tfvae.data.load_dataset` does (``benchmarks/_peer_tfvae.py``);
 - ``tfvae-bf16``: the same after
   ``keras.mixed_precision.set_global_policy("mixed_bfloat16")``;
+- ``tfvae-xla`` / ``tfvae-xla-bf16`` (not in the default ``--rows``):
+  ``compile(jit_compile=True)``, what ``jit_compile="auto"`` trains a run of
+  2,000 steps or more with when its timed trial picks XLA, as it does for
+  this model at batch 128 on the 2-core CPU (``python -m benchmarks.jit_trial``);
 - ``pythae-1t`` (not in the default ``--rows``): ``pythae`` with one torch
   thread, for a busy machine (below).
 
@@ -78,7 +82,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PEER_WORKER = Path(__file__).resolve().parent / "_peer_pythae.py"
 ROW_PREFIX = "ROW "
-ROWS = ("pythae", "tfvae", "tfvae-bf16", "pythae-1t")
+ROWS = ("pythae", "tfvae", "tfvae-bf16", "pythae-1t", "tfvae-xla", "tfvae-xla-bf16")
 DEFAULT_ROWS = ROWS[:3]
 DEFAULT_PEER_VENV = "/tmp/peer-venv/bin/python"
 FASHION_MNIST = "idx:/usr/share/datasets/fashion-mnist"
