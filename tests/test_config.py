@@ -5,8 +5,14 @@ from pathlib import Path
 import pytest
 
 from tfvae.commands.train import TRAINING_DIRS
+from tfvae.config import (
+    ConfigError,
+    ExperimentConfig,
+    apply_overrides,
+    default_config,
+    load_config,
+)
 from tfvae.data import FASHION_MNIST_IDX_DIR, dataset_info
-from tfvae.config import ConfigError, ExperimentConfig, apply_overrides, default_config, load_config
 from tfvae.runs import build_model
 
 
@@ -115,7 +121,11 @@ def test_model_options_are_checked_against_the_model():
 
 def test_speed_settings_default_to_auto_and_resolve_per_device():
     """train.jit_compile / steps_per_execution default to "auto": XLA only on a GPU/TPU, 32 steps per call everywhere."""
-    from tfvae.performance import has_accelerator, resolve_jit_compile, resolve_steps_per_execution
+    from tfvae.performance import (
+        has_accelerator,
+        resolve_jit_compile,
+        resolve_steps_per_execution,
+    )
 
     config = default_config("vae")
     assert config.train.jit_compile == "auto" and config.train.steps_per_execution == "auto"
