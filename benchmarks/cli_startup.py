@@ -31,7 +31,7 @@ TARGET_S = 1.5
 REFERENCE = "import tensorflow"
 
 
-def _tfvae() -> list[str]:
+def tfvae_command() -> list[str]:
     """The installed console script beside this interpreter, else ``python -m tfvae.cli``."""
     script = Path(sys.executable).with_name("tfvae")
     if script.exists():
@@ -42,7 +42,7 @@ def _tfvae() -> list[str]:
 
 def rows() -> dict[str, tuple[list[str], int]]:
     """Row name -> (command line, expected exit status)."""
-    tfvae = _tfvae()
+    tfvae = tfvae_command()
     return {
         "python -c pass": ([sys.executable, "-c", "pass"], 0),
         REFERENCE: ([sys.executable, "-c", "import tensorflow"], 0),

@@ -35,6 +35,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfvae.models.base as base
+from benchmarks.interleaved import plain_train_step
 from tfvae.models import VAE
 
 
@@ -74,14 +75,8 @@ def variants(batch: tf.Tensor, steps: int, jit_compile: bool) -> dict[str, calla
                         ("guard-no-gradient-check", _terms_only), ("plain", None)):
         model = _model(int(batch.shape[0]))
         if name == "plain":
-            def one(model=model):
-                with tf.GradientTape() as tape:
-                    terms = model.loss_terms(batch, training=True)
-                    loss = tf.reduce_mean(terms["loss"])
-                gradients = tape.gradient(loss, model.trainable_variables)
-                model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
-                model.steps_done.assign_add(1)
-                model.update_term_trackers(terms, model.batch_size_of(batch))
+            def one(train_step=plain_train_step(model)):
+                train_step(batch)
         else:
             def one(model=model):
                 base.gradient_step(model, model.optimizer, batch)

@@ -26,23 +26,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
+from benchmarks.cli_startup import tfvae_command as _tfvae
+
 TOLERANCE_NATS = 0.5
-
-
-def _tfvae() -> list[str]:
-    """The installed console script beside this interpreter, else ``python -m tfvae.cli``."""
-    script = Path(sys.executable).with_name("tfvae")
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("tfvae")
-    return [found] if found else [sys.executable, "-m", "tfvae.cli"]
 
 
 def train_one(config: str, precision: str, seed: int, epochs: int | None, out: Path, evaluate: bool,

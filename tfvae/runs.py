@@ -36,6 +36,11 @@ Faults (see README, "Reliability"):
 - weights that are not finite are never checkpointed (and a NaN step under
   ``train.on_nonfinite = "stop"`` stops the run before its epoch ends).
 
+This module is over 600 lines because it still does six jobs (building,
+the run directory, checkpoints, the training driver, pictures, loading); it
+is to become the package ``tfvae/experiment/`` (issue 21) rather than be
+split piecemeal.
+
 Under ``train.strategy = "multi_worker"`` every worker runs :func:`train` with
 the same config and ``out``; only the chief writes the run directory (the
 others save their checkpoints to a temporary directory they delete at once).

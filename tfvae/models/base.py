@@ -8,7 +8,6 @@ import math
 import warnings
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from tfvae.config import NONFINITE_MODES
@@ -467,23 +466,8 @@ class GenerativeModel(keras.Model):
             return
         from tfvae.models import jit_trial
 
-        bound = inspect.signature(keras.Model.fit).bind_partial(self, x, *args, **kwargs).arguments
-        epochs, initial_epoch = int(bound.get("epochs", 1)), int(bound.get("initial_epoch", 0))
-        if isinstance(x, tf.data.Dataset):
-            spec, batch_size = x.element_spec, jit_trial.batch_size_of(x)
-            steps = jit_trial.planned_steps(x, epochs, initial_epoch)
-            if bound.get("steps_per_epoch") is not None:
-                steps = int(bound["steps_per_epoch"]) * max(epochs - initial_epoch, 0)
-        elif isinstance(x, (np.ndarray, tf.Tensor)):
-            batch_size = int(bound.get("batch_size") or 32)
-            spec = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
-            steps = -(-int(x.shape[0]) // batch_size) * max(epochs - initial_epoch, 0)
-        else:  # generators, dicts of arrays: Keras' own rule
-            return
-        fallback = bool(self.jit_compile)
-        chosen = jit_trial.decide(self, self.optimizer, spec, batch_size, steps, int(self.steps_per_execution), mode,
-                                  fallback, verbose=int(bound.get("verbose", 1) not in (0, "0")))
-        if chosen != bool(self.jit_compile):
+        chosen = jit_trial.decide_for_fit(self, x, args, kwargs, mode)
+        if chosen is not None and chosen != bool(self.jit_compile):
             self.jit_compile = chosen
             self.train_function = self.test_function = self.predict_function = None
 

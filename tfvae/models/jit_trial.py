@@ -29,11 +29,13 @@ Shorter runs (tests, smoke runs) skip the trial and keep the static rule of
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import time
 from collections.abc import Hashable
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 #: Runs planned to take fewer optimisation steps than this skip the trial.
@@ -107,6 +109,25 @@ def decide(model: keras.Model, optimizer: keras.optimizers.Optimizer, element_sp
     if verbose:
         print(trial.describe())
     return trial.jit_compile
+
+
+def decide_for_fit(model: keras.Model, x, args: tuple, kwargs: dict, on_nonfinite: str) -> bool | None:
+    """:func:`decide` for ``model.fit(x, *args, **kwargs)``; None for input it cannot read (generators, dicts)."""
+    bound = inspect.signature(keras.Model.fit).bind_partial(model, x, *args, **kwargs).arguments
+    epochs, initial_epoch = int(bound.get("epochs", 1)), int(bound.get("initial_epoch", 0))
+    if isinstance(x, tf.data.Dataset):
+        spec, batch_size = x.element_spec, batch_size_of(x)
+        steps = planned_steps(x, epochs, initial_epoch)
+        if bound.get("steps_per_epoch") is not None:
+            steps = int(bound["steps_per_epoch"]) * max(epochs - initial_epoch, 0)
+    elif isinstance(x, (np.ndarray, tf.Tensor)):
+        batch_size = int(bound.get("batch_size") or 32)
+        spec = tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype))
+        steps = -(-int(x.shape[0]) // batch_size) * max(epochs - initial_epoch, 0)
+    else:
+        return None
+    return decide(model, model.optimizer, spec, batch_size, steps, int(model.steps_per_execution), on_nonfinite,
+                  bool(model.jit_compile), verbose=int(bound.get("verbose", 1) not in (0, "0")))
 
 
 def planned_steps(dataset: tf.data.Dataset, epochs: int, initial_epoch: int = 0) -> int | None:
