@@ -22,6 +22,21 @@ References:
 """
 
 from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, prior_distribution
+from tfvae.metrics.disentanglement import (
+    BetaVAEScore,
+    DCIScore,
+    FactorVAEScore,
+    GroundTruthData,
+    MIGScore,
+    beta_vae_score,
+    beta_vae_score_from_features,
+    dci_from_codes,
+    dci_score,
+    factor_vae_score,
+    factor_vae_score_from_codes,
+    mig_from_codes,
+    mig_score,
+)
 from tfvae.metrics.evaluation import Evaluation, evaluate_model
 from tfvae.metrics.latent import (
     ACTIVE_UNIT_THRESHOLD,
@@ -39,22 +54,6 @@ from tfvae.metrics.likelihood import (
     iwae_log_likelihood,
     log_importance_weights,
     reconstruction_errors,
-)
-
-from tfvae.metrics.disentanglement import (
-    BetaVAEScore,
-    DCIScore,
-    FactorVAEScore,
-    GroundTruthData,
-    MIGScore,
-    beta_vae_score,
-    beta_vae_score_from_features,
-    dci_from_codes,
-    dci_score,
-    factor_vae_score,
-    factor_vae_score_from_codes,
-    mig_from_codes,
-    mig_score,
 )
 
 __all__ = [
