@@ -11,7 +11,11 @@ latent_dim=16, reconstruction_loss="bce")`` and our own
 ``BaseEncoder``/``BaseDecoder`` of tfvae's MLP sizes: encoder 784-512-256,
 two linear heads for the mean and the log-variance of the 16-d diagonal
 Gaussian; decoder 16-256-512-784 with a sigmoid (pythae's ``bce`` loss takes
-probabilities). Training is a plain torch loop doing per step what
+probabilities). With ``"architecture": "conv"`` the sizes of ``VAE.conv``:
+two 3x3 stride-2 convolutions (32, 64 channels, ReLU), a 256-unit dense
+layer, the two heads; decoder 16-256-(7*7*64), two 3x3 stride-2 transposed
+convolutions (64, 32 channels, ReLU) and a 3x3 convolution to one channel
+with a sigmoid. Training is a plain torch loop doing per step what
 ``pythae.trainers.BaseTrainer.train_step`` does (``model(inputs)``, then
 ``zero_grad``, ``loss.backward()``, ``optimizer.step()``, ``loss.item()``),
 without its ``DataLoader``/collate and callbacks: the data is one float32
@@ -79,8 +83,57 @@ class Decoder(BaseDecoder):
         return ModelOutput(reconstruction=self.body(z).reshape(-1, *IMAGE_SHAPE))
 
 
-def build_model(latent_dim: int = 16) -> VAE:
+class ConvEncoder(BaseEncoder):
+    """(1, 28, 28) -> conv 32, conv 64 (3x3, stride 2, ReLU) -> dense 256 -> (mean, log-variance)."""
+
+    def __init__(self, latent_dim: int, filters=(32, 64), hidden_units=(256,)):
+        BaseEncoder.__init__(self)
+        layers, channels = [], IMAGE_SHAPE[0]
+        for width in filters:
+            layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.ReLU()]
+            channels = width
+        layers.append(nn.Flatten())
+        width = channels * (IMAGE_SHAPE[1] // 2 ** len(filters)) * (IMAGE_SHAPE[2] // 2 ** len(filters))
+        for units in hidden_units:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        self.body = nn.Sequential(*layers)
+        self.mean = nn.Linear(width, latent_dim)
+        self.log_var = nn.Linear(width, latent_dim)
+
+    def forward(self, x):
+        h = self.body(x)
+        return ModelOutput(embedding=self.mean(h), log_covariance=self.log_var(h))
+
+
+class ConvDecoder(BaseDecoder):
+    """z -> dense 256 -> dense 7*7*64 -> transposed conv 64, 32 (stride 2) -> conv to 1 channel, sigmoid."""
+
+    def __init__(self, latent_dim: int, filters=(64, 32), hidden_units=(256,)):
+        BaseDecoder.__init__(self)
+        side = IMAGE_SHAPE[1] // 2 ** len(filters)
+        self.base_shape = (filters[0], side, side)
+        layers, width = [], latent_dim
+        for units in hidden_units:
+            layers += [nn.Linear(width, units), nn.ReLU()]
+            width = units
+        layers += [nn.Linear(width, int(np.prod(self.base_shape))), nn.ReLU()]
+        self.dense = nn.Sequential(*layers)
+        convs, channels = [], filters[0]
+        for out in filters:
+            convs += [nn.ConvTranspose2d(channels, out, 3, stride=2, padding=1, output_padding=1), nn.ReLU()]
+            channels = out
+        convs += [nn.Conv2d(channels, IMAGE_SHAPE[0], 3, padding=1), nn.Sigmoid()]
+        self.convs = nn.Sequential(*convs)
+
+    def forward(self, z):
+        return ModelOutput(reconstruction=self.convs(self.dense(z).reshape(-1, *self.base_shape)))
+
+
+def build_model(latent_dim: int = 16, architecture: str = "mlp") -> VAE:
     config = VAEConfig(input_dim=IMAGE_SHAPE, latent_dim=latent_dim, reconstruction_loss="bce")
+    if architecture == "conv":
+        return VAE(config, encoder=ConvEncoder(latent_dim), decoder=ConvDecoder(latent_dim))
     return VAE(config, encoder=Encoder(latent_dim), decoder=Decoder(latent_dim))
 
 
@@ -105,10 +158,10 @@ def measure(spec: dict) -> dict:
     torch.manual_seed(spec["seed"])
     generator = torch.Generator().manual_seed(spec["seed"])
     x = torch.from_numpy(np.load(spec["train"])).reshape(-1, *IMAGE_SHAPE).contiguous()
-    model = build_model(spec["latent_dim"])
+    model = build_model(spec["latent_dim"], spec.get("architecture", "mlp"))
     optimizer = torch.optim.Adam(model.parameters(), lr=spec["learning_rate"])
     batch_size, epochs = spec["batch_size"], spec["epochs"]
-    result = {"row": spec["row"], "torch": torch.__version__, "pythae": getattr(pythae, "__version__", "0.1.2"),
+    result = {"row": spec["row"], "architecture": spec.get("architecture", "mlp"), "torch": torch.__version__, "pythae": getattr(pythae, "__version__", "0.1.2"),
               "threads": torch.get_num_threads(), "examples": int(x.shape[0])}
     if spec["mode"] == "speed":
         train_epoch(model, optimizer, x, batch_size, generator)  # warm-up, as for the tfvae rows

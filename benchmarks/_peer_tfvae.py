@@ -16,7 +16,8 @@ last stdout line. Modes:
   tfvae's defaults and ``keras.optimizers.Adam(1e-3)`` (row ``tfvae``), or
   the same under ``keras.mixed_precision.set_global_policy("mixed_bfloat16")``
   set before building (row ``tfvae-bf16``); ``fit`` on :func:`pipeline`, one
-  warm-up epoch, then ``epochs`` timed ones.
+  warm-up epoch, then ``epochs`` timed ones. ``"architecture": "conv"``:
+  ``VAE.conv`` (two stride-2 convolutions of 32 and 64 channels, dense 256).
 - ``quality``: the same, ``epochs`` epochs, then the test NLL by
   :func:`tfvae.metrics.likelihood.iwae_log_likelihood` with ``k`` samples.
 """
@@ -91,14 +92,14 @@ def measure(spec: dict) -> dict:
     keras.utils.set_random_seed(spec["seed"])
     x = np.load(spec["train"])
     data = pipeline(x, spec["batch_size"], spec["seed"])
-    model = build_tfvae("mlp")
+    model = build_tfvae(spec.get("architecture", "mlp"))
     # "-xla": what jit_compile="auto" trains a run of >= 2,000 steps with when its trial picks XLA
     # (it does for this model at batch 128 on the 2-core CPU: python -m benchmarks.jit_trial)
     jit = {"jit_compile": True} if "-xla" in spec["row"] else {}
     model.compile(optimizer=keras.optimizers.Adam(spec["learning_rate"]), **jit)
     timer = EpochTimer()
     epochs = spec["epochs"]
-    result = {"row": spec["row"], "tensorflow": tf.__version__, "keras": keras.__version__,
+    result = {"row": spec["row"], "architecture": spec.get("architecture", "mlp"), "tensorflow": tf.__version__, "keras": keras.__version__,
               "policy": keras.mixed_precision.global_policy().name, "examples": int(len(x)),
               "steps_per_execution": int(model.steps_per_execution), "jit_compile": bool(model.jit_compile)}
     if spec["mode"] == "speed":

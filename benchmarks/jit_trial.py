@@ -2,9 +2,11 @@
 
 For each case (model, batch size) this script, in one process:
 
-1. runs :func:`tfvae.models.jit_trial.run_jit_trial` on a fresh tfvae model
-   (what ``fit`` does for a run of at least ``TRIAL_MIN_STEPS`` steps) and
-   records its choice, its per-step times and its cost in seconds;
+1. trains a fresh tfvae model with ``fit`` and ``jit_compile="auto"`` until
+   its trial has decided (what ``fit`` does in the first calls of a run of
+   at least ``TRIAL_MIN_STEPS`` steps: both variants alternated on the
+   run's real batches) and records its choice, its per-step times and its
+   cost in seconds;
 2. trains two more copies with ``fit``, one with ``jit_compile=True`` and
    one with ``False``, their epochs interleaved for ``--rounds`` rounds, and
    reports each one's median examples/s;
@@ -35,12 +37,19 @@ from tfvae.models import jit_trial
 DEFAULT_CASES = ("mlp:128", "mlp:1024", "conv:128")
 
 
+class _StopWhenDecided(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = self.model.jit_trial is not None
+
+
 def measure_case(architecture: str, batch_size: int, examples: int, rounds: int) -> dict:
     data = training_data(examples, batch_size)
     probe = build_tfvae(architecture)
-    probe.compile(optimizer=keras.optimizers.Adam(1e-3))
-    batch = jit_trial.trial_batch(data.element_spec, batch_size)
-    trial = jit_trial.run_jit_trial(probe, probe.optimizer, batch, int(probe.steps_per_execution), "stop")
+    probe.compile(optimizer=keras.optimizers.Adam(1e-3))  # jit_compile="auto"
+    jit_trial._CACHE.clear()
+    jit_trial.TRIAL_MIN_STEPS = 0  # the trial on this short run, as on a long one
+    probe.fit(data, epochs=1000, verbose=0, callbacks=[_StopWhenDecided()])
+    trial = probe.jit_trial
 
     models = {}
     for jit in (False, True):

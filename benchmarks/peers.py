@@ -46,6 +46,11 @@ threads suffer more than TensorFlow's pool when other jobs take the cores
 (on 2 busy cores a 2-thread torch matmul ran slower than a 1-thread one), so
 compare rounds run on a quiet machine, or try ``--threads 1``.
 
+``--architecture conv`` trains the conv VAE of ``tfvae.VAE.conv`` instead on both
+sides (``benchmarks/_peer_pythae.py`` rebuilds its layers in torch: two 3x3
+stride-2 convolutions of 32 and 64 channels, a 256-unit dense layer, the
+mirrored transposed convolutions).
+
 ``--quality`` is the equal-budget comparison instead: both trained on the
 same ``--quality-examples`` (4,000) images for ``--quality-epochs`` (30)
 epochs, then the test NLL of both, in nats, on the same ``--test-examples``
@@ -56,6 +61,7 @@ samples, pythae's ``VAE.get_nll`` and tfvae's
     python -m benchmarks.peers                      # 4 rounds, batch 128
     python -m benchmarks.peers --batch-size 1024 --json benchmarks/results/peers.json
     python -m benchmarks.peers --quality
+    python -m benchmarks.peers --architecture conv --examples 4000   # the conv VAE of VAE.conv on both sides
 
 The peer lives in its own Python (``--peer-python``; default: the
 environment variable ``TFVAE_PEER_PYTHON``, else ``/tmp/peer-venv/bin/python``
@@ -175,7 +181,7 @@ def run_row(row: str, spec: dict, peer_python: str | None = None) -> dict:
 def base_spec(args, folder: str, mode: str, epochs: int) -> dict:
     return {"mode": mode, "train": os.path.join(folder, "train.npy"), "test": os.path.join(folder, "test.npy"),
             "epochs": epochs, "batch_size": args.batch_size, "threads": args.threads, "seed": args.seed,
-            "learning_rate": 1e-3, "latent_dim": 16, "k": args.k}
+            "learning_rate": 1e-3, "latent_dim": 16, "k": args.k, "architecture": args.architecture}
 
 
 def speed(args, folder: str, rows: list[str], peer_python: str) -> dict:
@@ -239,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per process (after one warm-up)")
     parser.add_argument("--examples", type=int, default=20000, help="training images per epoch")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--architecture", choices=("mlp", "conv"), default="mlp",
+                        help="the MLP VAE, or the conv VAE of VAE.conv on both sides")
     parser.add_argument("--rows", default=",".join(DEFAULT_ROWS), help=f"comma-separated, from {', '.join(ROWS)}")
     parser.add_argument("--threads", type=int, default=default_threads(),
                         help="torch threads (default: the CPUs TensorFlow uses here, %(default)s)")
@@ -270,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = args.quality_examples if args.quality else args.examples
     with tempfile.TemporaryDirectory(prefix="tfvae-peers-") as folder:
         data = prepare_data(folder, args.data, examples, args.test_examples, args.seed)
-        print(f"data: {args.data}, train {data['train_shape']}, test {data['test_shape']}; batch {args.batch_size}; "
+        print(f"data: {args.data}, train {data['train_shape']}, test {data['test_shape']}; {args.architecture} VAE; "
+              f"batch {args.batch_size}; "
               f"torch threads {args.threads}; peer Python {peer_python}", flush=True)
         if args.quality:
             report = {"quality": quality(args, folder, peer_python)}
@@ -285,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": f"{platform.machine()} x{os.cpu_count()}",
             "data": args.data, "examples": examples, "batch_size": args.batch_size, "threads": args.threads,
+            "architecture": args.architecture,
             "peer_python": peer_python, **report,
         }, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -199,8 +199,8 @@ def train_loop(
       batch_size: batch size when ``data`` is an array.
       steps_per_execution: optimisation steps per ``tf.function`` call;
         ``"auto"``: 32 (:mod:`tfvae.performance`).
-      jit_compile: compile each step with XLA; ``"auto"``: decided by a
-        timed trial of both on this model, batch and device for a run of at
+      jit_compile: compile each step with XLA; ``"auto"``: the first calls
+        time both on the run's batches and keep the faster for a run of at
         least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS` steps (the
         result is ``model.jit_trial``), else on with a GPU/TPU and off on a
         CPU; off under a strategy.
@@ -239,24 +239,37 @@ def train_loop(
     _check_jit(strategy, jit_compile)
     optimizer = _prepare_optimizer(model, optimizer, strategy)
     dataset = _as_dataset(data, batch_size)
-    if requested == AUTO and strategy is None:  # a timed trial of both for a long enough run
+    pending = None
+    if requested == AUTO and strategy is None:  # a long enough run times both (tfvae.models.jit_trial)
         jit_compile = jit_trial.decide(
             model, optimizer, dataset.element_spec, jit_trial.batch_size_of(dataset, batch_size),
             jit_trial.planned_steps(dataset, epochs, initial_epoch), int(steps_per_execution), mode, jit_compile,
             verbose,
         )
+        if isinstance(jit_compile, jit_trial.PendingTrial):
+            pending, jit_compile = jit_compile, jit_compile.fallback
 
-    def make_train_runner():
+    def train_runner(jit: bool):
         def step(batch):
             gradient_step(model, optimizer, batch, on_nonfinite=mode)  # records the terms in the trackers
 
-        return _make_runner(tf.function(step, jit_compile=jit_compile), int(steps_per_execution), strategy, model)
+        key = ("train", optimizer, int(steps_per_execution), jit, id(strategy), mode)
+        return _cached_runner(
+            model, key, lambda: _make_runner(tf.function(step, jit_compile=jit), int(steps_per_execution), strategy, model)
+        )
 
-    key = ("train", optimizer, int(steps_per_execution), bool(jit_compile), id(strategy), mode)
-    runner = _cached_runner(model, key, make_train_runner)
-    evaluator = (
-        _evaluation_runner(model, int(steps_per_execution), jit_compile, strategy) if validation_data is not None else None
-    )
+    if pending is None:
+        runner = train_runner(bool(jit_compile))
+    else:
+        def decided(trial: jit_trial.JitTrial) -> None:
+            model.jit_trial = trial
+
+        runner = pending.alternate({jit: train_runner(jit) for jit in (False, True)}, lambda ran: int(ran[0]), decided)
+
+    def evaluator():  # compiled as the trial chose, once it has
+        jit = model.jit_trial.jit_compile if pending is not None and model.jit_trial is not None else jit_compile
+        return _evaluation_runner(model, int(steps_per_execution), jit, strategy)
+
     history: dict[str, list[float]] = {}
     hooks = keras.callbacks.CallbackList([*(callbacks or []), NonFiniteGuard(mode, optimizer)], model=model)
     model.stop_training = False
@@ -265,8 +278,8 @@ def train_loop(
         hooks.on_epoch_begin(epoch)
         title = f"Epoch {epoch + 1}/{epochs}"
         results = _run_epoch(model, dataset, runner, title, verbose, strategy, epoch)
-        if evaluator is not None:
-            val = _run_epoch(model, _as_dataset(validation_data, batch_size), evaluator, None, 0, strategy)
+        if validation_data is not None:
+            val = _run_epoch(model, _as_dataset(validation_data, batch_size), evaluator(), None, 0, strategy)
             results.update({f"val_{k}": v for k, v in val.items()})
             if verbose:
                 print("  " + "  ".join(f"val_{k}: {v:.4f}" for k, v in val.items()))

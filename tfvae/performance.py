@@ -29,7 +29,8 @@ Batch-level callbacks then run once per 32 steps (Keras' rule for
 "trial": as these figures show, whether XLA pays off depends on the model,
 the batch and the device, so a run of at least
 :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS` steps first times its own
-step both ways and keeps the faster (:mod:`tfvae.models.jit_trial`); the
+step both ways, alternating its first calls on its real batches, and keeps
+the faster (:mod:`tfvae.models.jit_trial`); the
 rule in the table is for shorter runs, and what :func:`resolve_jit_compile`
 returns before the trial.
 """
@@ -144,7 +145,7 @@ def resolve_precision(value: str) -> str:
     on other systems the CPU is taken not to). Anywhere else (a GPU older than
     Ampere, a CPU without them) it is ``"float32"``. It is resolved once, when
     training is set up, the same way under a ``tf.distribute`` strategy;
-    :func:`tfvae.runs.train` records the policy it picked in the run's
+    :func:`tfvae.experiment.train` records the policy it picked in the run's
     ``summary.json`` (``"precision"``). Heads, log-probabilities, KL terms and
     losses stay float32 under either mixed policy.
 

@@ -408,9 +408,9 @@ class GenerativeModel(keras.Model):
 
         Args:
           optimizer: a Keras optimizer or its name.
-          jit_compile: XLA for the training step; ``"auto"``: decided by a
-            short timed trial of both on this model, batch and device when
-            ``fit`` runs at least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS`
+          jit_compile: XLA for the training step; ``"auto"``: the first calls
+            of ``fit`` time both on the run's batches and keep the faster when
+            it runs at least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS`
             steps (:mod:`tfvae.models.jit_trial`; the result is
             ``model.jit_trial``), else on with a GPU or TPU and off on a CPU;
             always off under a ``tf.distribute`` strategy.
@@ -461,15 +461,36 @@ class GenerativeModel(keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def _decide_jit_compile(self, x, args, kwargs, mode: str) -> None:
-        """Resolve ``jit_compile="auto"`` by a trial before ``fit`` traces its step (:mod:`tfvae.models.jit_trial`)."""
+        """Resolve ``jit_compile="auto"`` before ``fit`` traces its step (:mod:`tfvae.models.jit_trial`)."""
+        self._pending_jit_trial = None
         if getattr(self, "_jit_requested", None) != AUTO or is_distributed(self.distribute_strategy):
             return
         from tfvae.models import jit_trial
 
         chosen = jit_trial.decide_for_fit(self, x, args, kwargs, mode)
+        if isinstance(chosen, jit_trial.PendingTrial):  # the first calls time both (make_train_function)
+            self._pending_jit_trial, chosen = chosen, None
+            self.train_function = None
         if chosen is not None and chosen != bool(self.jit_compile):
             self.jit_compile = chosen
             self.train_function = self.test_function = self.predict_function = None
+
+    def make_train_function(self, force=False):
+        """Keras' ``train_function``; both ways, alternated, while a ``jit_compile="auto"`` trial is due."""
+        pending = getattr(self, "_pending_jit_trial", None)
+        if pending is None or (self.train_function is not None and not force):
+            return super().make_train_function(force)
+        from tfvae.models import jit_trial
+
+        self._pending_jit_trial = None
+        keras_make = super().make_train_function
+
+        def compiled():
+            keras_make(force=True)
+            return self.train_function
+
+        self.train_function = jit_trial.alternating_train_function(self, pending, compiled)
+        return self.train_function
 
     def evaluate(self, x=None, *args, **kwargs):
         """Keras ``evaluate`` (not under ``MultiWorkerMirroredStrategy``: use ``tfvae.loops.evaluate_loop``).

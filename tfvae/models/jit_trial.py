@@ -1,29 +1,35 @@
-"""``jit_compile="auto"``: XLA or not, decided by timing both on the model itself.
+"""``jit_compile="auto"``: XLA or not, decided by timing both on the run's own first batches.
 
 Whether XLA pays off depends on the model, the batch and the device: on the
 2-core CPU of ``benchmarks/RESULTS.md`` it ran the MLP VAE 1.2-1.6x faster at
 batch 128 but 0.77-0.91x at batch 1024 and 0.25-0.73x on every conv VAE row;
 on an H100 it won on every row. A fixed rule gets some of these wrong, so a
-training run of at least :data:`TRIAL_MIN_STEPS` steps first times the
-model's real training step both ways (:func:`run_jit_trial`) and keeps the
-faster. The trial:
+training run of at least :data:`TRIAL_MIN_STEPS` steps times both during its
+first calls and keeps the faster (:class:`AlternatingTrial`):
 
-- compiles the step with and without XLA (the same :func:`gradient_step`
-  both drivers run, ``steps_per_execution`` steps per call as in training)
-  on a batch of the training data's shape and dtype (synthetic values, so
-  the data's own iterators, and with them the run's data order, are
-  untouched);
-- times ``rounds`` calls of each, alternated, and compares the best time
-  per step of each;
-- puts every variable it moved (weights, optimizer slots and iterations,
-  the model's random state and step counter, the term trackers) back as it
-  was, so training proceeds exactly as if no trial had run;
-- is cached per model class, model config, batch shape, device and step
-  settings for the life of the process (:func:`cached_trial`), so a run that
-  trains in several calls (one epoch at a time, resuming) pays it once.
+- the training function is compiled with and without XLA (Keras' own
+  ``train_function`` for ``fit``, the loop's runner for
+  :func:`tfvae.loops.train_loop`), and the run's first calls alternate
+  between the two on the run's real batches, through its real input
+  pipeline: every trial call is a real training step, so the trial costs
+  only the extra compilation and the slower variant's few calls, and the
+  data order is the run's own;
+- after one untimed call of each (tracing, compiling), each variant is timed
+  for at least :data:`TRIAL_CALLS` calls and :data:`TRIAL_MIN_SECONDS`;
+  the variant with the lower median time per step is kept for the rest of
+  the run;
+- the choice is cached per model class, model config, batch shape, device
+  and step settings for the life of the process (a second run of the same
+  model pays nothing), printed as one line, kept as ``model.jit_trial`` and
+  written to a run's ``summary.json``.
 
-Shorter runs (tests, smoke runs) skip the trial and keep the static rule of
+The two variants compute the same step (tfvae's random draws are the same
+under XLA, see :mod:`tfvae.random`), so a run with the trial ends where a run
+given the chosen value explicitly ends, to float tolerance. Shorter runs
+(tests, smoke runs) skip the trial and keep the static rule of
 :func:`tfvae.performance.resolve_jit_compile` (XLA on an accelerator only).
+A variant that fails to compile with XLA loses; its failed call may have
+taken the batch it was given (the trial's only effect on the data).
 """
 
 from __future__ import annotations
@@ -31,8 +37,10 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import statistics
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 import keras
 import numpy as np
@@ -41,8 +49,14 @@ import tensorflow as tf
 #: Runs planned to take fewer optimisation steps than this skip the trial.
 TRIAL_MIN_STEPS = 2000
 
-#: Timed calls of each variant (after one warm-up call that traces and compiles it).
-TRIAL_ROUNDS = 3
+#: Timed calls of each variant at least (after one untimed call that traces and compiles it).
+TRIAL_CALLS = 5
+
+#: Seconds of timed calls of each variant at least (calls of one short step are noisy).
+TRIAL_MIN_SECONDS = 0.5
+
+#: The trial decides after this many timed calls of each variant whatever their total time.
+TRIAL_MAX_CALLS = 100
 
 _CACHE: dict[Hashable, JitTrial] = {}
 
@@ -53,42 +67,168 @@ class JitTrial:
 
     Attributes:
       jit_compile: the choice (True: XLA).
-      xla_step_s: best seconds per optimisation step with XLA.
-      graph_step_s: best seconds per optimisation step without XLA.
-      cost_s: wall seconds the trial took (both compilations included).
+      xla_step_s: median seconds per optimisation step with XLA (inf: it did not compile).
+      graph_step_s: median seconds per optimisation step without XLA.
+      cost_s: seconds the trial added to the run: its calls' wall time less
+        what a run given the choice would have spent on the same steps (the
+        chosen variant's own first, compiling call and its median time per
+        step for the others): the other variant's compilation and its
+        slower steps.
+      calls: timed calls of each variant.
       cached: the choice came from an earlier trial of the same model
         config, batch shape, device and step settings in this process.
+      xla_error: why XLA did not compile, when it did not.
     """
 
     jit_compile: bool
     xla_step_s: float
     graph_step_s: float
     cost_s: float
+    calls: int = 0
     cached: bool = False
+    xla_error: str | None = None
 
     @property
     def speedup(self) -> float:
-        """How many times faster XLA ran than the plain graph (below 1: slower)."""
+        """How many times faster XLA ran than the plain graph (below 1: slower; nan: not both timed)."""
+        if not (np.isfinite(self.graph_step_s) and np.isfinite(self.xla_step_s)):
+            return float("nan")
         return self.graph_step_s / self.xla_step_s
 
-    def as_dict(self) -> dict[str, float | bool]:
-        return {"jit_compile": self.jit_compile, "xla_step_s": round(self.xla_step_s, 6),
-                "graph_step_s": round(self.graph_step_s, 6), "xla_speedup": round(self.speedup, 3),
-                "trial_cost_s": round(self.cost_s, 2), "cached": self.cached}
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready figures (a time or ratio that could not be measured is None)."""
+
+        def number(value: float, digits: int) -> float | None:
+            return round(value, digits) if np.isfinite(value) else None
+
+        return {"jit_compile": self.jit_compile, "xla_step_s": number(self.xla_step_s, 6),
+                "graph_step_s": number(self.graph_step_s, 6), "xla_speedup": number(self.speedup, 3),
+                "trial_cost_s": round(self.cost_s, 2), "timed_calls": self.calls, "cached": self.cached,
+                **({"xla_error": self.xla_error} if self.xla_error else {})}
 
     def describe(self) -> str:
         """One line for a progress log."""
         chosen = "XLA on" if self.jit_compile else "XLA off"
+        if self.xla_error:
+            return f"jit_compile='auto': XLA off (the step does not compile with XLA: {self.xla_error})"
         return (f"jit_compile='auto': {chosen} (XLA ran the step {self.speedup:.2f}x the speed of the plain graph; "
-                + ("decided by an earlier trial)" if self.cached else f"trial took {self.cost_s:.1f} s)"))
+                + ("decided by an earlier trial)" if self.cached else f"the trial cost {self.cost_s:.1f} s)"))
+
+
+@dataclasses.dataclass(frozen=True)
+class PendingTrial:
+    """A trial the run's first calls are to make (:func:`decide` found no cached choice).
+
+    Attributes:
+      key: the cache key of the decision.
+      fallback: the value to use before the trial decides (the static rule).
+      verbose: print the decision.
+    """
+
+    key: Hashable
+    fallback: bool
+    verbose: bool
+
+    def alternate(self, variants: dict[bool, Callable], steps_of: Callable[[Any], int],
+                  on_decided: Callable[[JitTrial], None]) -> AlternatingTrial:
+        """An :class:`AlternatingTrial` between ``variants`` that caches and reports its decision."""
+
+        def decided(trial: JitTrial) -> None:
+            _CACHE[self.key] = trial
+            on_decided(trial)
+            if self.verbose:
+                print("\n" + trial.describe(), flush=True)  # below the progress bar's current line
+
+        return AlternatingTrial(variants, steps_of, decided)
+
+
+class AlternatingTrial:
+    """Call one of two compiled variants of a training function, alternated, until their timing decides.
+
+    Args:
+      variants: ``{False: plain graph, True: XLA}``, callables taking the
+        same arguments (an iterator) and returning the same result.
+      steps_of: the optimisation steps a call ran, from its result (0: none,
+        e.g. at the end of an epoch).
+      on_decided: called once with the :class:`JitTrial` when the trial
+        decides; from then on every call goes to the chosen variant.
+    """
+
+    def __init__(self, variants: dict[bool, Callable], steps_of: Callable[[Any], int],
+                 on_decided: Callable[[JitTrial], None]):
+        self.variants = dict(variants)
+        self.steps_of = steps_of
+        self.on_decided = on_decided
+        self.decision: JitTrial | None = None
+        self._per_step: dict[bool, list[float]] = {False: [], True: []}
+        self._timed_s: dict[bool, float] = {False: 0.0, True: 0.0}
+        self._warm: dict[bool, tuple[float, int]] = {}  # the untimed first call of each: seconds, steps
+        self._wall_s = 0.0
+        self._steps = 0
+        self._xla_error: str | None = None
+
+    def __call__(self, *args):
+        if self.decision is not None:
+            return self.variants[self.decision.jit_compile](*args)
+        jit = self._next()
+        started = time.perf_counter()
+        try:
+            result = self.variants[jit](*args)
+        except (tf.errors.OpError, ValueError, NotImplementedError) as error:
+            if not jit or jit in self._warm:
+                raise
+            self._xla_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:200]}"
+            self._wall_s += time.perf_counter() - started
+            self._decide()
+            return self(*args)
+        steps = int(self.steps_of(result))  # reading the result waits for the device
+        elapsed = time.perf_counter() - started
+        self._wall_s += elapsed
+        self._steps += steps
+        if jit not in self._warm:
+            self._warm[jit] = (elapsed, steps)
+        elif steps > 0:
+            self._per_step[jit].append(elapsed / steps)
+            self._timed_s[jit] += elapsed
+        if self._enough():
+            self._decide()
+        return result
+
+    def _next(self) -> bool:
+        """The plain graph first, then XLA, then whichever has fewer timed calls (ties: alternate)."""
+        for jit in (False, True):
+            if jit not in self._warm:
+                return jit
+        graph, xla = len(self._per_step[False]), len(self._per_step[True])
+        return graph > xla or (graph == xla and (graph + xla) % 2 == 1)
+
+    def _enough(self) -> bool:
+        counts = [len(self._per_step[jit]) for jit in (False, True)]
+        if max(counts) >= TRIAL_MAX_CALLS and min(counts) >= 1:
+            return True
+        return min(counts) >= TRIAL_CALLS and min(self._timed_s.values()) >= TRIAL_MIN_SECONDS
+
+    def _decide(self) -> None:
+        median = {jit: statistics.median(times) if times else float("inf") for jit, times in self._per_step.items()}
+        choice = median[True] < median[False]
+        warm_s, warm_steps = self._warm.get(choice, (0.0, 0))
+        cost = self._wall_s - warm_s - (self._steps - warm_steps) * median[choice] if np.isfinite(median[choice]) else 0.0
+        self.decision = JitTrial(jit_compile=choice, xla_step_s=median[True], graph_step_s=median[False],
+                                 cost_s=max(cost, 0.0), calls=min(len(t) for t in self._per_step.values()),
+                                 xla_error=self._xla_error)
+        self.on_decided(self.decision)
 
 
 def decide(model: keras.Model, optimizer: keras.optimizers.Optimizer, element_spec, batch_size: int | None,
-           steps: int | None, steps_per_execution: int, on_nonfinite: str, fallback: bool, verbose: int = 0) -> bool:
-    """``jit_compile`` for a run of ``steps`` steps: the trial's choice, or ``fallback`` for a short run.
+           steps: int | None, steps_per_execution: int, on_nonfinite: str, fallback: bool,
+           verbose: int = 0) -> bool | PendingTrial:
+    """``jit_compile`` for a run of ``steps`` steps, or the :class:`PendingTrial` its first calls are to make.
 
-    Sets ``model.jit_trial`` to the :class:`JitTrial` (None when no trial
-    ran) and prints :meth:`JitTrial.describe` when ``verbose``.
+    A short run gets ``fallback``; a long one the cached choice of an
+    earlier trial of the same model config, batch shape, device and step
+    settings (``model.jit_trial`` is set to it and it is printed when
+    ``verbose``), else a :class:`PendingTrial`. Sets ``model.jit_trial`` to
+    None otherwise.
 
     Args:
       model: the model about to train.
@@ -104,14 +244,16 @@ def decide(model: keras.Model, optimizer: keras.optimizers.Optimizer, element_sp
     model.jit_trial = None
     if batch_size is None or not wants_trial(steps):
         return fallback
-    trial = cached_trial(model, optimizer, trial_batch(element_spec, batch_size), steps_per_execution, on_nonfinite)
-    model.jit_trial = trial
-    if verbose:
-        print(trial.describe())
-    return trial.jit_compile
+    key = _cache_key(model, optimizer, element_spec, batch_size, steps_per_execution, on_nonfinite)
+    if key in _CACHE:
+        model.jit_trial = dataclasses.replace(_CACHE[key], cached=True)
+        if verbose:
+            print(model.jit_trial.describe())
+        return model.jit_trial.jit_compile
+    return PendingTrial(key, bool(fallback), bool(verbose))
 
 
-def decide_for_fit(model: keras.Model, x, args: tuple, kwargs: dict, on_nonfinite: str) -> bool | None:
+def decide_for_fit(model: keras.Model, x, args: tuple, kwargs: dict, on_nonfinite: str) -> bool | PendingTrial | None:
     """:func:`decide` for ``model.fit(x, *args, **kwargs)``; None for input it cannot read (generators, dicts)."""
     bound = inspect.signature(keras.Model.fit).bind_partial(model, x, *args, **kwargs).arguments
     epochs, initial_epoch = int(bound.get("epochs", 1)), int(bound.get("initial_epoch", 0))
@@ -130,6 +272,32 @@ def decide_for_fit(model: keras.Model, x, args: tuple, kwargs: dict, on_nonfinit
                   bool(model.jit_compile), verbose=int(bound.get("verbose", 1) not in (0, "0")))
 
 
+def alternating_train_function(model: keras.Model, pending: PendingTrial,
+                               make_train_function: Callable[[], Callable]) -> AlternatingTrial:
+    """Keras' ``train_function`` compiled both ways, alternated by a trial that then keeps the faster.
+
+    Args:
+      model: the model ``fit`` trains.
+      pending: the trial :func:`decide_for_fit` asked for.
+      make_train_function: Keras' own ``make_train_function(force=True)``,
+        which compiles with ``model.jit_compile`` and returns the function.
+    """
+    variants = {}
+    for jit in (False, True):
+        model.jit_compile = jit
+        variants[jit] = make_train_function()
+    model.jit_compile = pending.fallback
+
+    def decided(trial: JitTrial) -> None:
+        if trial.jit_compile != bool(model.jit_compile):
+            model.jit_compile = trial.jit_compile
+            model.test_function = model.predict_function = None  # evaluate compiles as training chose
+        model.train_function = variants[trial.jit_compile]
+        model.jit_trial = trial
+
+    return pending.alternate(variants, lambda _: int(model.steps_per_execution), decided)
+
+
 def planned_steps(dataset: tf.data.Dataset, epochs: int, initial_epoch: int = 0) -> int | None:
     """Optimisation steps a run over ``dataset`` will take, or None when its length is unknown."""
     cardinality = int(dataset.cardinality())
@@ -141,25 +309,6 @@ def planned_steps(dataset: tf.data.Dataset, epochs: int, initial_epoch: int = 0)
 def wants_trial(steps: int | None) -> bool:
     """Whether a run of ``steps`` steps (None: unknown) is long enough to pay for a trial."""
     return steps is None or steps >= TRIAL_MIN_STEPS
-
-
-def trial_batch(element_spec, batch_size: int, seed: int = 0):
-    """A batch of ``batch_size`` examples with the structure, shapes and dtypes of ``element_spec``.
-
-    Floating tensors are uniform in [0, 1) (valid pixels and probabilities),
-    integer and boolean ones are zeros (a valid label or token).
-    """
-    generator = tf.random.Generator.from_seed(seed)
-
-    def make(spec: tf.TensorSpec):
-        shape = [batch_size if dim is None else dim for dim in spec.shape.as_list()]
-        if shape:
-            shape[0] = batch_size
-        if spec.dtype.is_floating:
-            return tf.cast(generator.uniform(shape), spec.dtype)
-        return tf.zeros(shape, spec.dtype)
-
-    return tf.nest.map_structure(make, element_spec)
 
 
 def batch_size_of(dataset: tf.data.Dataset, default: int | None = None) -> int | None:
@@ -188,94 +337,13 @@ def _config_key(model: keras.Model) -> str:
     try:
         config = {k: v for k, v in model.get_config().items() if k != "name"}  # vae_1, vae_2: the same model
         return json.dumps(config, sort_keys=True, default=repr)
-    except Exception:  # noqa: BLE001  (a model without a config: cache per instance only)
+    except NotImplementedError:  # a subclassed model without get_config: cache per instance only
         return f"id:{id(model)}"
 
 
-def cached_trial(model: keras.Model, optimizer: keras.optimizers.Optimizer, batch, steps_per_execution: int,
-                 on_nonfinite: str) -> JitTrial:
-    """:func:`run_jit_trial`, once per model config, batch shape, device and step settings in this process."""
-    shapes = tuple((tuple(t.shape), t.dtype.name) for t in tf.nest.flatten(batch))
-    key = (type(model).__qualname__, _config_key(model), shapes, _device(), type(optimizer).__name__,
-           keras.mixed_precision.global_policy().name, int(steps_per_execution), on_nonfinite)
-    if key in _CACHE:
-        return dataclasses.replace(_CACHE[key], cached=True)
-    trial = run_jit_trial(model, optimizer, batch, steps_per_execution, on_nonfinite)
-    _CACHE[key] = trial
-    return trial
-
-
-def run_jit_trial(model: keras.Model, optimizer: keras.optimizers.Optimizer, batch, steps_per_execution: int,
-                  on_nonfinite: str, rounds: int = TRIAL_ROUNDS) -> JitTrial:
-    """Time the model's training step with and without XLA; every variable is put back afterwards.
-
-    Args:
-      model: a built :class:`~tfvae.models.GenerativeModel`.
-      optimizer: the optimizer training will use (built, or built here).
-      batch: one batch of the training data's structure (e.g. :func:`trial_batch`).
-      steps_per_execution: steps per traced call, as in training.
-      on_nonfinite: the training step's non-finite mode.
-      rounds: timed calls of each variant.
-
-    Returns:
-      The :class:`JitTrial`; XLA is chosen when it is faster per step. A
-      variant that fails to compile loses (XLA: a graph-only op).
-    """
-    from tfvae.models.base import gradient_step
-
-    started = time.perf_counter()
-    if not optimizer.built:
-        optimizer.build(model.trainable_variables)
-    variables = _state_of(model, optimizer)
-    saved = [v.numpy().copy() for v in variables]
-    steps = int(steps_per_execution)
-
-    def runner(jit_compile: bool):
-        step = tf.function(lambda data: gradient_step(model, optimizer, data, on_nonfinite=on_nonfinite),
-                           jit_compile=jit_compile)
-
-        @tf.function
-        def run(data):
-            for _ in tf.range(steps):
-                step(data)
-
-        return run
-
-    times: dict[bool, float] = {}
-    logger, level = tf.get_logger(), tf.get_logger().level
-    logger.setLevel("ERROR")  # each trial traces new functions: not the retracing TensorFlow warns about
-    try:
-        runners = {}
-        for jit in (False, True):
-            try:
-                runners[jit] = runner(jit)
-                runners[jit](batch)  # trace and compile
-            except Exception:  # noqa: BLE001  (e.g. an op XLA cannot compile: that variant loses)
-                runners.pop(jit, None)
-                times[jit] = float("inf")
-        for _ in range(rounds):
-            for jit, run in runners.items():
-                tick = time.perf_counter()
-                run(batch)
-                _sync(model)
-                times[jit] = min(times.get(jit, float("inf")), (time.perf_counter() - tick) / steps)
-    finally:
-        logger.setLevel(level)
-        for variable, value in zip(variables, saved):
-            variable.assign(value)
-    return JitTrial(jit_compile=times[True] < times[False], xla_step_s=times[True], graph_step_s=times[False],
-                    cost_s=time.perf_counter() - started)
-
-
-def _state_of(model: keras.Model, optimizer: keras.optimizers.Optimizer) -> list[tf.Variable]:
-    """Every variable a training step may move: the model's, its trackers', the optimizer's (each once)."""
-    seen: dict[int, tf.Variable] = {}
-    metrics = [*model.metrics, *model.term_trackers]
-    for variable in [*model.variables, *optimizer.variables, *(v for metric in metrics for v in metric.variables)]:
-        seen.setdefault(id(variable), variable)
-    return list(seen.values())
-
-
-def _sync(model: keras.Model) -> None:
-    """Wait for the device: read a scalar the step wrote."""
-    float(tf.convert_to_tensor(model.steps_done).numpy())
+def _cache_key(model: keras.Model, optimizer: keras.optimizers.Optimizer, element_spec, batch_size: int,
+               steps_per_execution: int, on_nonfinite: str) -> Hashable:
+    shapes = tuple((tuple([batch_size, *spec.shape.as_list()[1:]]), spec.dtype.name)
+                   for spec in tf.nest.flatten(element_spec))
+    return (type(model).__qualname__, _config_key(model), shapes, _device(), type(optimizer).__name__,
+            keras.mixed_precision.global_policy().name, int(steps_per_execution), on_nonfinite)
