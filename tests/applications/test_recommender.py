@@ -1,4 +1,8 @@
-"""Collaborative filtering: masked MSE, dense re-feeding, RMSE on held-out ratings, MovieLens loading."""
+"""Collaborative filtering: masked MSE, dense re-feeding, RMSE on held-out ratings, MovieLens loading.
+
+The model lives in :mod:`tfvae.models.ratings_ae`, the matrices in :mod:`tfvae.data.ratings`;
+:mod:`tfvae.applications` re-exports both beside ``rating_rmse``.
+"""
 
 import keras
 import numpy as np
@@ -6,9 +10,35 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from tfvae.applications import RatingsAE, low_rank_ratings, masked_mse, rating_rmse, split_ratings
-from tfvae.applications.recommender import movielens_ratings
+import tfvae.applications
+from tfvae.applications import rating_rmse
 from tfvae.data import DatasetUnavailableError
+from tfvae.data.ratings import low_rank_ratings, movielens_ratings, split_ratings
+from tfvae.models.ratings_ae import RatingsAE, masked_mse
+from tfvae.registry import MODELS
+
+
+def test_the_model_and_the_matrices_keep_their_names_and_their_application_exports():
+    # saved .keras files name the class "tfvae>RatingsAE": moving the module must not change it
+    assert keras.saving.get_registered_name(RatingsAE) == "tfvae>RatingsAE"
+    assert keras.saving.get_registered_object("tfvae>RatingsAE") is RatingsAE
+    assert MODELS.get("ratings_ae") is RatingsAE
+    for name, value in {"RatingsAE": RatingsAE, "masked_mse": masked_mse, "low_rank_ratings": low_rank_ratings,
+                        "split_ratings": split_ratings, "movielens_ratings": movielens_ratings}.items():
+        assert getattr(tfvae.applications, name) is value
+        assert getattr(tfvae.applications.recommender, name) is value
+
+
+def test_a_saved_ratings_model_loads_back(tmp_path):
+    model = RatingsAE.mlp((12,), latent_dim=3, hidden_units=(8,), activation="selu", likelihood="gaussian",
+                          dense_refeeding=True, seed=0)
+    x = low_rank_ratings(4, 12, density=0.5, seed=1)
+    model.predict_ratings(tf.constant(x))
+    model.save(tmp_path / "ratings.keras")
+    loaded = keras.saving.load_model(tmp_path / "ratings.keras", compile=False)
+    assert type(loaded) is RatingsAE and loaded.dense_refeeding
+    np.testing.assert_allclose(loaded.predict_ratings(tf.constant(x)).numpy(),
+                               model.predict_ratings(tf.constant(x)).numpy(), rtol=1e-6)
 
 
 def test_masked_mse_ignores_missing_entries(rng):

@@ -19,7 +19,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from tfvae.data import DatasetUnavailableError, dataset_info, load_arrays, load_dataset
-from tfvae.data.datasets import _network_error
+from tfvae.data.sources.tfds_source import network_error
 
 NUM_CLASSES = 3
 
@@ -207,7 +207,7 @@ def test_manual_dir(tmp_path):
 
 @pytest.mark.parametrize("download", [True, False])
 def test_unavailable_download_fails_fast_with_a_clear_error(tmp_path, download):
-    if download and _network_error() is None:
+    if download and network_error() is None:
         pytest.skip("the download server is reachable here: this checks the offline path")
     start = time.monotonic()
     with pytest.raises(DatasetUnavailableError) as err:

@@ -1,6 +1,11 @@
 """Applications of the autoencoder family: anomaly detection, collaborative filtering."""
 
-from tfvae.applications.anomaly import AnomalyDetector, anomaly_scores, auroc, fit_threshold
+from tfvae.applications.anomaly import (
+    AnomalyDetector,
+    anomaly_scores,
+    auroc,
+    fit_threshold,
+)
 from tfvae.applications.recommender import (
     RatingsAE,
     low_rank_ratings,

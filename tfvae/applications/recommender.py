@@ -3,8 +3,11 @@
 Each user is a vector of ratings over all items, 0 where the user has not
 rated the item. The autoencoder reconstructs the vector; the loss counts only
 observed entries (masked MSE), and its prediction for an unobserved entry is
-the recommendation score.
+the recommendation score. The model is :class:`tfvae.models.ratings_ae.RatingsAE`
+and the ratings matrices come from :mod:`tfvae.data.ratings`; both are
+re-exported here, beside the application's own :func:`rating_rmse`.
 
+    train_ratings, test_ratings = split_ratings(low_rank_ratings(600, 300), test_fraction=0.2)
     model = RatingsAE.mlp((num_items,), latent_dim=64, hidden_units=(256,), activation="selu")
     model.compile(optimizer="adam")
     model.fit(train_ratings, batch_size=64, epochs=50)
@@ -17,148 +20,21 @@ References:
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
 
-from tfvae.distribute import global_sum
-from tfvae.models.autoencoder import Autoencoder
-from tfvae.registry import MODELS, serializable
+from tfvae.data.ratings import low_rank_ratings, movielens_ratings, split_ratings
+from tfvae.models.ratings_ae import OBSERVED_TERMS, RatingsAE, masked_mse
 
-#: Terms averaged per observed rating (pooled over the data), in training and in ``tfvae evaluate``.
-OBSERVED_TERMS = ("masked_mse", "masked_rmse")
-
-
-def masked_mse(y_true: tf.Tensor, y_pred: tf.Tensor, observed: tf.Tensor) -> tf.Tensor:
-    """``sum(observed * (y_true - y_pred)^2) / max(sum(observed), 1)``: MSE over observed entries only.
-
-    Values of ``y_true`` or ``y_pred`` where ``observed`` is 0 change nothing.
-    Under ``tf.distribute`` both sums run over the GLOBAL batch
-    (:func:`tfvae.distribute.global_sum`): every replica gets the one-device
-    ratio, weighted by observed ratings rather than by examples.
-    """
-    observed = tf.cast(observed, tf.float32)
-    squared = tf.where(observed > 0, tf.square(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)), 0.0)
-    return global_sum(tf.reduce_sum(squared)) / tf.maximum(global_sum(tf.reduce_sum(observed)), 1.0)
-
-
-class ObservedRootMean(keras.metrics.Mean):
-    """``sqrt`` of a weighted mean: the RMSE when fed per-batch MSEs weighted by their observed counts."""
-
-    def result(self):
-        return tf.sqrt(super().result())
-
-
-@MODELS.register("ratings_ae")
-@serializable
-class RatingsAE(Autoencoder):
-    r"""Deep autoencoder for rating vectors trained on masked MSE (Kuchaiev & Ginsburg, 2017).
-
-    ``loss = masked_mse(x, f(x))`` over the observed (non-zero) entries of the
-    batch. With ``dense_refeeding=True`` the dense output ``y = f(x)`` (a
-    constant) is fed back and ``mse(y, f(y))`` over all entries is added to
-    the same update: the paper's re-feeding step, folded into one gradient
-    step instead of a second optimizer update.
-
-    Terms (training logs, ``summary.json``; ``tfvae evaluate`` reports the
-    same ``masked_mse`` and ``masked_rmse`` in ``metrics.json``):
-
-    - ``masked_mse``: the mean squared error per OBSERVED rating over the
-      whole epoch / evaluation set, ``sum of squared errors / number of
-      observed entries`` (each batch's MSE weighted by its observed count,
-      not a mean of per-batch ratios); unobserved entries never count. The
-      value does not depend on how the data is batched.
-    - ``masked_rmse``: ``sqrt(masked_mse)`` of that same pooled mean.
-    - ``loss``: the objective the optimizer minimised, per example (weighted
-      by batch size, as every model's ``loss``); without re-feeding each
-      batch's loss is its masked MSE.
-    - ``refeed_mse`` (with ``dense_refeeding``): the re-feeding MSE over all
-      entries, per example.
-    - ``observed``: observed ratings per user (per example); times the batch
-      size it is the count that weighs the batch's ``masked_mse``.
-
-    Args:
-      encoder, decoder, posterior, likelihood: as for :class:`Autoencoder`
-        (the likelihood's mean is the predicted rating).
-      dense_refeeding: add the re-feeding term.
-      seed: seed of the model's random draws.
-    """
-
-    config_options = ("dense_refeeding",)
-
-    @property
-    def capabilities(self):
-        """The autoencoder's; zeros are unobserved ratings, so metrics average over observed entries only."""
-        return super().capabilities.but(masked_data=True)
-
-    def __init__(self, encoder, decoder, posterior, likelihood, dense_refeeding: bool = False,
-                 seed: int | None = None, **kwargs):
-        self.dense_refeeding = bool(dense_refeeding)
-        self.loss_term_names = (("loss", *OBSERVED_TERMS) + (("refeed_mse",) if self.dense_refeeding else ())
-                                + ("observed",))
-        super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
-
-    def make_term_tracker(self, name: str) -> keras.metrics.Metric:
-        """``masked_rmse`` is the root of the pooled mean, not a mean of roots."""
-        return ObservedRootMean(name=name) if name == "masked_rmse" else super().make_term_tracker(name)
-
-    def predict_ratings(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """The dense reconstruction ``f(x)``: a predicted rating for every item."""
-        return self._decode(self._encode(x, training).mean(), training).mean()
-
-    def per_example_terms(self, x, training=False):
-        """``distortion``: the squared error summed over each user's observed ratings; ``observed``: their count.
-
-        The anomaly ``score`` of the export. ``sum(distortion) / sum(observed)``
-        over a data set is its ``masked_mse``.
-        """
-        observed = tf.reshape(tf.cast(tf.not_equal(x, 0.0), tf.float32), [tf.shape(x)[0], -1])
-        y = tf.reshape(self.predict_ratings(x, training), tf.shape(observed))
-        squared = observed * tf.square(tf.reshape(x, tf.shape(observed)) - y)
-        return {"distortion": tf.reduce_sum(squared, -1), "observed": tf.reduce_sum(observed, -1)}
-
-    def score_terms(self, x, condition=None) -> dict[str, tf.Tensor]:
-        """``score`` = ``distortion``: the squared error summed over each user's observed ratings (tensors only)."""
-        prediction = self.reconstruction(x, condition)["reconstruction"]
-        observed = tf.cast(tf.not_equal(x, 0.0), tf.float32)
-        distortion = tf.reduce_sum(tf.reshape(observed * tf.square(x - prediction), [tf.shape(x)[0], -1]), -1)
-        return {"score": distortion, "distortion": distortion}
-
-    def loss_terms(self, data, training=False):
-        """The batch's terms; ``observed`` (ratings per user) times the batch size weighs its MSE."""
-        x = self.unpack_data(data)
-        y = self.predict_ratings(x, training)
-        observed = tf.not_equal(x, 0.0)
-        mse = masked_mse(x, y, observed)
-        per_user = tf.math.divide_no_nan(tf.reduce_sum(tf.cast(observed, tf.float32)),
-                                         tf.cast(tf.shape(x)[0], tf.float32))
-        terms = {"loss": mse, "masked_mse": mse, "masked_rmse": tf.sqrt(mse), "observed": per_user}
-        if self.dense_refeeding:
-            dense = tf.stop_gradient(y)
-            refeed = tf.reduce_mean(tf.square(dense - self.predict_ratings(dense, training)))
-            terms.update(loss=mse + refeed, refeed_mse=refeed)
-        return terms
-
-    def update_term_trackers(self, terms, batch_size):
-        """As every model, but ``masked_mse`` / ``masked_rmse`` are weighted by the observed count.
-
-        So their epoch values are ``sum of squared errors / number of observed
-        entries`` over every batch seen, the figure ``tfvae evaluate`` reports.
-        A batch the step did not record (weight 0) adds nothing; a NaN weight
-        (a failed step, see :func:`tfvae.models.gradient_step`) stays NaN.
-        """
-        weight = tf.cast(batch_size, tf.float32)
-        # the batch's observed count (an integer: rounded); a weight of 0 or NaN stays 0 or NaN
-        observed = tf.where(weight > 0, tf.round(terms["observed"] * weight), weight)
-        for tracker in self.term_trackers:
-            pooled = tracker.name in OBSERVED_TERMS
-            value = terms["masked_mse"] if pooled else terms[tracker.name]
-            value = tf.where(weight > 0, value, tf.zeros_like(value))
-            tracker.update_state(value, sample_weight=observed if pooled else weight)
-        return {tracker.name: tracker.result() for tracker in self.term_trackers}
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "dense_refeeding": self.dense_refeeding}
+__all__ = [
+    "OBSERVED_TERMS",
+    "RatingsAE",
+    "low_rank_ratings",
+    "masked_mse",
+    "movielens_ratings",
+    "rating_rmse",
+    "split_ratings",
+]
 
 
 def rating_rmse(model: RatingsAE, inputs, held_out, batch_size: int = 512) -> float:
@@ -181,63 +57,3 @@ def rating_rmse(model: RatingsAE, inputs, held_out, batch_size: int = 512) -> fl
     if count == 0:
         raise ValueError("held_out has no ratings")
     return float(np.sqrt(squared / count))
-
-
-def low_rank_ratings(num_users: int = 600, num_items: int = 300, rank: int = 5, density: float = 0.2,
-                     noise: float = 0.25, seed: int = 0) -> np.ndarray:
-    """A generated ratings matrix: low-rank preferences on a 1-5 scale, most entries missing.
-
-    ``r_ui = clip(3 + 1.2 * u_u . v_i / sqrt(rank) + noise * eps, 1, 5)`` on a
-    random ``density`` fraction of the entries, 0 elsewhere.
-
-    Returns:
-      float32 ``[num_users, num_items]``.
-    """
-    rng = np.random.default_rng(seed)
-    users = rng.normal(size=(num_users, rank))
-    items = rng.normal(size=(num_items, rank))
-    ratings = np.clip(3 + 1.2 * users @ items.T / np.sqrt(rank) + noise * rng.normal(size=(num_users, num_items)), 1, 5)
-    observed = rng.uniform(size=ratings.shape) < density
-    return np.where(observed, ratings, 0.0).astype(np.float32)
-
-
-def split_ratings(ratings: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Split the observed entries into disjoint train and held-out matrices."""
-    rng = np.random.default_rng(seed)
-    observed = ratings != 0
-    to_test = observed & (rng.uniform(size=ratings.shape) < test_fraction)
-    return np.where(to_test, 0.0, ratings).astype(np.float32), np.where(to_test, ratings, 0.0).astype(np.float32)
-
-
-def movielens_ratings(name: str = "movielens/100k-ratings", data_dir: str | None = None, download: bool = False) -> np.ndarray:
-    """The MovieLens ratings as a ``[users, movies]`` matrix (0 = unrated), from tensorflow-datasets.
-
-    Args:
-      name: a tfds MovieLens ratings config, e.g. ``"movielens/100k-ratings"``.
-      data_dir: tfds data directory.
-      download: allow tfds to download it (needs network).
-    """
-    import tensorflow_datasets as tfds
-
-    from tfvae.data import DatasetUnavailableError
-
-    builder = tfds.builder(name, data_dir=data_dir)
-    if not builder.is_prepared():
-        if not download:
-            raise DatasetUnavailableError(
-                f"{name} is not prepared in {builder.data_dir}; pass download=True on a machine with network, "
-                "or prepare it elsewhere (`tfds build movielens/100k-ratings`) and pass data_dir"
-            )
-        builder.download_and_prepare()
-    users, movies, values = [], [], []
-    columns = builder.as_dataset(split="train").map(lambda r: (r["user_id"], r["movie_id"], r["user_rating"]))
-    for user, movie, rating in columns.batch(4096).as_numpy_iterator():
-        users.extend(user)
-        movies.extend(movie)
-        values.extend(rating)
-    user_index = {u: i for i, u in enumerate(sorted(set(users)))}
-    movie_index = {m: i for i, m in enumerate(sorted(set(movies)))}
-    matrix = np.zeros((len(user_index), len(movie_index)), np.float32)
-    for u, m, r in zip(users, movies, values):
-        matrix[user_index[u], movie_index[m]] = r
-    return matrix

