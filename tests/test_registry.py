@@ -19,6 +19,17 @@ def test_every_builtin_is_registered_by_its_declared_module_and_every_tfvae_entr
                 assert name in declared, f"{registry.kind} {name!r} is registered by tfvae but not declared"
 
 
+def test_every_registered_model_class_is_exported_by_tfvae_models_and_lazily_by_tfvae():
+    import tfvae
+
+    for name in MODELS.builtin_modules():
+        cls = MODELS.get(name)
+        assert getattr(tfvae.models, cls.__name__, None) is cls, f"{cls.__name__} is not in tfvae/models/__init__.py"
+        assert cls.__name__ in tfvae.__all__ and getattr(tfvae, cls.__name__) is cls, (
+            f"{cls.__name__} is not in tfvae/__init__.py's _MODEL_CLASSES"
+        )
+
+
 def test_config_validation_and_names_do_not_import_tensorflow():
     code = (
         "import sys; from tfvae.config import default_config; from tfvae.registry import MODELS\n"

@@ -19,8 +19,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")  # before anything imports 
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("applications", "distributions", "kl", "layers", "models", "networks", "random")
+_SUBMODULES = ("applications", "distributions", "experiment", "kl", "layers", "models", "networks", "random")
 _MODEL_CLASSES = (
+    "IWAE",
     "TDVAE",
     "VAE",
     "VQVAE",
@@ -33,11 +34,13 @@ _MODEL_CLASSES = (
     "GenerativeModel",
     "KSparseAE",
     "PixelCNN",
+    "RatingsAE",
     "Seq2SeqAE",
     "SparseAE",
 )
 
-__all__ = sorted([*_MODEL_CLASSES, "applications", "distributions", "kl", "kl_divergence", "layers", "networks", "random"])
+__all__ = sorted([*_MODEL_CLASSES, "applications", "distributions", "experiment", "kl", "kl_divergence", "layers",
+                  "networks", "random"])
 
 
 def __getattr__(name: str):

@@ -99,11 +99,17 @@ MODELS: Registry[type] = Registry(
         "seq2seq_ae": "tfvae.models.seq2seq",
         "vae": "tfvae.models.vae",
         "beta_vae": "tfvae.models.vae",
+        "iwae": "tfvae.models.iwae",
         "cvae": "tfvae.models.cvae",
         "vqvae": "tfvae.models.vq_vae",
         "vqvae2": "tfvae.models.vq_vae2",
         "pixelcnn": "tfvae.models.pixelcnn",
         "tdvae": "tfvae.models.td_vae",
-        "ratings_ae": "tfvae.applications.recommender",
+        "ratings_ae": "tfvae.models.ratings_ae",
     },
+)
+#: Run kinds (the config's ``kind``): what ``tfvae train`` runs (see :mod:`tfvae.experiment.kinds`).
+RUN_KINDS: Registry[type] = Registry(
+    "run kind",
+    builtins={name: "tfvae.experiment.kinds" for name in ("model", "prior")},
 )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tfvae import (
+    IWAE,
     VAE,
     VQVAE,
     VQVAE2,
@@ -493,6 +494,11 @@ FAMILIES: dict[str, Family] = {
         model="beta_vae", data=image_data, config="beta_vae",
         build=lambda: BetaVAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="continuous_bernoulli",
                                   beta=2.5, num_samples=2, seed=1),
+        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+    ),
+    "iwae": Family(
+        model="iwae", data=image_data, config="iwae",
+        build=lambda: IWAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), k=3, seed=14),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "conv_vae_gaussian": Family(

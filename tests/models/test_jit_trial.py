@@ -138,7 +138,8 @@ def test_the_decision_is_cached_per_config_and_shape(data, quick_trial, capsys):
     assert not other_batch.jit_trial.cached
 
 
-def test_the_batch_size_is_read_from_a_tfvae_dataset():
-    dataset = load_dataset("digits", "train", batch_size=64, limit=256)
+@pytest.mark.parametrize("binarize", [None, "dynamic"])  # dynamic: batches zipped with their seeds
+def test_the_batch_size_is_read_from_a_tfvae_dataset(binarize):
+    dataset = load_dataset("digits", "train", batch_size=64, limit=256, binarize=binarize)
     assert jit_trial.batch_size_of(dataset) == 64
     assert jit_trial.planned_steps(dataset, epochs=3, initial_epoch=1) == 2 * 4

@@ -316,12 +316,13 @@ def batch_size_of(dataset: tf.data.Dataset, default: int | None = None) -> int |
     first = tf.nest.flatten(dataset.element_spec)[0]
     if first.shape.rank and first.shape[0] is not None:
         return int(first.shape[0])
-    node = dataset
-    while node is not None:
+    pending = [dataset]  # breadth-first through the pipeline's inputs (zip and friends have several)
+    while pending:
+        node = pending.pop(0)
         size = getattr(node, "_batch_size", None)  # tf.data's BatchDataset (and padded/ragged batch)
         if size is not None:
             return int(size)
-        node = getattr(node, "_input_dataset", None)
+        pending.extend(node._inputs() if hasattr(node, "_inputs") else [])
     return default
 
 
