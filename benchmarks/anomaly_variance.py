@@ -18,8 +18,7 @@ import time
 import numpy as np
 
 from tfvae.applications import anomaly_scores
-from tfvae.commands.evaluate import evaluation_data
-from tfvae.runs import load_run
+from tfvae.experiment import load_run, run_data
 
 
 def main(argv=None) -> None:
@@ -29,9 +28,9 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=20)
     args = parser.parse_args(argv)
     loaded = load_run(args.run)
-    dataset, _, description = evaluation_data(loaded.config, "test", args.examples)
-    x = next(iter(dataset)).numpy()  # the first test examples, statically binarised as `tfvae evaluate` does
-    print(f"{loaded.directory}: {len(x)} examples of {description}, {args.seeds} seeds")
+    data = run_data(loaded.config, "test", args.examples, with_labels=False)
+    x, _ = data.arrays(limit=args.examples)  # the first test examples, statically binarised as `tfvae evaluate` does
+    print(f"{loaded.directory}: {len(x)} examples of {data.description}, {args.seeds} seeds")
     print(f"{'score':<22} {'mean':>9} {'sd over seeds':>14} {'seconds':>8}")
     for label, options in [("-ELBO (model's draws)", {}), ("-ELBO, 16 draws", {"num_samples": 16}),
                            ("IWAE k=16", {"iwae_k": 16}), ("IWAE k=256", {"iwae_k": 256})]:

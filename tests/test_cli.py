@@ -65,7 +65,13 @@ def test_precision_auto_trains_in_the_policy_it_resolves_and_records_it(tmp_path
 
 
 def test_resume_continues_from_the_saved_step(tmp_path, capsys):
-    from tfvae.runs import Checkpointer, RunDirectory, build_model, load_run, train
+    from tfvae.experiment import (
+        Checkpointer,
+        RunDirectory,
+        build_model,
+        load_run,
+        train,
+    )
 
     run = tmp_path / "run"
     assert main(["train", "vae", "--out", str(run), *TINY]) == 0
@@ -142,7 +148,7 @@ def test_every_shipped_config_trains_from_the_cli(config, tmp_path):
 def test_tdvae_run_exports_a_rollout_signature(tmp_path):
     import tensorflow as tf
 
-    from tfvae.runs import load_run
+    from tfvae.experiment import load_run
 
     run = tmp_path / "td"
     assert main(["train", "tdvae_oscillator", "--epochs", "1", "--quiet", "--out", str(run)]) == 0

@@ -62,7 +62,7 @@ def test_overrides_from_the_command_line(tmp_path):
 
 
 def test_shipped_vqvae2_config_builds_the_two_level_model_for_32x32():
-    from tfvae.runs import build_model
+    from tfvae.experiment import build_model
 
     config = load_config(TRAINING / "vqvae2.toml")
     assert config.name == "vqvae2" and config.model.name == "vqvae2" and config.model.architecture == "conv"

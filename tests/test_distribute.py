@@ -86,7 +86,7 @@ MIRRORED_SCRIPT = LOGICAL_CPUS + COMMON + textwrap.dedent(
     from tfvae import VAE
     from tfvae.distribute import make_strategy
     from tfvae.loops import train_loop
-    from tfvae.runs import train
+    from tfvae.experiment import train
 
     out = Path(sys.argv[1])
     results = {}
@@ -142,7 +142,7 @@ WORKER_SCRIPT = COMMON + textwrap.dedent(
     strategy = make_strategy("multi_worker")  # before TensorFlow runs any op
     from tfvae.config import ExperimentConfig
     from tfvae.loops import train_loop
-    from tfvae.runs import train
+    from tfvae.experiment import train
 
     results = {"replicas": strategy.num_replicas_in_sync, "chief": is_chief(strategy)}
     with strategy.scope():
@@ -224,7 +224,7 @@ def _reference_toy():
 
 
 def _reference_run(tmp_path: Path, driver: str):
-    from tfvae.runs import train
+    from tfvae.experiment import train
 
     result = train(tiny_run_config("none", driver), out=tmp_path / f"reference_{driver}", verbose=0)
     return result, [np.asarray(w) for w in result.model.get_weights()]
@@ -292,7 +292,7 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
         # Keras fit says what to use instead
         assert "UnsupportedStrategyError" in results[i]["fit_error"] and "--driver loop" in results[i]["fit_error"]
 
-        # the run through tfvae.runs.train: same weights, per-example epoch terms and test terms
+        # the run through tfvae.experiment.train: same weights, per-example epoch terms and test terms
         _assert_same_weights(_weights(tmp_path / f"run_{i}.npz"), reference_run_weights, f"run on worker {i}")
         assert [row["epoch"] for row in results[i]["run_history"]] == [1.0]
         for key, value in reference_run.history[0].items():

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tfvae.cli import main
-from tfvae.runs import load_run
+from tfvae.experiment import load_run
 
 TINY = ["--epochs", "1", "--batch-size", "500", "--set", "model.hidden_units=[16]", "--set", "model.latent_dim=2",
         "--quiet"]

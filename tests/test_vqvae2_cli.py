@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from tfvae.cli import main
+from tfvae.experiment import code_nll, load_prior, load_run, uniform_code_nll
 from tfvae.models.pixelcnn import PixelCNN
-from tfvae.prior_runs import code_nll, load_prior, uniform_code_nll
-from tfvae.runs import load_run
 
 K = 16
 TINY_VQ2 = ("model.options={num_embeddings = 16, embedding_dim = 4, filters = 8, residual_filters = 4, "
@@ -52,16 +51,14 @@ def test_vq_prior_trains_both_levels_and_load_prior_gives_the_dict(vq2_run):
         assert float(rows[-1][f"{level}_loss"]) < float(rows[0][f"{level}_loss"])
 
     summary = json.loads((prior_dir / "summary.json").read_text())
-    nll = summary["test_codes_nll"]
-    levels = nll["levels"]
-    assert levels["top"]["uniform"] == pytest.approx(16 * math.log(K))
-    assert levels["bottom"]["uniform"] == pytest.approx(64 * math.log(K))
-    assert nll["uniform"] == pytest.approx(80 * math.log(K))
-    assert nll["prior"] == pytest.approx(levels["top"]["prior"] + levels["bottom"]["prior"])
+    uniform, learned = summary["test"]["uniform"], summary["test"]["prior"]
+    assert uniform["levels"]["top"] == pytest.approx(16 * math.log(K))
+    assert uniform["levels"]["bottom"] == pytest.approx(64 * math.log(K))
+    assert uniform["rate"] == pytest.approx(80 * math.log(K))
+    assert learned["rate"] == pytest.approx(learned["levels"]["top"] + learned["levels"]["bottom"])
     for level in ("top", "bottom"):
-        assert 0 < levels[level]["prior"] < levels[level]["uniform"]
-    assert summary["test_bound_bits_per_dim"]["prior"] == pytest.approx(
-        summary["test_bound_nats"]["prior"] / (32 * 32 * math.log(2)))
+        assert 0 < learned["levels"][level] < uniform["levels"][level]
+    assert learned["bits_per_dim"] == pytest.approx(learned["nats"] / (32 * 32 * math.log(2)))
 
     # the saved priors are the ones that give these numbers, level by level, on the run's test codes
     model = load_run(vq2_run).model
@@ -70,8 +67,8 @@ def test_vq_prior_trains_both_levels_and_load_prior_gives_the_dict(vq2_run):
     x = np.concatenate([np.asarray(b) for b in load_dataset("digits", "test", 64, shuffle=False, binarize="static",
                                                             pad_to=32, limit=64)])
     by_level = code_nll(model, prior, x)
-    assert by_level["top"].mean() == pytest.approx(levels["top"]["prior"], rel=1e-4)
-    assert by_level["bottom"].mean() == pytest.approx(levels["bottom"]["prior"], rel=1e-4)
+    assert by_level["top"].mean() == pytest.approx(learned["levels"]["top"], rel=1e-4)
+    assert by_level["bottom"].mean() == pytest.approx(learned["levels"]["bottom"], rel=1e-4)
     np.testing.assert_allclose(by_level["top"] + by_level["bottom"], model.prior_nll(prior, x).numpy(), rtol=1e-5)
     assert uniform_code_nll(model) == pytest.approx({"top": 16 * math.log(K), "bottom": 64 * math.log(K)})
 
@@ -98,13 +95,14 @@ def test_evaluate_reports_the_bound_under_both_levels_priors(vq2_run):
     summary = json.loads((vq2_run / "prior" / "summary.json").read_text())
     assert bound["uniform"]["rate"] == pytest.approx(80 * math.log(K))
     assert bound["uniform"]["levels"] == pytest.approx({"top": 16 * math.log(K), "bottom": 64 * math.log(K)})
-    learned = bound["pixelcnn"]
-    assert learned["levels"]["top"] == pytest.approx(summary["test_codes_nll"]["levels"]["top"]["prior"], rel=1e-4)
-    assert learned["levels"]["bottom"] == pytest.approx(
-        summary["test_codes_nll"]["levels"]["bottom"]["prior"], rel=1e-4)
+    learned = bound["prior"]
+    for name in ("uniform", "prior"):  # one report: evaluate's (whole test split) and the prior run's agree
+        terms, expected = bound[name], summary["test"][name]
+        assert terms["levels"] == pytest.approx(expected["levels"], rel=1e-4)
+        for key in ("distortion", "rate", "nats", "bits_per_dim"):
+            assert terms[key] == pytest.approx(expected[key], rel=1e-4), (name, key)
     assert learned["rate"] == pytest.approx(learned["levels"]["top"] + learned["levels"]["bottom"])
     assert learned["nats"] < bound["uniform"]["nats"]
-    assert learned["nats"] == pytest.approx(summary["test_bound_nats"]["prior"], rel=1e-4)
     assert learned["bits_per_dim"] == pytest.approx(learned["nats"] / (1024 * math.log(2)))
 
 

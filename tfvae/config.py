@@ -3,6 +3,7 @@
 A config has four tables, each a dataclass::
 
     name = "vae"                    # default run directory: runs/<name>
+    kind = "model"                  # a run kind (tfvae.registry.RUN_KINDS): model | prior
 
     [model]                         # ModelConfig
     name = "vae"                    # a registered model (tfvae.registry.MODELS)
@@ -192,9 +193,15 @@ class TrainConfig:
 
 @dataclass
 class ExperimentConfig:
-    """One experiment: a name and the model, data and train tables."""
+    """One experiment: a name, its run kind and the model, data and train tables.
+
+    ``kind`` is what runs (:mod:`tfvae.experiment.kinds`): ``"model"`` trains
+    a model on a dataset, ``"prior"`` the prior over the codes of a VQ-VAE run
+    (``tfvae train vq_prior --from RUN``).
+    """
 
     name: str = "vae"
+    kind: str = "model"
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -213,10 +220,12 @@ class ExperimentConfig:
 
     def validate(self) -> None:
         """Range and choice checks that types alone do not catch."""
-        from tfvae.registry import ACTIVATIONS, LIKELIHOODS, MODELS
+        from tfvae.registry import ACTIVATIONS, LIKELIHOODS, MODELS, RUN_KINDS
 
         if self.name.strip() != self.name or self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
             raise ConfigError(f"name: must be a plain name (it names the run directory runs/<name>), got {self.name!r}")
+        if self.kind not in RUN_KINDS:
+            raise ConfigError(f"kind: must be one of {RUN_KINDS.names()}, got {self.kind!r}")
         checks = [
             ("model.name", self.model.name in MODELS, f"one of {MODELS.names()}"),
             ("model.architecture", self.model.architecture in ARCHITECTURES, f"one of {list(ARCHITECTURES)}"),

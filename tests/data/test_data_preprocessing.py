@@ -5,7 +5,12 @@ import pytest
 import tensorflow as tf
 
 from tfvae.data import load_arrays, load_dataset
-from tfvae.data.preprocessing import bernoulli_binarize, dequantize, preprocess_images, scale
+from tfvae.data.preprocessing import (
+    bernoulli_binarize,
+    dequantize,
+    preprocess_images,
+    scale,
+)
 
 SEED = tf.constant([3, 4], tf.int64)
 

@@ -4,8 +4,21 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from tfvae.data import DatasetUnavailableError, dataset_info, generated, load_arrays, load_dataset, shapes
-from tfvae.data.shapes import FACTOR_NAMES, FACTOR_SIZES, DSpritesDataset, ShapesDataset, render
+from tfvae.data import (
+    DatasetUnavailableError,
+    dataset_info,
+    generated,
+    load_arrays,
+    load_dataset,
+    shapes,
+)
+from tfvae.data.shapes import (
+    FACTOR_NAMES,
+    FACTOR_SIZES,
+    DSpritesDataset,
+    ShapesDataset,
+    render,
+)
 
 SHAPE, SCALE, ORIENTATION, POS_X, POS_Y = range(5)
 

@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 from tfvae import VAE
 from tfvae.config import default_config
 from tfvae.distributions import MixtureOfGaussiansPrior, VampPrior
-from tfvae.runs import build_model
+from tfvae.experiment import build_model
 
 SHAPE = (28, 28, 1)
 

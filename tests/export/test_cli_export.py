@@ -13,8 +13,8 @@ from conformance.cli_output import parse_show_all
 from conformance.families import vae_expected
 
 from tfvae.cli import build_parser, main
+from tfvae.experiment import load_run
 from tfvae.export import read_warmup_file
-from tfvae.runs import load_run
 
 TINY = ["--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4",
         "--quiet"]

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import tfvae.runs
+import tfvae.experiment
 from tfvae import VAE, VQVAE, VQVAE2
 from tfvae.cli import main
+from tfvae.experiment import prior_directory, save_prior
 from tfvae.export import (
     ExportError,
     ServingModule,
     export_saved_model,
     read_warmup_file,
 )
-from tfvae.prior_runs import prior_directory, save_prior
 
 SMALL = {"num_embeddings": 16, "embedding_dim": 4, "filters": 8, "residual_filters": 4, "num_residual_blocks": 1}
 PRIOR = {"filters": 16, "num_layers": 2, "seed": 0}
@@ -197,7 +197,7 @@ def test_cli_export_adds_sample_when_the_run_has_a_trained_prior(vq, monkeypatch
     directory = tmp_path / "run"
     run = SimpleNamespace(config=SimpleNamespace(name="vqvae"), model=vq.model, directory=directory, epochs_done=3,
                           data_shape=(28, 28, 1))
-    monkeypatch.setattr(tfvae.runs, "load_run", lambda path: run)  # the VQ-VAE checkpoint, without training one
+    monkeypatch.setattr(tfvae.experiment, "load_run", lambda path: run)  # the VQ-VAE checkpoint, without training one
     root = tmp_path / "saved_models"
     assert main(["export", str(directory), "--out-root", str(root), "--no-warmup"]) == 0  # no RUN/prior/ yet
     out = capsys.readouterr().out

@@ -49,7 +49,7 @@ DAMAGE = {
 
 @pytest.mark.parametrize("damage", list(DAMAGE))
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(run, damage):
-    from tfvae.runs import load_run
+    from tfvae.experiment import load_run
 
     DAMAGE[damage](run / "checkpoints" / "ckpt-2")
     with pytest.warns(RuntimeWarning, match=r"ckpt-2 could not be restored .*restored the newest usable one, "
@@ -59,7 +59,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(run, damage)
 
 
 def test_resume_after_a_damaged_newest_checkpoint_trains_that_epoch_again(run):
-    from tfvae.runs import RunDirectory, load_run
+    from tfvae.experiment import RunDirectory, load_run
 
     _truncate(next((run / "checkpoints").glob("ckpt-2.data-*")))
     with pytest.warns(RuntimeWarning) as caught:
@@ -88,7 +88,7 @@ def test_no_usable_checkpoint_is_one_line_naming_every_file(run, command, capsys
 @pytest.mark.parametrize("content", [b"garbage {{{ not a checkpoint list", b""])
 def test_an_unreadable_checkpoint_list_does_not_hide_the_checkpoints(run, content):
     """checkpoints/checkpoint (TensorFlow's list of checkpoints) garbage or empty: the files still count."""
-    from tfvae.runs import RunDirectory, load_run
+    from tfvae.experiment import RunDirectory, load_run
 
     (run / "checkpoints" / "checkpoint").write_bytes(content)
     assert load_run(run).epochs_done == 2

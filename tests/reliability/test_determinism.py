@@ -15,7 +15,7 @@ import pytest
 
 from tfvae.config import ExperimentConfig
 from tfvae.data import write_idx
-from tfvae.runs import train
+from tfvae.experiment import train
 
 
 @pytest.fixture(scope="module")

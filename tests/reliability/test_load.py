@@ -4,7 +4,7 @@
   (``serving_default``, ``encode``, ``decode``, ``score`` and ``sample`` with
   their seed inputs), to one ``tf.saved_model.load``-ed model; every answer
   equals the single-threaded answer for the same input, bit for bit.
-* ``tfvae.runs.train`` runs on a dataset smaller than one batch (5 examples,
+* ``tfvae.experiment.train`` runs on a dataset smaller than one batch (5 examples,
   batch 32) and on one whose last batch is partial (37 examples, batch 16),
   with test splits smaller than the 16 images the run's pictures want; the
   loss history stays finite.
@@ -24,8 +24,8 @@ import tensorflow as tf
 from tfvae import VAE
 from tfvae.config import ExperimentConfig
 from tfvae.data import write_idx
+from tfvae.experiment import train
 from tfvae.export import export_saved_model
-from tfvae.runs import train
 
 SHAPE = (6, 1)
 THREADS, REQUESTS = 8, 500

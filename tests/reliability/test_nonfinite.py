@@ -153,7 +153,7 @@ def test_nonfinite_weights_are_never_checkpointed(tmp_path, monkeypatch):
     per epoch nothing sees a NaN loss before the epoch ends; the checkpoint must still refuse them."""
     from tfvae.config import default_config
     from tfvae.data import generated
-    from tfvae.runs import train
+    from tfvae.experiment import train
 
     x = np.random.default_rng(0).normal(size=(16, 6)).astype("float32")
     monkeypatch.setitem(generated.GENERATED, "reliability_toy",
@@ -172,7 +172,7 @@ def test_stopped_run_keeps_its_last_good_checkpoint_and_resumes(tmp_path, monkey
     in epoch 2. The checkpoint of epoch 1 stays the newest, loads, and a resume on good data finishes."""
     from tfvae.config import default_config
     from tfvae.data import generated
-    from tfvae.runs import RunDirectory, load_run, train
+    from tfvae.experiment import RunDirectory, load_run, train
 
     good = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
     bad = good.copy()
@@ -247,7 +247,7 @@ def test_a_step_not_applied_leaves_the_ema_codebook_and_every_state_variable_alo
 
 
 def test_the_one_pass_finiteness_check_finds_every_nan_and_infinity():
-    from tfvae.models.base import _all_finite
+    from tfvae.models.steps import _all_finite
 
     def check(*arrays):
         return bool(_all_finite([tf.constant(a) for a in arrays]))

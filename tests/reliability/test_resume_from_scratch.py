@@ -43,7 +43,7 @@ def reference(tmp_path_factory):
 
 
 def _assert_same_run(run: Path, reference: Path) -> None:
-    from tfvae.runs import RunDirectory, load_run
+    from tfvae.experiment import RunDirectory, load_run
 
     assert RunDirectory(run).read_history() == RunDirectory(reference).read_history()
     assert json.loads((run / "config.json").read_text()) == json.loads((reference / "config.json").read_text())

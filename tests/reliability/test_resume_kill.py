@@ -34,7 +34,7 @@ RIVAL = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    import tfvae.runs  # noqa: F401  (import TensorFlow before the race, not during it)
+    import tfvae.experiment.training  # noqa: F401  (import TensorFlow before the race, not during it)
     from tfvae.cli import main
 
     lock = Path(sys.argv[1]) / ".lock"
@@ -63,7 +63,7 @@ def _epochs(run: Path) -> list[int]:
 @pytest.fixture(scope="module")
 def killed(tmp_path_factory):
     from tfvae.commands.train import resolve_config
-    from tfvae.runs import train
+    from tfvae.experiment import train
 
     root = tmp_path_factory.mktemp("kill")
     run = root / "run"
@@ -109,7 +109,7 @@ def test_a_second_train_into_the_same_directory_is_refused_by_the_lock(killed):
 
 @pytest.mark.slow
 def test_a_run_killed_mid_epoch_resumes_exactly(killed):
-    from tfvae.runs import RunDirectory, load_run
+    from tfvae.experiment import RunDirectory, load_run
 
     run = killed["run"]
     assert killed["victim"].returncode == -signal.SIGKILL
@@ -140,8 +140,8 @@ def test_a_run_killed_mid_epoch_resumes_exactly(killed):
 def test_a_run_file_write_that_fails_midway_leaves_the_previous_file(tmp_path):
     """config.json, history.csv and summary.json go through atomic_write_text: a failed (or killed) write
     leaves the old file whole and no temporary file behind (a plain open("w") would have truncated it)."""
+    from tfvae.experiment import RunDirectory
     from tfvae.fileio import atomic_write_text
-    from tfvae.runs import RunDirectory
 
     run = RunDirectory(tmp_path)
     run.append_history(1, {"loss": 2.0})

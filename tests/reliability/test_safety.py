@@ -29,8 +29,8 @@ from tensorflow.python.framework import op_def_registry
 
 import tfvae
 from tfvae.config import ConfigError, ExperimentConfig, load_config
+from tfvae.experiment import build_model
 from tfvae.export import ExportError, export_saved_model, load_keras
-from tfvae.runs import build_model
 
 PACKAGE = Path(tfvae.__file__).parent
 #: an expression that would leave a file behind if anything evaluated it

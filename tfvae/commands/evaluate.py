@@ -13,44 +13,24 @@ from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 METRICS_FILE = "metrics.json"
 
 
-def evaluation_data(config, split: str, batch_size: int, seed: int = 0, with_labels: bool = False):
-    """The run's dataset, split ``split``, in a fixed order, as the metrics need it.
-
-    Binarised runs (dynamic or static) are evaluated on a *static* binarisation
-    (one fixed Bernoulli draw per example keyed on ``(seed, index)``), so the
-    test set is the same every time; dequantised runs get uniform noise from
-    ``seed``.
-
-    Returns:
-      ``(dataset, number of examples or None, description)``.
-    """
-    from tfvae.data import dataset_info, load_dataset
-
-    data = config.data
-    binarize = "static" if data.binarize else None
-    dataset = load_dataset(
-        data.dataset, split, batch_size, shuffle=False, seed=seed, binarize=binarize,
-        dequantize=data.dequantize, with_labels=with_labels, cache=False, **data.source_options(),
-    )
-    info = dataset_info(data.dataset, **data.source_options())
-    how = "static binarization" if binarize else ("uniform dequantization" if data.dequantize else "values as loaded")
-    return dataset, info.num_examples.get(split), f"{data.dataset} {split}, {how} (seed {seed})"
-
-
 def run(args: argparse.Namespace) -> int:
     from tfvae.errors import TfvaeError
+    from tfvae.experiment import (
+        load_prior,
+        load_run,
+        prior_is_conditional,
+        run_data,
+        vq_bound,
+    )
     from tfvae.metrics import bits_per_dim_convention, evaluate_model
-    from tfvae.runs import load_run
 
     loaded = load_run(args.run)
     config = loaded.config
     if args.iwae_k < 0:
         raise TfvaeError(f"--iwae-k must be >= 1 (or 0 to skip the IWAE estimate), got {args.iwae_k}")
-    try:
-        data, total, described = evaluation_data(config, args.split, args.batch_size, args.seed,
-                                                   with_labels=loaded.model.capabilities.conditional)
-    except ValueError as error:
-        raise TfvaeError(str(error)) from None
+    # the run's data in a fixed order: binarised runs on a static binarisation keyed on --seed
+    data = run_data(config, args.split, args.batch_size, seed=args.seed,
+                    with_labels=loaded.model.capabilities.conditional)
     convention, why = bits_per_dim_convention(
         loaded.model.likelihood, config.data.binarize, config.data.dequantize
     )
@@ -60,29 +40,33 @@ def run(args: argparse.Namespace) -> int:
             k = f"no IWAE ({type(loaded.model).__name__} has no prior p(z))"
         else:
             k = f"IWAE k={args.iwae_k}" if args.iwae_k else "no IWAE"
-        print(f"Evaluating {loaded.directory} (epoch {loaded.epochs_done}) on {described}, {k}", file=sys.stderr)
+        print(f"Evaluating {loaded.directory} (epoch {loaded.epochs_done}) on {data.description}, {k}",
+              file=sys.stderr)
     evaluation = evaluate_model(
         loaded.model,
-        data,
+        data.dataset,
         iwae_k=args.iwae_k or None,
         chunk_size=args.chunk_size,
         seed=args.seed,
         max_examples=args.max_examples,
         bits_per_dim_convention=convention,
         bits_per_dim_note=why,
-        total=total,
+        total=data.num_examples,
         verbose=verbose,
     )
     disentanglement = disentanglement_scores(loaded, args.seed, verbose) if args.disentanglement else None
-    vq_bound = None
+    bound = None
     if loaded.model.capabilities.needs_trained_prior:  # VQ-VAEs: the bound under the uniform and the trained priors
-        vq_bound = vq_bound_terms(loaded, data, args.max_examples)
+        prior = load_prior(loaded.directory)
+        if prior is not None and prior_is_conditional(prior):  # a class-conditional prior scores codes with labels
+            data = run_data(config, args.split, args.batch_size, seed=args.seed, with_labels=True)
+        bound = vq_bound(loaded.model, prior, data.dataset, args.max_examples)
     out = Path(args.out) if args.out else loaded.directory / METRICS_FILE
     record = {
         "run": str(loaded.directory),
         "model": config.model.name,
         "epochs_done": loaded.epochs_done,
-        "data": described,
+        "data": data.description,
         "split": args.split,
         "seed": args.seed,
         "evaluated": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -90,67 +74,22 @@ def run(args: argparse.Namespace) -> int:
     }
     if disentanglement is not None:
         record["disentanglement"] = disentanglement
-    if vq_bound is not None:
-        record["vq_bound"] = vq_bound
+    if bound is not None:
+        record["vq_bound"] = bound
     from tfvae.fileio import atomic_write_text
 
     atomic_write_text(out, json.dumps(record, indent=2) + "\n")
     print(evaluation.table())
     if disentanglement is not None:
         print("disentanglement: " + ", ".join(f"{name} {value:.3f}" for name, value in disentanglement.items()))
-    for prior, bound in (vq_bound or {}).items():
-        levels = bound.get("levels")
+    for name, terms in (bound or {}).items():
+        levels = terms.get("levels")
         by_level = f": {', '.join(f'{level} {rate:.2f}' for level, rate in levels.items())}" if levels else ""
-        print(f"VQ-VAE bound, {prior} prior: {bound['nats']:.2f} nats = {bound['bits_per_dim']:.4f} bits/dim "
-              f"(rate {bound['rate']:.2f} nats{by_level})")
+        which = "uniform prior" if name == "uniform" else "trained prior"
+        print(f"VQ-VAE bound, {which}: {terms['nats']:.2f} nats = {terms['bits_per_dim']:.4f} bits/dim "
+              f"(rate {terms['rate']:.2f} nats{by_level})")
     print(f"metrics written to {out}")
     return 0
-
-
-def vq_bound_terms(loaded, data, max_examples: int | None) -> dict[str, dict]:
-    """The VQ-VAE bound ``distortion - log p(codes)`` on ``data``, uniform and learned (``RUN/prior``) prior.
-
-    Returns:
-      ``{"uniform": {...}, "pixelcnn": {...}}`` (``pixelcnn`` only when the
-      run has a trained prior), each with ``rate`` (the codes' NLL), ``nats``
-      and ``bits_per_dim`` of the bound; for a VQ-VAE-2 each also has
-      ``levels``: the rate of the top codes and of the bottom codes given
-      the top ones (their sum is ``rate``).
-    """
-    import math
-
-    import numpy as np
-
-    from tfvae.prior_runs import code_nll, load_prior, uniform_code_nll
-
-    model = loaded.model
-    prior = load_prior(loaded.directory)
-    distortions: list[np.ndarray] = []
-    learned: dict[str, list[np.ndarray]] = {}
-    seen = 0
-    for batch in data:
-        x = batch[0] if isinstance(batch, tuple) else batch
-        if max_examples is not None:
-            x = x[: max_examples - seen]
-        distortions.append(model.bound(x)["distortion"].numpy())
-        if prior is not None:
-            for level, nll in code_nll(model, prior, x).items():
-                learned.setdefault(level, []).append(nll)
-        seen += len(x)
-        if max_examples is not None and seen >= max_examples:
-            break
-    distortion = float(np.mean(np.concatenate(distortions)))
-    dims = int(np.prod(model.data_shape)) * math.log(2)
-    rates = {"uniform": uniform_code_nll(model)}
-    if learned:
-        rates["pixelcnn"] = {level: float(np.mean(np.concatenate(parts))) for level, parts in learned.items()}
-    out = {}
-    for name, levels in rates.items():
-        rate = sum(levels.values())
-        out[name] = {"rate": rate, "nats": distortion + rate, "bits_per_dim": (distortion + rate) / dims}
-        if set(levels) != {"prior"}:
-            out[name]["levels"] = levels
-    return out
 
 
 #: datasets with known generative factors: name -> ground-truth sampler factory

@@ -7,6 +7,7 @@ from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
+    from tfvae.experiment import load_run
     from tfvae.export import (
         ExportError,
         ServingModule,
@@ -15,7 +16,6 @@ def run(args: argparse.Namespace) -> int:
         signature_table,
     )
     from tfvae.export.layout import check_model_name, check_target
-    from tfvae.runs import load_run
 
     if args.name is not None:
         check_model_name(args.name)
@@ -45,7 +45,7 @@ def trained_prior(loaded):
     """
     if not loaded.model.capabilities.needs_trained_prior:  # only VQ models have a prior over codes
         return None
-    from tfvae.prior_runs import load_prior
+    from tfvae.experiment import load_prior
 
     return load_prior(loaded.directory)
 

@@ -6,38 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 PLOTS_DIR = "plots"
 
 
-def plot_examples(config, split: str, num: int):
-    """``num`` examples of the run's data (grey levels, as stored) and their labels (``None`` without).
-
-    The examples are those the run trained on (``data.source_options()``:
-    padded like the model's input, limited like its splits).
-
-    Args:
-      config: the run's experiment config.
-      split: dataset split.
-      num: how many examples.
-    """
-    from tfvae.data import load_dataset
-
-    data = config.data
-    load = dict(shuffle=False, cache=False, **data.source_options())
-    try:
-        x, y = next(iter(load_dataset(data.dataset, split, num, with_labels=True, **load)))
-    except ValueError:  # a data set without labels (e.g. generated sequences)
-        return np.asarray(next(iter(load_dataset(data.dataset, split, num, **load)))), None
-    return np.asarray(x), np.asarray(y)
-
-
 def run(args: argparse.Namespace) -> int:
     from tfvae.errors import TfvaeError
-    from tfvae.runs import load_run
+    from tfvae.experiment import load_run, run_data
     from tfvae.viz import Examples, draw_pictures, write_pictures
     from tfvae.viz.plots import CONDITIONAL_PICTURES, PICTURES, SEQUENCE_PICTURES
 
@@ -47,10 +23,8 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise TfvaeError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     loaded = load_run(args.run)
-    try:
-        x, labels = plot_examples(loaded.config, args.split, args.num_examples)
-    except ValueError as error:
-        raise TfvaeError(str(error)) from None
+    # the run's data as it trained on it, in a fixed order; labels when the dataset has them
+    x, labels = run_data(loaded.config, args.split, args.num_examples).arrays(limit=args.num_examples)
     if len(x) < 12:
         raise TfvaeError(f"the {args.split} split has {len(x)} examples; the pictures need at least 12")
     pictures = draw_pictures(loaded.model, Examples(x, labels, args.seed), args.only)

@@ -12,8 +12,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from tfvae.errors import TfvaeError, with_article
-    from tfvae.prior_runs import load_prior
-    from tfvae.runs import load_run
+    from tfvae.experiment import load_prior, load_run
     from tfvae.viz import image_grid, save_png
 
     loaded = load_run(args.run)

@@ -83,7 +83,9 @@ def _toml_value(value) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tfvae.config import ConfigError
+    from tfvae.experiment.kinds import (
+        run_kind,  # no TensorFlow: a wrong flag is answered at once
+    )
 
     overrides = list(args.set or []) + _flag_overrides(args)
     config = resolve_config(args.target, overrides, _override_labels(args))  # before TensorFlow is imported: errors answer fast
@@ -91,22 +93,9 @@ def run(args: argparse.Namespace) -> int:
         config.name = args.name
         config.validate()
     verbose = 0 if args.quiet else 1
-    if config.model.name == "pixelcnn":  # a prior over the codes of a VQ-VAE run
-        if not args.from_run:
-            raise ConfigError("a PixelCNN prior trains on the codes of a VQ-VAE run: pass --from RUN")
-        if args.resume:
-            raise ConfigError("--resume does not apply to vq_prior (train it again into another --out)")
-        if config.train.strategy != "none":
-            raise ConfigError("--strategy does not apply to vq_prior: its prior trains on one device")
-        from tfvae.prior_runs import train_prior
-
-        train_prior(config, args.from_run, out=args.out, verbose=verbose)
-        return 0
-    if args.from_run:
-        raise ConfigError(f"--from applies to priors (vq_prior), not to model {config.model.name!r}")
-    from tfvae.runs import train
-
-    train(config, out=args.out, resume=args.resume, verbose=verbose)
+    kind = run_kind(config)  # a model run, or the prior of a VQ-VAE run (kind = "prior", --from RUN)
+    kind.check(config, from_run=args.from_run, resume=args.resume)
+    kind.train(config, out=args.out, resume=args.resume, from_run=args.from_run, verbose=verbose)
     return 0
 
 

@@ -1,0 +1,48 @@
+"""The experiment layer: config -> model, the run directory, checkpoints, training, run kinds.
+
+=================  ===========================================================
+``build``          config -> model (:func:`build_model`), and a prior's
+                   (:func:`build_prior`), through what the model classes declare
+``run_dir``        :class:`RunDirectory` (config, history, summary),
+                   :func:`run_data` (the run's data in a fixed order),
+                   :func:`load_run`
+``checkpoint``     :class:`Checkpointer`, :func:`check_finite_weights`
+``training``       :func:`train` a model run (resume, pictures, summary)
+``kinds``          the run kinds ``tfvae train`` runs (``RUN_KINDS``: ``model``, ``prior``)
+``prior``          the prior run of a VQ-VAE (:func:`train_prior`, :func:`load_prior`)
+                   and the VQ-VAE bound report (:func:`vq_bound`)
+=================  ===========================================================
+
+``import tfvae.experiment`` is cheap: the names below load their module on
+first use (PEP 562), so ``from tfvae.experiment import train`` imports
+TensorFlow but :mod:`tfvae.experiment.kinds` does not.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "build": ("build_model", "build_prior", "GENERIC_FIELDS", "MODEL_OPTIONS"),
+    "run_dir": ("CONFIG_FILE", "HISTORY_FILE", "SUMMARY_FILE", "LoadedRun", "RunData", "RunDirectory", "RunError",
+                "load_run", "run_data", "run_dataset_info"),
+    "checkpoint": ("Checkpointer", "check_finite_weights"),
+    "training": ("RunLogger", "RunResult", "train"),
+    "kinds": ("ModelRun", "PriorRun", "RunKind", "run_kind"),
+    "prior": ("PRIOR_DIR", "code_nll", "load_prior", "prior_directory", "prior_is_conditional", "save_prior",
+              "train_prior", "uniform_code_nll", "vq_bound"),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = [name for names in _EXPORTS.values() for name in names]
+
+
+def __getattr__(name: str):
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"tfvae.experiment.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'tfvae.experiment' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

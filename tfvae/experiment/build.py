@@ -1,0 +1,111 @@
+"""Config -> model: what the registered model class declares, and nothing else.
+
+A reader follows the route in one hop: ``MODELS.get(config.model.name)`` is the
+class, ``cls.architectures[config.model.architecture]`` names the generic
+``[model]`` fields its builder ``cls.<architecture>`` takes and
+``cls.config_options`` the ``model.options`` keys (see
+:mod:`tfvae.models.contract`). A prior run builds its prior the same way: the
+prior's class (``model.name``, e.g. ``"pixelcnn"``) declares its options and
+the source run's model makes the prior over its codes (``make_prior``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfvae.config import ConfigError, ModelConfig
+from tfvae.models.base import GenerativeModel
+from tfvae.registry import MODELS
+
+#: the generic ``[model]`` fields a builder takes when its family lists them in ``architectures``
+GENERIC_FIELDS = ("latent_dim", "hidden_units", "activation", "filters")
+#: top-level ``[model]`` options a family takes when it lists them in ``config_options``
+MODEL_OPTIONS = ("beta", "kl", "num_samples")
+
+
+def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | None = None,
+                num_classes: int | None = None) -> GenerativeModel:
+    """Instantiate the registered model that ``config`` names, for data of ``data_shape``.
+
+    The route is what the model class declares (:mod:`tfvae.models.contract`):
+    ``cls.architectures[config.architecture]`` names the generic fields its
+    builder ``cls.<architecture>`` takes, ``cls.config_options`` the
+    ``model.options`` keys (and ``beta`` / ``kl`` / ``num_samples``); anything
+    else that differs from its default is refused by name.
+
+    Args:
+      config: the ``[model]`` table.
+      data_shape: shape of one example, e.g. ``(28, 28, 1)``.
+      seed: the model's seed.
+      num_classes: the dataset's number of classes, for conditional models
+        (unless ``model.options.num_classes`` sets it).
+    """
+    cls = MODELS.get(config.name)
+    fields = cls.architectures.get(config.architecture)
+    if fields is None:
+        available = ", ".join(sorted(cls.architectures)) or "none (it is not built from a config)"
+        raise ConfigError(f"model.architecture: {config.architecture!r} is not available for model {config.name!r}; "
+                          f"choose one of: {available}")
+    kwargs: dict[str, Any] = {
+        "data_shape": tuple(data_shape),
+        "likelihood": config.likelihood,
+        "likelihood_kwargs": dict(config.likelihood_kwargs),
+        "seed": seed,
+    }
+    defaults = ModelConfig()
+    for field in GENERIC_FIELDS:
+        value = getattr(config, field)
+        if field in fields:
+            kwargs[field] = tuple(value) if isinstance(value, list) else value
+        elif value != getattr(defaults, field):
+            raise ConfigError(
+                f"model.{field} does not apply to model {config.name!r} with architecture {config.architecture!r}"
+                + ("; set it in model.options" if field in cls.config_options else "")
+            )
+    for option in MODEL_OPTIONS:
+        value = getattr(config, option)
+        if value is None:
+            continue
+        if option not in cls.config_options:
+            raise ConfigError(f"model.{option} does not apply to model {config.name!r}")
+        kwargs[option] = value
+    if cls.conditional:
+        if num_classes is None and "num_classes" not in config.options:
+            raise ConfigError(f"model {config.name!r} is conditional: the dataset has no labels to condition on")
+        kwargs["num_classes"] = num_classes
+    for option, value in config.options.items():
+        if option not in cls.config_options:
+            raise ConfigError(
+                f"model.options.{option}: not an option of model {config.name!r}; "
+                f"it takes: {', '.join(sorted(cls.config_options)) or 'none'}"
+            )
+        kwargs[option] = value
+    try:
+        return getattr(cls, config.architecture)(**kwargs)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"model: {error}") from error
+
+
+def build_prior(config: ModelConfig, model: GenerativeModel, seed: int | None = None):
+    """The untrained prior that ``config`` describes over the codes of ``model`` (a VQ-VAE or VQ-VAE-2).
+
+    ``config.name`` names the prior's class, whose ``config_options`` are the
+    ``model.options`` it takes (for a PixelCNN: ``filters``, ``num_layers``,
+    ``attention_every``, ``num_classes``, ...); ``model.make_prior`` builds it
+    (one PixelCNN, or ``{"top", "bottom"}`` for a VQ-VAE-2).
+
+    Raises:
+      ConfigError: an option the prior does not take, or arguments its
+        constructor refuses (the constructor's error is chained).
+    """
+    cls = MODELS.get(config.name)
+    for option in config.options:
+        if option not in cls.config_options:
+            raise ConfigError(
+                f"model.options.{option}: not an option of the {config.name} prior; "
+                f"it takes: {', '.join(sorted(cls.config_options)) or 'none'}"
+            )
+    try:
+        return model.make_prior(**{"seed": seed, **config.options})
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"model: {error}") from error

@@ -1,0 +1,257 @@
+"""The prior run: the autoregressive prior of a VQ-VAE run (``tfvae train vq_prior --from RUN``).
+
+A prior run is a run directory inside the VQ-VAE's, ``RUN/prior/``, written
+by the same :class:`~tfvae.experiment.run_dir.RunDirectory` as a model run::
+
+    prior.keras                     (VQ-VAE)  or  top.keras, bottom.keras (VQ-VAE-2)
+    config.json  history.csv  summary.json  samples.png
+
+The codes it learns are those of the run's (frozen) VQ-VAE on the run's data
+(:func:`~tfvae.experiment.run_dir.run_data`). ``summary.json`` holds, under
+``test``, the VQ-VAE bound ``-log p(x) <= distortion + rate`` on the test
+split under the uniform prior (``rate = h * w * log K`` nats) and under the
+trained one (:func:`vq_bound`, the report ``tfvae evaluate`` writes too).
+
+A VQ-VAE-2 run gets two PixelCNNs, trained one after the other: the top one
+over the top code maps, then the bottom one over the bottom maps conditioned
+on the top maps (``VQVAE2.make_prior()`` / ``prior_data``). ``load_prior``
+returns them as ``{"top": ..., "bottom": ...}``; each bound's ``levels`` gives
+each level's rate (their sum is the bound's ``rate``).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.config import ConfigError, ExperimentConfig
+from tfvae.errors import with_article
+from tfvae.experiment.build import build_prior
+from tfvae.experiment.run_dir import (
+    LoadedRun,
+    RunDirectory,
+    RunError,
+    load_run,
+    run_data,
+)
+from tfvae.fileio import DirectoryLock
+from tfvae.viz import image_grid, save_png
+
+PRIOR_DIR = "prior"
+LEVELS = ("top", "bottom")
+
+
+def prior_directory(run_dir: str | Path) -> Path:
+    """Where the prior of the run in ``run_dir`` lives: ``run_dir/prior``."""
+    return Path(run_dir) / PRIOR_DIR
+
+
+def _parts(prior) -> list[tuple[str, keras.Model]]:
+    """``[("prior", model)]`` for one PixelCNN, ``[("top", ...), ("bottom", ...)]`` for a VQ-VAE-2's."""
+    return list(prior.items()) if isinstance(prior, dict) else [("prior", prior)]
+
+
+def save_prior(prior, directory: Path) -> None:
+    """Write the prior's ``.keras`` file(s) atomically (a temporary name, then a rename)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, model in _parts(prior):
+        final = directory / f"{name}.keras"
+        partial = directory / f".{name}.partial.keras"
+        model.save(partial)
+        os.replace(partial, final)
+
+
+def load_prior(run_dir: str | Path):
+    """The trained prior of a VQ-VAE run: a :class:`~tfvae.models.pixelcnn.PixelCNN`, ``{"top", "bottom"}``, or ``None``.
+
+    Raises:
+      RunError: a prior file exists but cannot be loaded (the cause is chained).
+    """
+    directory = prior_directory(run_dir)
+    files = {name: directory / f"{name}.keras" for name in ("prior", *LEVELS)}
+    try:
+        if files["prior"].is_file():
+            return keras.saving.load_model(files["prior"])
+        if all(files[level].is_file() for level in LEVELS):
+            return {level: keras.saving.load_model(files[level]) for level in LEVELS}
+    except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:  # unreadable: say which
+        raise RunError(f"cannot load the prior in {directory}: {error}") from error
+    return None
+
+
+def prior_is_conditional(prior) -> bool:
+    """Whether a trained prior (one PixelCNN or a VQ-VAE-2's two) is class-conditional (needs labels)."""
+    return any(part.num_classes > 0 for _, part in _parts(prior))
+
+
+def code_nll(model, prior, x, labels=None) -> dict[str, np.ndarray]:
+    """Per-example ``-log p(codes(x))`` in nats under ``prior``, by level.
+
+    Returns:
+      ``{"prior": nll}`` for a one-level VQ-VAE, ``{"top": nll, "bottom": nll}``
+      for a VQ-VAE-2 (the bottom level given the top codes); the sum over the
+      levels is ``model.prior_nll(prior, x, labels)``.
+    """
+    data = model.prior_data(x, labels)
+    if isinstance(prior, dict):
+        return {level: -np.asarray(prior[level].log_prob(data[level])) for level in prior}
+    return {"prior": -np.asarray(prior.log_prob(data))}
+
+
+def uniform_code_nll(model) -> dict[str, float]:
+    """``h * w * log K`` nats per level (``{"prior": ...}`` for one level): the uniform prior's NLL of the codes."""
+    shapes, sizes = model.code_shape, model.num_embeddings
+    if isinstance(shapes, dict):
+        return {level: float(np.prod(shapes[level])) * math.log(sizes[level]) for level in LEVELS}
+    return {"prior": float(np.prod(shapes)) * math.log(sizes)}
+
+
+def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None) -> dict[str, dict]:
+    """The VQ-VAE bound ``-log p(x) <= distortion - log p(codes)`` on ``batches``, uniform and trained prior.
+
+    The one report of the bound: ``tfvae evaluate`` writes it to
+    ``metrics.json`` (``vq_bound``) and a prior run to its ``summary.json``
+    (``test``).
+
+    Args:
+      model: a VQ-VAE or VQ-VAE-2.
+      prior: its trained prior (:func:`load_prior`), or ``None`` for the uniform one only.
+      batches: batches of ``x``, or of ``(x, labels)`` (the labels go to a
+        class-conditional prior).
+      max_examples: use only the first ``max_examples`` examples.
+
+    Returns:
+      ``{"uniform": {...}, "prior": {...}}`` (``prior`` only with a trained
+      prior), each with ``distortion``, ``rate`` (the codes' NLL), ``nats`` and
+      ``bits_per_dim`` of the bound, per example; for a VQ-VAE-2 each also has
+      ``levels``: the rate of the top codes and of the bottom codes given the
+      top ones (their sum is ``rate``).
+    """
+    distortions: list[np.ndarray] = []
+    learned: dict[str, list[np.ndarray]] = {}
+    conditional = prior is not None and prior_is_conditional(prior)
+    seen = 0
+    for batch in batches:
+        x, labels = batch if isinstance(batch, tuple) else (batch, None)
+        if max_examples is not None:
+            x = x[: max_examples - seen]
+            labels = None if labels is None else labels[: max_examples - seen]
+        distortions.append(np.asarray(model.bound(x)["distortion"]))
+        if prior is not None:
+            for level, nll in code_nll(model, prior, x, labels if conditional else None).items():
+                learned.setdefault(level, []).append(nll)
+        seen += len(x)
+        if max_examples is not None and seen >= max_examples:
+            break
+    distortion = float(np.mean(np.concatenate(distortions)))
+    nats_per_bit_dim = int(np.prod(model.data_shape)) * math.log(2)
+    rates = {"uniform": uniform_code_nll(model)}
+    if learned:
+        rates["prior"] = {level: float(np.mean(np.concatenate(parts))) for level, parts in learned.items()}
+    out = {}
+    for name, levels in rates.items():
+        rate = sum(levels.values())
+        out[name] = {"distortion": distortion, "rate": rate, "nats": distortion + rate,
+                     "bits_per_dim": (distortion + rate) / nats_per_bit_dim}
+        if set(levels) != {"prior"}:
+            out[name]["levels"] = levels
+    return out
+
+
+def _codes(model, x: np.ndarray, labels, batch_size: int = 500):
+    """The prior's training data for ``x``, computed in batches and concatenated."""
+    parts = [model.prior_data(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+             for i in range(0, len(x), batch_size)]
+    return tf.nest.map_structure(lambda *t: np.concatenate([np.asarray(a) for a in t]), *parts)
+
+
+def _fit(prior, train, test, config: ExperimentConfig, verbose: int) -> dict[str, list[float]]:
+    prior.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                  jit_compile=config.train.jit_compile, steps_per_execution=config.train.steps_per_execution)
+    history = prior.fit(train, validation_data=(test,), epochs=config.train.epochs,
+                        batch_size=config.data.batch_size, shuffle=True, verbose="auto" if verbose else 0)
+    return history.history
+
+
+def train_prior(config: ExperimentConfig, from_run: str | Path, out: str | Path | None = None,
+                verbose: int = 1) -> dict:
+    """Train the PixelCNN prior of a VQ-VAE run on its frozen codes.
+
+    Args:
+      config: ``kind = "prior"``, ``model.name = "pixelcnn"``; ``model.options``
+        are the PixelCNN's declared options (``filters``, ``num_layers``,
+        ``attention_every``, ...; ``num_classes = 0`` unless a class-conditional
+        prior is wanted); ``train`` and ``data.batch_size`` set the
+        optimisation. The dataset is the VQ-VAE run's.
+      from_run: the VQ-VAE run directory.
+      out: where the prior goes; defaults to ``from_run/prior``.
+      verbose: 0 silent, 1 progress bars and a summary line.
+
+    Returns:
+      The summary written to ``summary.json``.
+    """
+    loaded = load_run(from_run)
+    if not loaded.model.capabilities.needs_trained_prior:
+        raise RunError(f"{from_run} holds {with_article(type(loaded.model).__name__)}, not a VQ-VAE: "
+                       "vq_prior needs a vqvae or vqvae2 run")
+    run = RunDirectory(out if out is not None else prior_directory(from_run))
+    with DirectoryLock(run.path, "tfvae train vq_prior"):  # one prior trainer per directory
+        if any(run.path.glob("*.keras")):
+            raise RunError(f"{run.path} already holds a prior; pass another --out, or remove it to train again")
+        return _train_prior(config, loaded, run, verbose)
+
+
+def _train_prior(config: ExperimentConfig, loaded: LoadedRun, run: RunDirectory, verbose: int) -> dict:
+    model = loaded.model
+    prior = build_prior(config.model, model, seed=config.train.seed)
+    conditional = prior_is_conditional(prior)
+    keras.utils.set_random_seed(config.train.seed)
+
+    train_split = run_data(loaded.config, "train")
+    if conditional and not train_split.has_labels:
+        raise ConfigError(f"a class-conditional prior needs labels; dataset {loaded.config.data.dataset!r} has none")
+    x_train, y_train = train_split.arrays()
+    test_split = run_data(loaded.config, "test", with_labels=conditional)
+    x_test, y_test = test_split.arrays()
+    codes_train = _codes(model, x_train, y_train if conditional else None)
+    codes_test = _codes(model, x_test, y_test)
+
+    started = time.perf_counter()
+    columns: dict[str, list[float]] = {}
+    for level, part in _parts(prior):
+        train = codes_train[level] if isinstance(prior, dict) else codes_train
+        test = codes_test[level] if isinstance(prior, dict) else codes_test
+        for key, values in _fit(part, train, test, config, verbose).items():
+            columns[key if level == "prior" else f"{level}_{key}"] = values
+    seconds = time.perf_counter() - started
+    save_prior(prior, run.path)
+
+    test = vq_bound(model, prior, test_split.dataset)
+    num_classes = max(part.num_classes for _, part in _parts(prior))
+    label = np.repeat(np.arange(min(10, num_classes)), 8) if conditional else None
+    samples = model.sample(len(label) if conditional else 64, prior, label=label, seed=config.train.seed).numpy()
+    save_png(run.path / "samples.png", image_grid(samples, columns=8))
+    summary = {"from_run": str(loaded.directory), "epochs": config.train.epochs, "train_seconds": round(seconds, 2),
+               "test": test, "images": ["samples.png"]}
+    run.write_config(config)
+    run.write_history([{"epoch": epoch, **dict(zip(columns, row))}
+                       for epoch, row in enumerate(zip(*columns.values()), start=1)])
+    run.write_summary(summary)
+    if verbose:
+        learned, uniform = test["prior"], test["uniform"]
+        if "levels" in learned:
+            print("Prior NLL of the test codes by level: " + ", ".join(
+                f"{level} {rate:.2f} nats (uniform {uniform['levels'][level]:.2f})"
+                for level, rate in learned["levels"].items()))
+        print(f"Prior NLL of the test codes: {learned['rate']:.2f} nats (uniform prior {uniform['rate']:.2f}); "
+              f"bound {learned['bits_per_dim']:.4f} bits/dim (uniform {uniform['bits_per_dim']:.4f}); "
+              f"prior saved in {run.path}")
+    return summary

@@ -1,0 +1,262 @@
+"""The run directory: its files (config, history, summary), its data, and loading a trained run.
+
+A run directory ``runs/<name>/`` holds::
+
+    config.json          the resolved config (what `--resume` restarts from)
+    history.csv          one row per epoch: epoch, train terms, val_ terms
+    summary.json         the final test terms and how the run went
+    logs/ checkpoints/   TensorBoard scalars; tf.train.CheckpointManager (model runs)
+    *.png                the run's pictures
+
+A prior run (:mod:`tfvae.experiment.prior`) is a run directory too, ``RUN/prior/``,
+written by the same :class:`RunDirectory`.
+
+``config.json``, ``history.csv`` and ``summary.json`` are replaced
+atomically (temporary file, fsync, ``os.replace``).
+
+:func:`run_data` is the one way the run's data is read back in a fixed order
+(evaluation, pictures, plots, the codes a prior learns): the data the run
+trained on, prepared the same way every time (a binarised run: one fixed
+Bernoulli draw per example; a dequantised run: noise from ``seed``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfvae.config import ConfigError, ExperimentConfig
+from tfvae.errors import TfvaeError
+from tfvae.fileio import atomic_write_text
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+SUMMARY_FILE = "summary.json"
+
+
+class RunError(TfvaeError, RuntimeError):
+    """A run directory cannot be used as asked (exists, missing, corrupt)."""
+
+
+class RunDirectory:
+    """The files of one run (see the module docstring)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def history_path(self) -> Path:
+        return self.path / HISTORY_FILE
+
+    @property
+    def summary_path(self) -> Path:
+        return self.path / SUMMARY_FILE
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    def holds_a_run(self) -> bool:
+        return self.config_path.exists() or self.checkpoint_dir.exists()
+
+    def write_config(self, config: ExperimentConfig) -> None:
+        atomic_write_text(self.config_path, config.to_json() + "\n")
+
+    def read_config(self) -> ExperimentConfig:
+        if not self.path.is_dir():
+            raise RunError(f"{self.path} holds no run: the run directory does not exist")
+        if not self.config_path.is_file():
+            raise RunError(f"{self.path} holds no run (no {CONFIG_FILE})")
+        try:
+            return ExperimentConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, UnicodeDecodeError, ConfigError) as error:
+            raise RunError(f"{self.config_path} is not a valid run config: {error}") from error
+        except OSError as error:
+            raise RunError(f"{self.config_path} cannot be read: {error.strerror or error}") from error
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        atomic_write_text(self.summary_path, json.dumps(summary, indent=2) + "\n")
+
+    def read_summary(self) -> dict[str, Any]:
+        return json.loads(self.summary_path.read_text(encoding="utf-8"))
+
+    def append_history(self, epoch: int, logs: dict[str, float]) -> None:
+        """Add the row of ``epoch`` (the whole file is replaced atomically)."""
+        row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
+        existing = self.history_path.read_text(encoding="utf-8") if self.history_path.exists() else ""
+        if existing and not existing.endswith("\n"):
+            existing += "\r\n"
+        lines = io.StringIO()
+        writer = csv.DictWriter(lines, fieldnames=list(row))
+        if not existing:
+            writer.writeheader()
+        writer.writerow(row)
+        atomic_write_text(self.history_path, existing + lines.getvalue())
+
+    def write_history(self, rows: list[dict[str, Any]], fields: list[str] | None = None) -> None:
+        """Replace the history with ``rows`` (each with its ``epoch``; columns ``fields``), atomically."""
+        fields = fields or list(dict.fromkeys(key for row in rows for key in row))
+        lines = io.StringIO()
+        writer = csv.DictWriter(lines, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.history_path, lines.getvalue())
+
+    def read_history(self) -> list[dict[str, float]]:
+        if not self.history_path.exists():
+            return []
+        with self.history_path.open(newline="") as handle:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+    def truncate_history(self, epochs_done: int) -> list[int]:
+        """Drop the rows of epochs after ``epochs_done`` (trained, but not checkpointed); returns their epochs."""
+        if not self.history_path.exists():
+            return []
+        with self.history_path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            fields, rows = reader.fieldnames, list(reader)
+        keep = [row for row in rows if float(row["epoch"]) <= epochs_done]
+        dropped = [int(float(row["epoch"])) for row in rows if float(row["epoch"]) > epochs_done]
+        if dropped:
+            self.write_history(keep, fields)
+        return dropped
+
+
+def run_dataset_info(config: ExperimentConfig):
+    """``tfvae.data.dataset_info`` of the run's dataset; an unknown one is a :class:`ConfigError`."""
+    from tfvae.data import dataset_info
+
+    data = config.data
+    try:
+        return dataset_info(data.dataset, **data.source_options())
+    except ValueError as error:
+        raise ConfigError(f"data.dataset: {error}") from error
+
+
+@dataclass
+class RunData:
+    """A split of the run's data in a fixed order (see :func:`run_data`).
+
+    Attributes:
+      dataset: batches of ``x``, or of ``(x, labels)`` when ``has_labels``.
+      has_labels: whether the batches carry labels.
+      num_examples: the split's size, when the dataset knows it.
+      description: one line: dataset, split, preparation and seed.
+    """
+
+    dataset: Any
+    has_labels: bool
+    num_examples: int | None
+    description: str
+
+    def arrays(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The first ``limit`` examples (all by default) as ``(x, labels)``; ``labels`` is None without labels."""
+        xs, ys, seen = [], [], 0
+        for batch in self.dataset:
+            x, y = batch if self.has_labels else (batch, None)
+            xs.append(np.asarray(x))
+            if y is not None:
+                ys.append(np.asarray(y))
+            seen += len(xs[-1])
+            if limit is not None and seen >= limit:
+                break
+        if not xs:
+            raise RunError(f"{self.description}: no examples")
+        x = np.concatenate(xs)[:limit]
+        return x, (np.concatenate(ys)[:limit] if self.has_labels else None)
+
+
+def run_data(config: ExperimentConfig, split: str, batch_size: int = 500, *, seed: int = 0,
+             with_labels: bool | None = None) -> RunData:
+    """The run's data, split ``split``, in a fixed order, prepared as the run prepares it.
+
+    The same examples every time: a binarised run (dynamic or static) gets a
+    *static* binarisation (one fixed Bernoulli draw per example keyed on
+    ``(seed, index)``); a dequantised run gets uniform noise from ``seed``;
+    otherwise the values as loaded. Padding and limits are the run's
+    (``data.source_options()``).
+
+    Args:
+      config: the run's experiment config.
+      split: dataset split.
+      batch_size: examples per batch.
+      seed: seed of the static binarisation / dequantisation noise.
+      with_labels: ``True``: batches of ``(x, labels)`` (a :class:`ConfigError`
+        if the dataset has none); ``False``: batches of ``x``; ``None``: labels
+        when the dataset has them.
+
+    Raises:
+      ConfigError: unknown dataset, or labels asked of a dataset without.
+      RunError: the split cannot be loaded (the cause is chained).
+    """
+    from tfvae.data import load_dataset
+
+    data = config.data
+    info = run_dataset_info(config)
+    if with_labels and not info.has_labels:
+        raise ConfigError(f"data.dataset: {data.dataset!r} has no labels")
+    labels = info.has_labels if with_labels is None else with_labels
+    binarize = "static" if data.binarize else None
+    try:
+        dataset = load_dataset(data.dataset, split, batch_size, shuffle=False, seed=seed, binarize=binarize,
+                               dequantize=data.dequantize, with_labels=labels, cache=False, **data.source_options())
+    except ValueError as error:
+        raise RunError(f"the {split!r} split of {data.dataset!r} cannot be loaded: {error}") from error
+    how = "static binarization" if binarize else ("uniform dequantization" if data.dequantize else "values as loaded")
+    return RunData(dataset, labels, info.num_examples.get(split), f"{data.dataset} {split}, {how} (seed {seed})")
+
+
+@dataclass
+class LoadedRun:
+    """A trained model restored from a run directory."""
+
+    config: ExperimentConfig
+    model: Any
+    directory: Path
+    epochs_done: int
+    data_shape: tuple[int, ...]
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Rebuild the model of a run directory and restore its newest readable checkpoint.
+
+    A newest checkpoint that cannot be read (truncated, garbage, files
+    missing) is skipped with a ``RuntimeWarning`` naming it; the one before is
+    restored.
+
+    The model is built in float32 whatever precision it was trained in (its
+    variables are float32 either way) and compiled with the run's optimizer,
+    whose state is restored too.
+
+    Args:
+      path: a run directory written by :func:`tfvae.experiment.train`
+        (``runs/<name>``).
+
+    Raises:
+      RunError: no run there, its ``config.json`` cannot be read, or no
+        checkpoint can be restored (each one named, with why).
+    """
+    import keras
+
+    from tfvae.experiment.build import build_model
+    from tfvae.experiment.checkpoint import Checkpointer
+
+    run = RunDirectory(path)
+    if not run.path.is_dir():
+        raise RunError(f"run directory not found: {run.path}")
+    config = run.read_config()
+    info = run_dataset_info(config)
+    model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
+    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
+    epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
+    return LoadedRun(config, model, run.path, epochs_done, info.data_shape)

@@ -1,0 +1,335 @@
+"""Train a model run: build the model, fit it, write its run directory.
+
+A model run's directory (:class:`~tfvae.experiment.run_dir.RunDirectory`)
+holds ``config.json``, ``history.csv`` (one row per epoch: epoch, train
+terms, val_ terms), ``logs/`` (TensorBoard scalars), ``checkpoints/``,
+``reconstructions.png`` (test examples, odd rows, and their reconstructions),
+``samples.png`` (models with a prior) and ``summary.json`` (the final test
+terms, per example in nats -- masked data: per observed entry --, the
+training time, the precision policy it trained in and the jit_compile
+trial's choice and timings).
+
+Nothing already saved is ever deleted: a directory that holds a run is only
+reused with ``resume=True``.
+
+Faults (see README, "Reliability"):
+
+- one ``tfvae train`` at a time per directory: ``RUN/.lock`` (created with
+  ``O_EXCL``, holding the pid) makes a second one fail with an error naming
+  the first; the lock of a killed run is taken over with a warning;
+- ``config.json``, ``history.csv`` and ``summary.json`` are replaced
+  atomically (temporary file, fsync, ``os.replace``); TensorFlow writes each
+  checkpoint under a temporary name and only then lists it in
+  ``checkpoints/checkpoint``, so a run killed at any moment leaves complete
+  files and the previous checkpoint;
+- at the end of an epoch its ``history.csv`` row is written, then its
+  checkpoint; ``--resume`` restores the newest checkpoint that can be read
+  (a truncated or garbage newest one is skipped with a warning) and drops
+  the history rows after its epoch, so every epoch appears once;
+- ``--resume`` on a directory with nothing to resume (a run killed before it
+  wrote ``config.json`` or its first checkpoint) starts the run from scratch
+  and says so, as Keras ``BackupAndRestore`` does;
+- weights that are not finite are never checkpointed (and a NaN step under
+  ``train.on_nonfinite = "stop"`` stops the run before its epoch ends).
+
+Under ``train.strategy = "multi_worker"`` every worker runs :func:`train` with
+the same config and ``out``; only the chief writes the run directory (the
+others save their checkpoints to a temporary directory they delete at once).
+Resuming needs the run directory on a file system every worker can read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfvae.config import ExperimentConfig
+from tfvae.distribute import is_chief, is_distributed, make_strategy
+from tfvae.experiment.build import build_model
+from tfvae.experiment.checkpoint import Checkpointer, check_finite_weights
+from tfvae.experiment.run_dir import (
+    CONFIG_FILE,
+    RunDirectory,
+    RunError,
+    run_data,
+    run_dataset_info,
+)
+from tfvae.fileio import DirectoryLock
+from tfvae.loops import evaluate_loop, train_loop
+from tfvae.models.base import GenerativeModel
+from tfvae.performance import resolve_jit_compile, resolve_precision
+from tfvae.viz import ImageLogger, image_grid, save_png
+
+
+class RunLogger(keras.callbacks.Callback):
+    """Per epoch: a history.csv row, TensorBoard scalars and (every N epochs) a checkpoint.
+
+    With ``write_files=False`` (non-chief workers) only the checkpoint save
+    takes place (see :class:`Checkpointer`); the rows are kept in ``rows``.
+    """
+
+    def __init__(self, run: RunDirectory, checkpointer: Checkpointer, every: int = 1, write_files: bool = True):
+        super().__init__()
+        self.run = run
+        self.checkpointer = checkpointer
+        self.every = every
+        self.write_files = write_files
+        self.rows: list[dict[str, float]] = []
+        self.writer = tf.summary.create_file_writer(str(run.path / "logs")) if write_files else None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        done = epoch + 1
+        check_finite_weights(self.model, done)  # before anything of the epoch is written
+        self.rows.append({"epoch": float(done), **{k: float(v) for k, v in logs.items()}})
+        # The row first, then the checkpoint: a run killed between the two resumes from the previous
+        # checkpoint and drops this row (RunDirectory.truncate_history), so no epoch is missing or repeated.
+        if self.write_files:
+            self.run.append_history(done, logs)
+            with self.writer.as_default(step=done):
+                for key, value in logs.items():
+                    tf.summary.scalar(key, float(value))
+            self.writer.flush()
+        if done % self.every == 0:
+            self.checkpointer.save(done)
+
+
+@dataclass
+class RunResult:
+    """What a finished run reports."""
+
+    model: GenerativeModel
+    directory: Path
+    history: list[dict[str, float]]
+    test: dict[str, float]
+    epochs_done: int
+
+
+def _set_precision(precision: str) -> str:
+    """Set Keras' global policy to ``precision`` (``"auto"`` resolved for this device); return the policy set."""
+    policy = resolve_precision(precision)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.ndarray, directory: Path) -> list[Path]:
+    """The run's end pictures, chosen by what the model declares it can do (``model.capabilities``)."""
+    can = model.capabilities
+    written = []
+    if can.rollout:  # a sequence model (TD-VAE): context, rollout and truth as a film strip
+        from tfvae.viz.plots import plot_rollout
+
+        written.append(save_png(directory / "rollout.png", plot_rollout(model, test_batch, seed=0)))
+        return written
+    if not can.image_data:
+        return written
+    condition = {"condition": labels[:32]} if can.conditional else {}
+    originals = test_batch[:32]
+    recon = model.reconstruct(originals, **condition).numpy()
+    rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
+    written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
+    if can.has_prior:
+        if can.conditional:  # one row per class
+            classes = np.repeat(np.arange(min(model.num_classes, 8)), 8)
+            samples = model.sample(len(classes), condition=classes, seed=tf.constant([0, 1])).numpy()
+        else:
+            samples = model.sample(64, seed=tf.constant([0, 1])).numpy()
+        written.append(save_png(directory / "samples.png", image_grid(samples, columns=8)))
+    return written
+
+
+def train(
+    config: ExperimentConfig,
+    out: str | Path | None = None,
+    resume: bool = False,
+    verbose: int = 1,
+) -> RunResult:
+    """Train ``config`` into a run directory; resume it from its last checkpoint.
+
+    Args:
+      config: the experiment (ignored on resume except ``train.epochs``, which
+        may extend the run, and ``train.strategy``: the saved config is the
+        one that continues).
+      out: the run directory; defaults to ``runs/<config.name>``.
+      resume: continue the run in ``out`` from its newest checkpoint. A
+        directory with nothing to resume (absent, only a stale ``.lock``, or
+        killed before its first checkpoint) starts the run from scratch,
+        saying so in one line, so a preemptible job can relaunch the same
+        command line.
+      verbose: 0 silent, 1 progress bars and a summary line (on the chief only
+        when several workers train).
+
+    Under ``train.strategy`` ``"mirrored"`` or ``"multi_worker"`` the model and
+    optimizer are built in the strategy's scope and ``data.batch_size`` is the
+    GLOBAL batch (see :mod:`tfvae.distribute`). For ``"multi_worker"`` every
+    worker calls this with the same config and ``out``; only the chief writes
+    the run directory, and the returned ``history`` of the other workers
+    holds the epochs they ran.
+    """
+
+    run = RunDirectory(out if out is not None else Path("runs") / config.name)
+    if resume and not run.holds_a_run():  # killed before it wrote its config: nothing to resume
+        if verbose:
+            print(f"Nothing to resume in {run.path} (no {CONFIG_FILE} yet): starting the run from scratch")
+        resume = False
+    if resume:
+        saved = run.read_config()
+        if config.train.epochs != saved.train.epochs:
+            saved.train.epochs = config.train.epochs
+        for how in ("strategy", "on_nonfinite"):  # how to run it, not what to run
+            if getattr(config.train, how) != getattr(saved.train, how):
+                setattr(saved.train, how, getattr(config.train, how))
+                saved.validate()
+        config = saved
+    # A multi-worker strategy must exist before TensorFlow runs any op.
+    strategy = make_strategy(config.train.strategy)
+    chief = is_chief(strategy)
+    if not chief:
+        return _train(config, run, resume, 0, strategy, chief)
+    # One writer per run directory: the lock is taken before looking at what the directory holds, so
+    # two runs started together cannot both find it empty.
+    created = not run.path.exists()
+    try:
+        with DirectoryLock(run.path, "tfvae train"):
+            if not resume and run.holds_a_run():
+                raise RunError(
+                    f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
+                )
+            return _train(config, run, resume, verbose, strategy, chief)
+    finally:
+        if created:  # failed before writing anything: leave no empty directory behind
+            with contextlib.suppress(OSError):
+                run.path.rmdir()
+
+
+def _skip_epochs(dataset: tf.data.Dataset, epochs: int, driver: str) -> None:
+    """Start and drop the iterators ``epochs`` epochs of ``driver`` would have made of ``dataset``.
+
+    Each new iterator of a tfvae dataset draws the next shuffle order and
+    noise, so a resumed run then sees the data of the epochs it continues, as
+    if it had not stopped (same weights, tested). The custom loop makes one
+    iterator per epoch; Keras ``fit`` (and its validation) makes two of a
+    dataset whose length is known, as it starts the next one when a pass ends.
+    """
+    passes = 2 if driver == "fit" and int(dataset.cardinality()) > 0 else 1
+    for _ in range(epochs * passes):
+        iter(dataset)
+
+
+def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: int, strategy, chief: bool) -> RunResult:
+    from tfvae.data import load_dataset
+
+    distributed = is_distributed(strategy)
+    precision = _set_precision(config.train.precision)  # "auto" -> the policy this device computes fastest
+    try:
+        data = config.data
+        info = run_dataset_info(config)
+        keras.utils.set_random_seed(config.train.seed)  # data order; the model's seed= fixes its weights
+
+        def in_scope():
+            return strategy.scope() if distributed else contextlib.nullcontext()
+
+        with in_scope():  # variables (model and optimizer) are created by the strategy
+            model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
+        model.on_nonfinite = config.train.on_nonfinite
+        conditional = model.capabilities.conditional
+        loader = dict(
+            batch_size=data.batch_size,
+            seed=config.train.seed,
+            binarize=data.binarize,
+            dequantize=data.dequantize,
+            with_labels=conditional,
+            **data.source_options(),
+        )
+        train_data = load_dataset(data.dataset, "train", **loader)
+        test_data = load_dataset(data.dataset, "test", **loader)
+        with in_scope():
+            model.compile(
+                optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                jit_compile=config.train.jit_compile,
+                steps_per_execution=config.train.steps_per_execution,
+            )
+        checkpointer = Checkpointer(run.checkpoint_dir, model, config.train.keep_checkpoints, write=chief)
+        initial_epoch = 0
+        resume_from_checkpoint = resume and bool(checkpointer.checkpoints())
+        if resume and not resume_from_checkpoint and verbose:  # killed before its first checkpoint
+            print(f"Nothing to resume in {run.path} (no checkpoint yet): starting the run from scratch")
+        if resume:
+            initial_epoch = checkpointer.restore_latest() if resume_from_checkpoint else 0
+            dropped = run.truncate_history(initial_epoch) if chief else []
+            if dropped:
+                warnings.warn(
+                    f"{run.history_path}: dropped the rows of epoch(s) {', '.join(map(str, dropped))}, which "
+                    + (f"the checkpoint of epoch {initial_epoch} does not hold" if resume_from_checkpoint
+                       else "no checkpoint holds")
+                    + "; they are trained again",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            _skip_epochs(train_data, initial_epoch, config.train.driver)  # the data order and noise that follow
+            _skip_epochs(test_data, initial_epoch, config.train.driver)  # (validated once per epoch)
+            if verbose and resume_from_checkpoint:
+                print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
+        elif chief:
+            run.write_config(config)
+        logger = RunLogger(run, checkpointer, config.train.checkpoint_every, write_files=chief)
+        callbacks: list[keras.callbacks.Callback] = [logger]
+        if chief:
+            pictures, picture_labels = run_data(config, "test", batch_size=500).arrays(limit=500)
+            callbacks.append(ImageLogger(run.path / "logs" / "images", pictures, seed=config.train.seed,
+                                         labels=picture_labels))
+        started = time.perf_counter()
+        if initial_epoch < config.train.epochs:
+            if config.train.driver == "fit":
+                model.fit(
+                    train_data,
+                    epochs=config.train.epochs,
+                    initial_epoch=initial_epoch,
+                    validation_data=test_data,
+                    callbacks=callbacks,
+                    verbose="auto" if verbose else 0,
+                )
+            else:
+                train_loop(
+                    model,
+                    train_data,
+                    epochs=config.train.epochs,
+                    initial_epoch=initial_epoch,
+                    steps_per_execution=config.train.steps_per_execution,
+                    jit_compile=config.train.jit_compile,
+                    validation_data=test_data,
+                    callbacks=callbacks,
+                    verbose=verbose,
+                    on_nonfinite=config.train.on_nonfinite,
+                )
+            if config.train.epochs % config.train.checkpoint_every:
+                checkpointer.save(config.train.epochs)
+        seconds = time.perf_counter() - started
+        test = evaluate_loop(model, test_data, verbose=verbose)  # every worker: it is a collective too
+        if chief:
+            images, labels = run_data(config, "test", batch_size=64).arrays(limit=64)
+            images = _write_images(model, images, labels, run.path)
+            trial = model.jit_trial  # set by fit / train_loop when jit_compile="auto" ran its trial
+            jit = trial.as_dict() if trial is not None else {
+                "jit_compile": resolve_jit_compile(config.train.jit_compile, distributed)}
+            summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "precision": precision,
+                       "jit_compile": jit,
+                       "test": test, "images": [p.name for p in images]}
+            run.write_summary(summary)
+    finally:
+        _set_precision("float32")
+    if verbose:
+        masked = model.capabilities.masked_data  # ratings: errors per observed entry, not nats
+        headline = "elbo" if "elbo" in test else ("masked_rmse" if masked else "loss")
+        terms = ", ".join(f"{k} {v:.2f}" for k, v in test.items() if k != headline)
+        value = f"{test[headline]:.4f}" if masked else f"{test[headline]:.2f} nats/example"
+        print(f"Test {headline}: {value} ({terms}); run saved in {run.path}")
+    history = run.read_history() if chief else logger.rows
+    return RunResult(model, run.path, history, test, config.train.epochs)
