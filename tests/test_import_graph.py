@@ -23,8 +23,6 @@ UPPER = (
     "tfvae.applications",
     "tfvae.experiment",
     "tfvae.commands",
-    "tfvae.runs",
-    "tfvae.prior_runs",
     "tfvae.loops",
 )
 
@@ -92,3 +90,42 @@ def test_importing_the_lower_layers_loads_no_upper_layer():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+#: The layers of docs/contributing.md, bottom to top: a module imports only from its own layer or a lower one.
+LAYERS = (
+    ("tfvae._backend", "tfvae.errors", "tfvae.registry", "tfvae.validation", "tfvae.random", "tfvae.kl",
+     "tfvae.fileio", "tfvae.functions", "tfvae.progress", "tfvae.performance", "tfvae.config", "tfvae.distribute",
+     "tfvae.data", "tfvae.distributions", "tfvae.networks", "tfvae.layers"),
+    ("tfvae.models",),
+    ("tfvae.loops", "tfvae.metrics", "tfvae.export", "tfvae.viz", "tfvae.applications"),
+    ("tfvae.experiment",),
+    ("tfvae.commands", "tfvae.cli"),
+)
+
+
+def layer_of(name: str) -> int | None:
+    """The layer of module ``name`` (None: ``tfvae`` itself, or not tfvae)."""
+    for level, packages in enumerate(LAYERS):
+        if any(name == package or name.startswith(package + ".") for package in packages):
+            return level
+    return None
+
+
+def _all_modules() -> list[pathlib.Path]:
+    return sorted(path for path in PACKAGE_ROOT.rglob("*.py") if path.parent != PACKAGE_ROOT or path.stem != "__init__")
+
+
+def test_every_tfvae_module_has_a_layer():
+    unplaced = [_module_name(path) for path in _all_modules() if layer_of(_module_name(path)) is None]
+    assert not unplaced, f"place these in LAYERS (and in docs/contributing.md): {unplaced}"
+
+
+@pytest.mark.parametrize("path", _all_modules(), ids=lambda p: _module_name(p))
+def test_no_module_imports_a_higher_layer(path):
+    module = _module_name(path)
+    level = layer_of(module)
+    names = imported_names(path.read_text(), module, is_package=path.name == "__init__.py")
+    offending = [f"line {line}: {name}" for line, name in names
+                 if name.startswith("tfvae.") and (layer_of(name) or 0) > level]
+    assert not offending, f"{module} (layer {level}) imports a higher layer: {'; '.join(offending)}"
