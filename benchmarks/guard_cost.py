@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import tfvae.models.base as base
+import tfvae.models.steps as step_functions
 from benchmarks.interleaved import plain_train_step
 from tfvae.models import VAE
 
@@ -45,7 +45,7 @@ def _is_finite_copy(tensors) -> tf.Tensor:
     return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
 
 
-_NOW = base._all_finite
+_NOW = step_functions._all_finite
 
 
 def _terms_only(tensors) -> tf.Tensor:
@@ -55,12 +55,12 @@ def _terms_only(tensors) -> tf.Tensor:
 
 @contextlib.contextmanager
 def _check(function):
-    original = base._all_finite
-    base._all_finite = function
+    original = step_functions._all_finite
+    step_functions._all_finite = function
     try:
         yield
     finally:
-        base._all_finite = original
+        step_functions._all_finite = original
 
 
 def _model(batch_size: int) -> VAE:
@@ -79,7 +79,7 @@ def variants(batch: tf.Tensor, steps: int, jit_compile: bool) -> dict[str, calla
                 train_step(batch)
         else:
             def one(model=model):
-                base.gradient_step(model, model.optimizer, batch)
+                step_functions.gradient_step(model, model.optimizer, batch)
         step = tf.function(one, jit_compile=jit_compile)
 
         @tf.function

@@ -1,5 +1,8 @@
 """Keras fit and the custom loop compute the same update, in every execution mode."""
 
+import gc
+import weakref
+
 import keras
 import numpy as np
 import pytest
@@ -104,3 +107,15 @@ def test_loop_errors_name_the_problem(batch):
         train_loop(model, batch, optimizer=keras.optimizers.Adam())
     with pytest.raises(ValueError, match="no batches"):
         train_loop(model, tf.data.Dataset.from_tensor_slices(batch).batch(8).take(0), optimizer=keras.optimizers.Adam())
+
+
+def test_the_cached_runners_do_not_keep_the_model_alive(batch):
+    def trained() -> weakref.ref:
+        model = make_model()
+        train_loop(model, batch, batch_size=8, optimizer=keras.optimizers.Adam(1e-3), jit_compile=False, verbose=0)
+        evaluate_loop(model, batch, batch_size=8, jit_compile=False, verbose=0)
+        return weakref.ref(model)
+
+    ref = trained()  # (TensorFlow holds the tracing caller's frame until it returns)
+    gc.collect()
+    assert ref() is None

@@ -27,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterable
 
 import keras
@@ -36,9 +37,10 @@ from tfvae.data.pipeline import in_memory_batches
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
 from tfvae.functions import traced_for
 from tfvae.models import jit_trial
-from tfvae.models.base import (
-    GenerativeModel,
+from tfvae.models.base import GenerativeModel
+from tfvae.models.steps import (
     NonFiniteGuard,
+    evaluation_step,
     gradient_step,
     nonfinite_mode,
     raise_nonfinite,
@@ -77,18 +79,52 @@ def _as_dataset(data, batch_size: int | None) -> tf.data.Dataset:
     return in_memory_batches(data, batch_size)
 
 
-def _cached_runner(model: GenerativeModel, key: tuple, make: Callable[[], Callable]) -> Callable:
-    """Traced runners per model, so repeated calls (one epoch at a time, resuming,
-    warm-up then timing) reuse one trace, as Keras caches its train_function."""
-    return traced_for(model, ("loops", *key), make)
+def _execution(model: GenerativeModel, jit_compile: bool | str, steps_per_execution: int | str):
+    """``(strategy, jit_compile, steps_per_execution)`` resolved for a loop over ``model``.
+
+    ``"auto"`` values as :mod:`tfvae.performance` resolves them; the strategy
+    is the one the model was built under (``None``: one device).
+
+    Raises:
+      ValueError: ``jit_compile=True`` under a strategy.
+    """
+    strategy = _strategy_of(model)
+    jit_compile = resolve_jit_compile(jit_compile, strategy is not None)
+    steps_per_execution = int(resolve_steps_per_execution(steps_per_execution))
+    if strategy is not None and jit_compile:
+        raise ValueError(
+            "jit_compile=True does not work under a tf.distribute strategy here (the step's cross-replica "
+            "all-reduce cannot be compiled with XLA): train with jit_compile=False"
+        )
+    return strategy, jit_compile, steps_per_execution
+
+
+def _runner(model: GenerativeModel, key: tuple, step: Callable, steps_per_execution: int, jit_compile: bool,
+            strategy, check_health: bool) -> Callable:
+    """The runner of ``step(model, batch)`` (:func:`_make_runner`), traced once per model and ``key``.
+
+    Repeated calls (one epoch at a time, resuming, warm-up then timing) reuse
+    one trace, as Keras caches its train_function (:func:`tfvae.functions.traced_for`).
+    """
+
+    def make():
+        owner = weakref.ref(model)  # the cached runner must not keep the model alive
+
+        def one_step(batch):
+            step(owner(), batch)
+
+        return _make_runner(tf.function(one_step, jit_compile=jit_compile), steps_per_execution, strategy,
+                            owner if check_health else None)
+
+    return traced_for(model, key, make)
 
 
 def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Strategy | None = None,
-                 model: GenerativeModel | None = None):
+                 owner: Callable[[], GenerativeModel] | None = None):
     """A ``tf.function`` running up to ``steps_per_execution`` steps; returns how many ran.
 
-    With ``model`` it returns ``(steps, healthy)``, ``healthy`` being whether
-    every term tracker of the model is still finite (a failed step under
+    With ``owner`` (a weak reference to the model) it returns ``(steps, healthy)``,
+    ``healthy`` being whether every term tracker of the model is still finite (a failed step under
     ``on_nonfinite="stop"`` leaves them non-finite, see
     :func:`tfvae.models.gradient_step`).
     """
@@ -118,9 +154,9 @@ def _make_runner(step_fn, steps_per_execution: int, strategy: tf.distribute.Stra
         # a tf.cond after a `break`: there MirroredStrategy's replica threads
         # capture placeholders that are never fed.
         steps, _ = tf.while_loop(more, step, [tf.constant(0), iterator.get_next_as_optional()])
-        if model is None:
+        if owner is None:
             return steps
-        healthy = tf.reduce_all(tf.stack([tf.math.is_finite(t.result()) for t in model.term_trackers]))
+        healthy = tf.reduce_all(tf.stack([tf.math.is_finite(t.result()) for t in owner().term_trackers]))
         return steps, healthy
 
     return run
@@ -232,31 +268,26 @@ def train_loop(
     if not 0 <= int(initial_epoch) <= int(epochs):
         raise ValueError(f"initial_epoch must be in [0, epochs={epochs}], got {initial_epoch}")
     mode = nonfinite_mode(model, on_nonfinite)
-    strategy = _strategy_of(model)
     requested = jit_compile
-    jit_compile = resolve_jit_compile(jit_compile, strategy is not None)
-    steps_per_execution = resolve_steps_per_execution(steps_per_execution)
-    _check_jit(strategy, jit_compile)
+    strategy, jit_compile, steps_per_execution = _execution(model, jit_compile, steps_per_execution)
     optimizer = _prepare_optimizer(model, optimizer, strategy)
     dataset = _as_dataset(data, batch_size)
     pending = None
     if requested == AUTO and strategy is None:  # a long enough run times both (tfvae.models.jit_trial)
         jit_compile = jit_trial.decide(
             model, optimizer, dataset.element_spec, jit_trial.batch_size_of(dataset, batch_size),
-            jit_trial.planned_steps(dataset, epochs, initial_epoch), int(steps_per_execution), mode, jit_compile,
+            jit_trial.planned_steps(dataset, epochs, initial_epoch), steps_per_execution, mode, jit_compile,
             verbose,
         )
         if isinstance(jit_compile, jit_trial.PendingTrial):
             pending, jit_compile = jit_compile, jit_compile.fallback
 
     def train_runner(jit: bool):
-        def step(batch):
+        def step(model, batch):
             gradient_step(model, optimizer, batch, on_nonfinite=mode)  # records the terms in the trackers
 
-        key = ("train", optimizer, int(steps_per_execution), jit, id(strategy), mode)
-        return _cached_runner(
-            model, key, lambda: _make_runner(tf.function(step, jit_compile=jit), int(steps_per_execution), strategy, model)
-        )
+        key = ("train", optimizer, steps_per_execution, jit, id(strategy), mode)
+        return _runner(model, key, step, steps_per_execution, jit, strategy, check_health=True)
 
     if pending is None:
         runner = train_runner(bool(jit_compile))
@@ -268,7 +299,7 @@ def train_loop(
 
     def evaluator():  # compiled as the trial chose, once it has
         jit = model.jit_trial.jit_compile if pending is not None and model.jit_trial is not None else jit_compile
-        return _evaluation_runner(model, int(steps_per_execution), jit, strategy)
+        return _evaluation_runner(model, steps_per_execution, jit, strategy)
 
     history: dict[str, list[float]] = {}
     hooks = keras.callbacks.CallbackList([*(callbacks or []), NonFiniteGuard(mode, optimizer)], model=model)
@@ -292,24 +323,10 @@ def train_loop(
     return history
 
 
-def _check_jit(strategy, jit_compile: bool) -> None:
-    if strategy is not None and jit_compile:
-        raise ValueError(
-            "jit_compile=True does not work under a tf.distribute strategy here (the step's cross-replica "
-            "all-reduce cannot be compiled with XLA): train with jit_compile=False"
-        )
-
-
 def _evaluation_runner(model: GenerativeModel, steps_per_execution: int, jit_compile: bool, strategy=None):
-    def make_evaluation_runner():
-        def step(batch):
-            terms = model.loss_terms(batch, training=False)
-            model.update_term_trackers(terms, model.batch_size_of(batch))
-
-        return _make_runner(tf.function(step, jit_compile=jit_compile), steps_per_execution, strategy)
-
     key = ("evaluate", int(steps_per_execution), bool(jit_compile), id(strategy))
-    return _cached_runner(model, key, make_evaluation_runner)
+    return _runner(model, key, evaluation_step, int(steps_per_execution), bool(jit_compile), strategy,
+                   check_health=False)
 
 
 def evaluate_loop(
@@ -331,11 +348,8 @@ def evaluate_loop(
       jit_compile: compile each step with XLA (``"auto"`` as in :func:`train_loop`).
       verbose: 0 silent, 1 a progress bar.
     """
-    strategy = _strategy_of(model)
-    jit_compile = resolve_jit_compile(jit_compile, strategy is not None)
-    steps_per_execution = resolve_steps_per_execution(steps_per_execution)
-    _check_jit(strategy, jit_compile)
-    runner = _evaluation_runner(model, int(steps_per_execution), jit_compile, strategy)
+    strategy, jit_compile, steps_per_execution = _execution(model, jit_compile, steps_per_execution)
+    runner = _evaluation_runner(model, steps_per_execution, jit_compile, strategy)
     return _run_epoch(model, _as_dataset(data, batch_size), runner, None, verbose, strategy)
 
 

@@ -27,31 +27,50 @@ import tensorflow as tf
 _BITS = 24
 
 
-def as_seed(seed, generator=None) -> tf.Tensor:
-    """An int64 ``[2]`` stateless seed from ``None`` (the generator's next), an int or a pair.
+def as_seed(seed, generator=None, index: int = 0) -> tf.Tensor:
+    """An int64 ``[2]`` stateless seed from ``None``, an int or a pair: the one place seeds are parsed.
+
+    * ``None``: the generator's next seed (a model's draws move its stream);
+      without a generator, a fresh random ``[r, index]`` that moves no model's
+      stream (metrics and pictures use this, so they never shift a training run's draws);
+    * an int ``s``: ``[s, index]``;
+    * a length-2 integer array or tensor: itself (``index`` is then ignored).
 
     Args:
       seed: ``None``, a Python / numpy int, or a length-2 integer array or tensor.
       generator: a ``keras.random.SeedGenerator`` used when ``seed`` is None.
+      index: the second half of a seed made from an int (e.g. a batch's index).
 
     Raises:
-      TypeError: a float or string seed.
-      ValueError: a seed of another shape than ``[2]``, or ``None`` without a generator.
+      TypeError: a bool, float or string seed.
+      ValueError: a seed of another shape than ``[2]``.
     """
     if seed is None:
-        if generator is None:
-            raise ValueError("seed is None and there is no seed generator to draw one from")
-        return tf.cast(generator.next(), tf.int64)
+        if generator is not None:
+            return tf.cast(generator.next(), tf.int64)
+        seed = int(np.random.default_rng().integers(2**31))
     if isinstance(seed, (bool, np.bool_)):
         raise TypeError(f"seed must be an int or a length-2 int seed, got {seed!r}")
     if isinstance(seed, (int, np.integer)):
-        seed = [int(seed), 0]
+        return tf.constant([int(seed), int(index)], tf.int64)
     seed = tf.convert_to_tensor(seed)
     if not seed.dtype.is_integer:
         raise TypeError(f"seed must be an int or a length-2 int seed, got dtype {seed.dtype.name}")
     if seed.shape.rank is not None and seed.shape != (2,):
         raise ValueError(f"seed must be an int or a length-2 int seed, got shape {tuple(seed.shape)}")
     return tf.cast(seed, tf.int64)
+
+
+def fold_seed(seed, index) -> tf.Tensor:
+    """A new stateless seed, int64 ``[2]``, from ``seed`` and an integer ``index`` (``stateless_fold_in``).
+
+    The folded halves are returned as unsigned 32-bit values: a negative
+    int32 half widened to int64 is read differently by the TensorFlow and the
+    XLA samplers, which would make the same seed draw different numbers under
+    ``jit_compile=True``.
+    """
+    folded = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), index)
+    return tf.cast(tf.bitcast(tf.cast(folded, tf.int32), tf.uint32), tf.int64)
 
 
 def uniform(shape: Sequence[int] | tf.Tensor, seed: tf.Tensor, dtype=tf.float32) -> tf.Tensor:

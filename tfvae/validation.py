@@ -125,6 +125,55 @@ def check_finite(x: tf.Tensor, name: str) -> tf.Tensor:
     return tf.debugging.assert_all_finite(x, f"{name} contains NaN or infinite values")
 
 
+def check_indices(x, name: str, depth: int, expected: Sequence[int | None] | None = None,
+                  what: str = "values") -> tf.Tensor:
+    """Integer indices (code maps, labels) with values in ``[0, depth)``, as int32, or an error naming the problem.
+
+    The one check of discrete inputs: a VQ-VAE's code maps
+    (``decode_indices``), a PixelCNN's codes, labels and conditioning maps,
+    and the ``codes`` inputs of the exported serving signatures. A code index
+    out of range would otherwise reach ``tf.gather``, which fails on CPU with
+    an opaque message and returns zeros on GPU.
+
+    Dtype and static shape are checked while tracing; the values eagerly
+    (``ValueError``) or, in a graph, by an assert op (``InvalidArgumentError:
+    ... codes must hold values in [0, 16); got values from -1 to 3``), which
+    XLA drops.
+
+    Args:
+      x: array-like indices.
+      name: what ``x`` is, for the messages.
+      depth: the number of valid values.
+      expected: the expected full shape (``None`` for free dimensions, the
+        first called ``batch``), or ``None`` to leave the shape alone.
+      what: what the values are, for the messages (e.g. ``"code indices"``).
+
+    Raises:
+      TypeError: not integers.
+      ValueError: another static shape, or (eagerly) a value out of range.
+    """
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    x = tf.convert_to_tensor(x)
+    if not x.dtype.is_integer:
+        shape = "" if expected is None else f" with shape {_describe(expected)}"
+        raise TypeError(f"{name} must be integer indices in [0, {depth}){shape}, got dtype {x.dtype.name}")
+    if expected is not None:
+        check_shape(x, name, expected)
+    message = f"{name} must hold {what} in [0, {depth})"
+    if tf.executing_eagerly():
+        if int(tf.size(x)):
+            low, high = int(tf.reduce_min(x)), int(tf.reduce_max(x))
+            if low < 0 or high >= depth:
+                raise ValueError(f"{message}, got values in [{low}, {high}]")
+        return tf.cast(x, tf.int32)
+    flat = tf.reshape(x, [-1])
+    valid = tf.reduce_all(tf.logical_and(flat >= 0, flat < tf.cast(depth, flat.dtype)))
+    low, high = tf.reduce_min(flat), tf.reduce_max(flat)  # only shown when some value is out of range
+    with tf.control_dependencies([tf.debugging.Assert(valid, [f"{message}; got values from", low, "to", high])]):
+        return tf.cast(tf.identity(x), tf.int32)
+
+
 def check_tensor(x, name: str, expected: Sequence[int | None]) -> tf.Tensor:
     """Float32 tensor of the expected shape with finite values, or a clear error."""
     x = check_floating(x, name, expected)

@@ -20,8 +20,8 @@ from tfvae.metrics import (
     log_importance_weights,
     reconstruction_errors,
 )
-from tfvae.metrics.capabilities import seed_pair
 from tfvae.networks import MLP
+from tfvae.random import as_seed
 
 
 def linear_gaussian_vae(W, b, sigma, scale_inflation=1.0):
@@ -92,7 +92,7 @@ def test_chunked_and_unchunked_agree(chunk_size, trained_vae):
     np.testing.assert_allclose(chunked.log_likelihood, whole.log_likelihood, rtol=0, atol=1e-4)
     np.testing.assert_allclose(chunked.mc_stderr, whole.mc_stderr, rtol=1e-4, atol=1e-6)
     # and both equal a direct logmeanexp of the same log-weights
-    z = model.posterior.sample(model.encode(x), k, seed_pair(5))
+    z = model.posterior.sample(model.encode(x), k, as_seed(5))
     log_w = log_importance_weights(model, x, z).numpy().astype(np.float64)
     np.testing.assert_allclose(whole.log_likelihood, scipy.special.logsumexp(log_w, axis=0) - math.log(k), atol=1e-4)
 

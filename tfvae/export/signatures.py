@@ -32,6 +32,7 @@ import tensorflow as tf
 from tfvae.export.errors import ExportError
 from tfvae.models.base import GenerativeModel
 from tfvae.models.contract import ServingError, ServingInput, ServingSignature
+from tfvae.validation import check_indices
 
 #: The declared signature (kept under its export name).
 Signature = ServingSignature
@@ -127,7 +128,7 @@ def checked_inputs(specs: Mapping[str, ServingInput], inputs: dict[str, tf.Tenso
         if spec.kind in ("data", "sequence", "latent"):
             out[name] = finite(out[name], name)
         elif spec.kind == "codes":
-            out[name] = in_range(out[name], name, spec.depth)
+            out[name] = check_indices(out[name], name, spec.depth, what="code indices")
     return out
 
 
@@ -160,28 +161,6 @@ def checked(x: tf.Tensor, name: str, inner_shape: Sequence[int]) -> tf.Tensor:
     )
     message = f"{name} must have shape {describe_shape([None, *inner_shape])}; got"
     with tf.control_dependencies([tf.debugging.Assert(same, [message, shape], summarize=16)]):
-        return tf.identity(x)
-
-
-def in_range(x: tf.Tensor, name: str, depth: int, what: str = "code indices") -> tf.Tensor:
-    """Integer ``x`` after an in-graph check that every value lies in ``[0, depth)``.
-
-    A code index out of range would otherwise reach ``tf.gather`` (which
-    fails on CPU with an opaque message and returns zeros on GPU); the check
-    fails with ``InvalidArgumentError: ... indices must hold code indices in
-    [0, 16); got values from -1 to 3``.
-
-    Args:
-      x: an integer tensor.
-      name: its name in the signature.
-      depth: the number of valid values.
-      what: what the values are, for the message.
-    """
-    flat = tf.reshape(x, [-1])
-    valid = tf.reduce_all(tf.logical_and(flat >= 0, flat < tf.cast(depth, flat.dtype)))
-    low, high = tf.reduce_min(flat), tf.reduce_max(flat)  # only shown when some value is out of range
-    message = f"{name} must hold {what} in [0, {depth}); got values from"
-    with tf.control_dependencies([tf.debugging.Assert(valid, [message, low, "to", high])]):
         return tf.identity(x)
 
 

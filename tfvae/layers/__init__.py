@@ -1,6 +1,11 @@
 """Layers with state or structure of their own: vector quantizers, masked (causal) convolutions, gated TD-VAE blocks."""
 
-from tfvae.layers.gated import GatedGaussianBlock, GatedTransition
+from tfvae.layers.gated import (
+    GatedGaussianBlock,
+    GatedTransition,
+    LatentPath,
+    layered_gaussian,
+)
 from tfvae.layers.masked_conv import (
     CausalSelfAttention2D,
     GatedPixelCNNBlock,
@@ -14,8 +19,10 @@ __all__ = [
     "GatedGaussianBlock",
     "GatedPixelCNNBlock",
     "GatedTransition",
+    "LatentPath",
     "MaskedConv2D",
     "VectorQuantizer",
     "VectorQuantizerEMA",
     "causal_mask",
+    "layered_gaussian",
 ]

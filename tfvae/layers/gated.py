@@ -1,8 +1,10 @@
-"""Gated layers of the TD-VAE (Gregor et al. 2019): the Gaussian blocks and the gated transition.
+"""Gated layers of the TD-VAE (Gregor et al. 2019): the Gaussian blocks, the gated transition, their chain.
 
-Tensors in, tensors out: each returns the raw parameters (mean and raw scale)
-of a diagonal Gaussian, which :class:`~tfvae.models.TDVAE` turns into a
-distribution with its latent head.
+Tensors in, tensors out: each block returns the raw parameters (mean and raw
+scale) of a diagonal Gaussian. :func:`layered_gaussian` chains one block per
+latent layer from the top down and turns each block's parameters into a
+distribution with a latent head (:class:`~tfvae.distributions.DiagonalGaussianPosterior`):
+the belief, smoothing and transition distributions of :class:`~tfvae.models.TDVAE`.
 
 References:
   Gregor, K., Papamakarios, G., Besse, F., Buesing, L. & Weber, T. (2019).
@@ -11,11 +13,17 @@ References:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import NamedTuple
+
 import keras
 import tensorflow as tf
 
+from tfvae.random import fold_seed
 from tfvae.registry import serializable
 from tfvae.validation import check_int
+
+__all__ = ["GatedGaussianBlock", "GatedTransition", "LatentPath", "layered_gaussian"]
 
 
 @serializable
@@ -127,3 +135,62 @@ class GatedTransition(keras.layers.Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "latent_dim": self.latent_dim, "units": self.units}
+
+
+class LatentPath(NamedTuple):
+    """A draw (or evaluation) of a layered Gaussian over the state ``z`` (:func:`layered_gaussian`).
+
+    Attributes:
+      z: ``[N, num_layers * latent_dim]``, the layers concatenated from the top
+        (drawn first) down.
+      log_prob: ``[N]``, ``sum_l log p(z^l | z^{<l}, context)`` in nats.
+      distributions: one ``tfd.MultivariateNormalDiag`` (batch ``[N]``) per
+        layer, top first; layer ``l``'s is conditioned on the layers above it
+        in ``z``.
+    """
+
+    z: tf.Tensor
+    log_prob: tf.Tensor
+    distributions: tuple
+
+
+def layered_gaussian(blocks: Sequence[keras.layers.Layer], head, features: tf.Tensor, z=None, seed=None,
+                     mean: bool = False, residual=None, training: bool = False) -> LatentPath:
+    r"""Draw (or evaluate at ``z``) a top-down chain of diagonal Gaussians, one latent layer per block.
+
+    ``p(z) = prod_l p(z^l | z^{<l}, features)``: block ``l`` sees ``features``
+    and the layers above it, and ``head`` turns its parameters into
+    ``p(z^l | ...)``.
+
+    Args:
+      blocks: one block per latent layer, top first (:class:`GatedGaussianBlock`,
+        or :class:`GatedTransition` with ``residual``).
+      head: the latent head (``head(params)`` a distribution, ``head.sample(q, n, seed)``).
+      features: the context every layer sees, ``[N, F]``.
+      z: states ``[N, num_layers * latent_dim]`` to evaluate at (then nothing is drawn).
+      seed: stateless seed ``[2]``; layer ``l`` draws with ``fold_seed(seed, l)``.
+      mean: take each layer's mean (given the layers above) instead of drawing.
+      residual: a transition's earlier state ``[N, num_layers * latent_dim]``,
+        split into one residual per layer.
+      training: whether the blocks run in training mode.
+    """
+    given = tf.split(tf.cast(z, tf.float32), len(blocks), axis=-1) if z is not None else None
+    residuals = tf.split(residual, len(blocks), axis=-1) if residual is not None else None
+    layers, log_probs, distributions = [], [], []
+    for i, block in enumerate(blocks):
+        inputs = tf.concat([features, *layers], axis=-1)
+        if residuals is None:
+            params = block(inputs, training=training)
+        else:
+            params = block(inputs, residuals[i], training=training)
+        q = head(params)
+        if given is not None:
+            z_i = given[i]
+        elif mean:
+            z_i = q.mean()
+        else:
+            z_i = head.sample(q, 1, fold_seed(seed, i))[0]
+        layers.append(z_i)
+        log_probs.append(q.log_prob(z_i))
+        distributions.append(q)
+    return LatentPath(tf.concat(layers, axis=-1), tf.add_n(log_probs), tuple(distributions))

@@ -12,7 +12,6 @@ print the message.
 
 from __future__ import annotations
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -29,7 +28,6 @@ __all__ = [
     "require_elbo",
     "require_latent_dim",
     "require_unconditional",
-    "seed_pair",
 ]
 
 
@@ -94,17 +92,3 @@ def require_latent_dim(model, dim: int, what: str) -> None:
     """Raise unless ``model.latent_dim == dim``."""
     if int(model.latent_dim) != dim:
         raise ModelCapabilityError(f"{what} needs latent_dim == {dim}; this model has latent_dim {model.latent_dim}")
-
-
-def seed_pair(seed, index: int = 0) -> tf.Tensor:
-    """A stateless seed ``[seed, index]`` (int64) from an int; a fresh random one for ``None``.
-
-    A tensor or pair passes through unchanged (``index`` is then ignored). It
-    never draws from the model's own seed generator, so metrics and pictures
-    do not shift a training run's random stream.
-    """
-    if seed is None:
-        seed = int(np.random.default_rng().integers(2**31))
-    if isinstance(seed, (int, np.integer)):
-        return tf.constant([int(seed), int(index)], tf.int64)
-    return tf.cast(tf.convert_to_tensor(seed), tf.int64)

@@ -51,7 +51,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.pipeline import in_memory_batches
-from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, seed_pair
+from tfvae.metrics.capabilities import ModelCapabilityError, has_prior
 from tfvae.metrics.latent import (
     ACTIVE_UNIT_THRESHOLD,
     ActiveUnits,
@@ -66,6 +66,7 @@ from tfvae.metrics.likelihood import (
     reconstruction_errors,
 )
 from tfvae.progress import Progbar
+from tfvae.random import as_seed
 
 __all__ = ["Evaluation", "evaluate_model"]
 
@@ -368,7 +369,7 @@ def evaluate_model(
         if vae:
             values.update(elbo_terms(model, x, elbo_samples))
             if iwae_k is not None:
-                estimate = iwae_log_likelihood(model, x, iwae_k, chunk_size, seed=seed_pair(seed, index))
+                estimate = iwae_log_likelihood(model, x, iwae_k, chunk_size, seed=as_seed(seed, index=index))
                 values.update(iwae_nll=estimate.nll, iwae_mc_stderr=estimate.mc_stderr,
                               iwae_ess=estimate.effective_sample_size)
             if "kl_per_dim" not in skipped:

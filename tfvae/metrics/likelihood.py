@@ -25,14 +25,18 @@ References:
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from tfvae.functions import traced_for
-from tfvae.metrics.capabilities import prior_distribution, require_elbo, require_unconditional, seed_pair
+from tfvae.functions import traced_method
+from tfvae.metrics.capabilities import (
+    prior_distribution,
+    require_elbo,
+    require_unconditional,
+)
+from tfvae.random import as_seed
 
 __all__ = [
     "BITS_PER_DIM_CONVENTIONS",
@@ -111,20 +115,10 @@ class IWAEEstimate:
         return -self.log_likelihood
 
 
-def _chunk_function(model):
-    """One traced chunk function per model, so calling iwae_log_likelihood batch after batch does not retrace."""
-
-    def make():
-        owner = weakref.ref(model)  # the cached function must not keep the model alive
-
-        @tf.function(reduce_retracing=True)
-        def chunk(x, z):
-            log_w = log_importance_weights(owner(), x, z)
-            return tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0)
-
-        return chunk
-
-    return traced_for(model, "iwae_chunk", make)
+def _chunk(model, x, z) -> tuple[tf.Tensor, tf.Tensor]:
+    """``logsumexp`` of the log-weights and of twice them over one chunk of draws ``z``."""
+    log_w = log_importance_weights(model, x, z)
+    return tf.reduce_logsumexp(log_w, axis=0), tf.reduce_logsumexp(2.0 * log_w, axis=0)
 
 
 def iwae_log_likelihood(
@@ -182,8 +176,8 @@ def iwae_log_likelihood(
     prior_distribution(model)  # fail early, with the message, for models without a prior
     x = tf.convert_to_tensor(x)
     q = model.encode(x)
-    z = model.posterior.sample(q, k, seed_pair(seed))
-    chunk = _chunk_function(model)
+    z = model.posterior.sample(q, k, as_seed(seed))
+    chunk = traced_method(model, "iwae_chunk", _chunk, reduce_retracing=True)  # batch after batch: one trace
     batch = int(z.shape[1])
     lse = np.full(batch, -np.inf)
     lse_sq = np.full(batch, -np.inf)

@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 
 from tfvae.distributions import DistributionHead, Likelihood, PointMassPosterior
 from tfvae.models.base import GenerativeModel
+from tfvae.models.builders import as_layer, likelihood_head, mirrored_decoder
 from tfvae.models.contract import (
     Capabilities,
     ServingInput,
@@ -17,15 +18,11 @@ from tfvae.models.contract import (
     data_input,
     label_input,
 )
-from tfvae.networks import MLP, ConvDecoder, ConvEncoder
-from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.networks import MLP, ConvEncoder
+from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_data_shape, check_latent
 
 tfd = tfp.distributions
-
-
-def _deserialize(obj):
-    return obj if isinstance(obj, keras.layers.Layer) else keras.saving.deserialize_keras_object(obj)
 
 
 @MODELS.register("autoencoder")
@@ -71,10 +68,10 @@ class Autoencoder(GenerativeModel):
         **kwargs,
     ):
         super().__init__(seed=seed, **kwargs)
-        self.encoder = _deserialize(encoder)
-        self.decoder = _deserialize(decoder)
-        self.posterior = _deserialize(posterior)
-        self.likelihood = _deserialize(likelihood)
+        self.encoder = as_layer(encoder)
+        self.decoder = as_layer(decoder)
+        self.posterior = as_layer(posterior)
+        self.likelihood = as_layer(likelihood)
         self.latent_dim = int(self.posterior.latent_dim)
         self.data_shape = tuple(self.likelihood.event_shape)
         self.build((None, *self.data_shape))
@@ -120,10 +117,9 @@ class Autoencoder(GenerativeModel):
           **kwargs: the model's own arguments (``beta``, ``kl``, ``seed``, ...).
         """
         posterior = cls.build_posterior(latent_dim, kwargs)
-        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
         encoder = MLP(posterior.params_shape, hidden_units, activation, name="encoder")
-        decoder = MLP(head.params_shape, tuple(reversed(tuple(hidden_units))), activation, name="decoder")
-        return cls(encoder, decoder, posterior, head, **kwargs)
+        return cls(encoder, mirrored_decoder(head, hidden_units, activation), posterior, head, **kwargs)
 
     @classmethod
     def conv(
@@ -151,16 +147,9 @@ class Autoencoder(GenerativeModel):
           **kwargs: the model's own arguments.
         """
         posterior = cls.build_posterior(latent_dim, kwargs)
-        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
         encoder = ConvEncoder(posterior.params_shape, filters, hidden_units=hidden_units, activation=activation, name="encoder")
-        decoder = ConvDecoder(
-            head.params_shape,
-            tuple(reversed(tuple(filters))),
-            hidden_units=tuple(reversed(tuple(hidden_units))),
-            activation=activation,
-            name="decoder",
-        )
-        return cls(encoder, decoder, posterior, head, **kwargs)
+        return cls(encoder, mirrored_decoder(head, hidden_units, activation, filters), posterior, head, **kwargs)
 
     # -------------------------------------------------------------------- build
     def build(self, input_shape=None):

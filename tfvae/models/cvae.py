@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import ConditionalGaussianPrior
-from tfvae.models.autoencoder import _deserialize
+from tfvae.models.builders import as_layer
 from tfvae.models.vae import VAE
 from tfvae.networks import ConvEncoder
 from tfvae.random import as_seed
@@ -66,7 +66,7 @@ class ConditionalVAE(VAE):
                 embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),  # one-hot-sized features
             )
         )
-        posterior = _deserialize(posterior)
+        posterior = as_layer(posterior)
         if prior is None and self.conditional_prior:
             prior = ConditionalGaussianPrior(posterior.latent_dim, self.num_classes, name="prior")
         super().__init__(encoder, decoder, posterior, likelihood, prior=prior, **kwargs)

@@ -18,7 +18,6 @@ Example::
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Sequence
 
 import keras
@@ -26,45 +25,17 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfvae.functions import traced_method
 from tfvae.layers.masked_conv import CausalSelfAttention2D, GatedPixelCNNBlock
 from tfvae.models.base import GenerativeModel
 from tfvae.models.contract import Capabilities
-from tfvae.random import derive_seed, uniform
+from tfvae.random import as_seed, derive_seed, uniform
 from tfvae.registry import MODELS, serializable
-from tfvae.validation import _describe, check_shape
+from tfvae.validation import _describe, check_indices
 
 tfd = tfp.distributions
 
 DATA_KEYS = ("codes", "label", "condition")
-
-
-def check_indices(x, name: str, expected: Sequence[int | None], depth: int) -> tf.Tensor:
-    """Integer indices of shape ``expected`` with values in ``[0, depth)``, as int32, or a clear error.
-
-    Shape and dtype are checked while tracing; values eagerly (``ValueError``)
-    or, in graphs, with an assert op (which XLA drops).
-    """
-    if isinstance(x, (list, tuple)):
-        x = np.asarray(x)
-    x = tf.convert_to_tensor(x)
-    if not x.dtype.is_integer:
-        raise TypeError(
-            f"{name} must be integer indices in [0, {depth}) with shape {_describe(expected)}, got dtype {x.dtype.name}"
-        )
-    check_shape(x, name, expected)
-    message = f"{name} must hold values in [0, {depth})"
-    if tf.executing_eagerly():
-        if int(tf.size(x)) and (int(tf.reduce_min(x)) < 0 or int(tf.reduce_max(x)) >= depth):
-            raise ValueError(f"{message}, got values in [{int(tf.reduce_min(x))}, {int(tf.reduce_max(x))}]")
-        return tf.cast(x, tf.int32)
-    valid = tf.reduce_all((x >= 0) & (x < tf.cast(depth, x.dtype)))
-    with tf.control_dependencies([tf.debugging.Assert(valid, [message])]):
-        return tf.cast(tf.identity(x), tf.int32)
-
-
-# One traced sampler per model, kept off the model (a tf.function attribute
-# would be tracked and exported with it); the function holds a weak reference.
-_SAMPLERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @MODELS.register("pixelcnn")
@@ -137,6 +108,10 @@ class PixelCNN(GenerativeModel):
     """
 
     loss_term_names = ("loss", "nll", "bits_per_dim")
+    #: the ``model.options`` of a prior run's config (``tfvae train vq_prior``); the codes' shape and
+    #: number come from the VQ-VAE (``make_prior``)
+    config_options = ("attention_every", "attention_heads", "condition_layers", "dropout", "filters", "kernel_size",
+                      "label_embedding", "num_classes", "num_layers")
 
     @property
     def capabilities(self) -> Capabilities:
@@ -257,7 +232,7 @@ class PixelCNN(GenerativeModel):
     # ---------------------------------------------------------------- inputs
     def check_codes(self, codes) -> tf.Tensor:
         """Int32 codes ``[B, H, W]`` in ``[0, K)``, or an error naming the expected shape."""
-        return check_indices(codes, "codes", (None, *self.code_shape), self.num_embeddings)
+        return check_indices(codes, "codes", self.num_embeddings, (None, *self.code_shape))
 
     def check_label(self, label, batch: int | None = None) -> tf.Tensor | None:
         """Int32 labels ``[B]`` in ``[0, num_classes)`` (``None`` for a model without labels)."""
@@ -270,7 +245,7 @@ class PixelCNN(GenerativeModel):
                 f"this PixelCNN is conditioned on class labels: give labels of shape (batch,) in "
                 f"[0, {self.num_classes}) (data {{'codes': ..., 'label': ...}})"
             )
-        y = check_indices(label, "label", (None,), self.num_classes)
+        y = check_indices(label, "label", self.num_classes, (None,))
         if batch is not None and y.shape[0] is not None and y.shape[0] != batch:
             raise ValueError(f"label has {y.shape[0]} entries for a batch of {batch}")
         return y
@@ -286,7 +261,7 @@ class PixelCNN(GenerativeModel):
                 f"this PixelCNN is conditioned on code maps: give condition of shape "
                 f"{_describe((None, *self.condition_shape))} (data {{'codes': ..., 'condition': ...}})"
             )
-        s = check_indices(condition, "condition", (None, *self.condition_shape), self.condition_num_embeddings)
+        s = check_indices(condition, "condition", self.condition_num_embeddings, (None, *self.condition_shape))
         if batch is not None and s.shape[0] is not None and s.shape[0] != batch:
             raise ValueError(f"condition has {s.shape[0]} maps for a batch of {batch}")
         return s
@@ -411,17 +386,6 @@ class PixelCNN(GenerativeModel):
         _, codes = tf.while_loop(lambda p, _: p < positions, step, (tf.constant(0), codes))
         return codes
 
-    def _sampler(self):
-        if self not in _SAMPLERS:
-            model = weakref.ref(self)
-
-            @tf.function(reduce_retracing=True)
-            def run(codes, label, condition, temperature, seed):
-                return model().sample_graph(codes, label, condition, temperature, seed)
-
-            _SAMPLERS[self] = run
-        return _SAMPLERS[self]
-
     def sample(self, num_samples: int, label=None, condition=None, temperature: float = 1.0, seed=None) -> tf.Tensor:
         """Ancestral samples in raster order: int32 codes ``[num_samples, H, W]``.
 
@@ -450,15 +414,10 @@ class PixelCNN(GenerativeModel):
             if condition.shape == self.condition_shape:
                 condition = np.broadcast_to(condition, (n, *self.condition_shape))
         label, condition = self.check_label(label, n), self.check_condition(condition, n)
-        if seed is None:
-            seed = self.seed_generator.next()
-        elif isinstance(seed, (int, np.integer)):
-            seed = [int(seed), 0]
-        seed = tf.cast(tf.convert_to_tensor(seed), tf.int64)
-        if seed.shape != (2,):
-            raise ValueError(f"seed must be an int or a length-2 int seed, got shape {tuple(seed.shape)}")
+        seed = as_seed(seed, self.seed_generator)
         codes = tf.zeros((n, *self.code_shape), tf.int32)
-        return self._sampler()(codes, label, condition, tf.constant(float(temperature), tf.float32), seed)
+        sampler = traced_method(self, "sample", type(self).sample_graph, reduce_retracing=True)
+        return sampler(codes, label, condition, tf.constant(float(temperature), tf.float32), seed)
 
     def get_config(self) -> dict:
         return {
@@ -479,4 +438,4 @@ class PixelCNN(GenerativeModel):
         }
 
 
-__all__ = ["PixelCNN", "check_indices"]
+__all__ = ["PixelCNN"]

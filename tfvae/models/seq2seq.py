@@ -9,8 +9,9 @@ import tensorflow_probability as tfp
 
 from tfvae.distributions.likelihoods import masked
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.builders import likelihood_head
 from tfvae.networks.recurrent import RecurrentDecoder, RecurrentEncoder, sequence_mask
-from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_ints, check_number
 
 tfd = tfp.distributions
@@ -84,7 +85,7 @@ class Seq2SeqAE(Autoencoder):
         hidden_units = check_ints(hidden_units, "hidden_units")
         units = hidden_units[0] if hidden_units else 64
         posterior = cls.build_posterior(latent_dim, kwargs)
-        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
         encoder = RecurrentEncoder(posterior.params_shape, units, cell, padding_value, name="encoder")
         decoder = RecurrentDecoder(head.params_shape, units, cell, name="decoder")
         return cls(encoder, decoder, posterior, head, padding_value=padding_value, **kwargs)

@@ -22,17 +22,21 @@ Example (about 25 s on 2 CPU cores; the rollout's MSE is about 0.02, against
     test = harmonic_oscillator(8, length=30, seed=1)
     future = model.rollout(test[:, :10], horizon=4, jump=5, seed=1)  # t = 14, 19, 24, 29: [8, 4, 1]
 
-One module on purpose: the belief, smoothing and transition distributions,
-the objective, the rollout and the serving signatures all go through one
-layered-Gaussian path (``TDVAE._layered``); the reusable gated layers live in
-:mod:`tfvae.layers.gated`.
+One module, over 500 lines, on purpose: it is one class whose parts share
+its state and each other. The belief, smoothing and transition distributions,
+the objective (the pairs and their terms), the rollout and the serving
+signatures all go through the same belief states and the same layered
+Gaussians; splitting the class by method would make each piece read the
+others across files. What is reusable lives elsewhere: the gated blocks and
+their top-down chain (:class:`~tfvae.layers.gated.LatentPath`,
+:func:`~tfvae.layers.gated.layered_gaussian`) in :mod:`tfvae.layers.gated`,
+the seeds in :mod:`tfvae.random`, the likelihood head and mirrored decoder in
+:mod:`tfvae.models.builders`.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import keras
 import numpy as np
@@ -40,8 +44,15 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import DiagonalGaussianPosterior, Likelihood
-from tfvae.layers.gated import GatedGaussianBlock, GatedTransition
+from tfvae.functions import traced_method
+from tfvae.layers.gated import (
+    GatedGaussianBlock,
+    GatedTransition,
+    LatentPath,
+    layered_gaussian,
+)
 from tfvae.models.base import GenerativeModel
+from tfvae.models.builders import as_layer, likelihood_head, mirrored_decoder
 from tfvae.models.contract import (
     Capabilities,
     ServingError,
@@ -49,10 +60,10 @@ from tfvae.models.contract import (
     ServingSignature,
     seed_input,
 )
-from tfvae.networks import MLP, ConvDecoder, ConvEncoder
+from tfvae.networks import MLP, ConvEncoder
 from tfvae.networks.mlp import check_activation
-from tfvae.random import as_seed, uniform
-from tfvae.registry import LIKELIHOODS, MODELS, serializable
+from tfvae.random import as_seed, fold_seed, uniform
+from tfvae.registry import MODELS, serializable
 from tfvae.validation import (
     check_finite,
     check_floating,
@@ -64,48 +75,6 @@ from tfvae.validation import (
 tfd = tfp.distributions
 
 __all__ = ["TDVAE", "GatedGaussianBlock", "GatedTransition", "LatentPath", "fold_seed"]
-
-
-def fold_seed(seed, index) -> tf.Tensor:
-    """A new stateless seed, int64 ``[2]``, from ``seed`` and an integer ``index`` (``stateless_fold_in``).
-
-    The folded halves are returned as unsigned 32-bit values: a negative
-    int32 half widened to int64 is read differently by the TensorFlow and the
-    XLA samplers, which would make the same seed draw different numbers under
-    ``jit_compile=True``.
-    """
-    folded = tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), index)
-    return tf.cast(tf.bitcast(tf.cast(folded, tf.int32), tf.uint32), tf.int64)
-
-
-def _deserialize(obj):
-    return obj if isinstance(obj, keras.layers.Layer) else keras.saving.deserialize_keras_object(obj)
-
-
-def _as_seed(seed, generator: keras.random.SeedGenerator) -> tf.Tensor:
-    """An int64 ``[2]`` stateless seed from ``None`` (the generator), an int or a pair."""
-    return as_seed(seed, generator)
-
-
-class LatentPath(NamedTuple):
-    """A draw (or evaluation) of a layered Gaussian over the state ``z``.
-
-    Attributes:
-      z: ``[N, num_layers * latent_dim]``, the layers concatenated from the top
-        (drawn first) down.
-      log_prob: ``[N]``, ``sum_l log p(z^l | z^{<l}, context)`` in nats.
-      distributions: one ``tfd.MultivariateNormalDiag`` (batch ``[N]``) per
-        layer, top first; layer ``l``'s is conditioned on the layers above it
-        in ``z``.
-    """
-
-    z: tf.Tensor
-    log_prob: tf.Tensor
-    distributions: tuple
-
-
-# rollout functions traced once per model (weak keys: a deleted model frees its graph)
-_ROLLOUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @MODELS.register("tdvae")
@@ -222,9 +191,9 @@ class TDVAE(GenerativeModel):
                             ("pairs_per_sequence", pairs_per_sequence)):
             check_int(value, name)
         check_number(scale_floor, "scale_floor", 0.0, strict=True)
-        self.frame_encoder = _deserialize(frame_encoder)
-        self.decoder = _deserialize(decoder)
-        self.likelihood = _deserialize(likelihood)
+        self.frame_encoder = as_layer(frame_encoder)
+        self.decoder = as_layer(decoder)
+        self.likelihood = as_layer(likelihood)
         self.frame_shape = tuple(self.likelihood.event_shape)
         self.latent_dim = int(latent_dim)
         self.num_layers = int(num_layers)
@@ -290,11 +259,10 @@ class TDVAE(GenerativeModel):
           **kwargs: the model's own arguments (``max_jump``, ``num_layers``, ``seed``, ...).
         """
         frame_shape = cls._frame_shape(data_shape, check_int(kwargs.get("max_jump", 4), "max_jump"))
-        head = LIKELIHOODS.get(likelihood)(frame_shape, name="likelihood", **(likelihood_kwargs or {}))
+        head = likelihood_head(frame_shape, likelihood, likelihood_kwargs)
         check_activation(activation)
         encoder = MLP((check_int(embedding_dim, "embedding_dim"),), hidden_units, activation, name="frame_encoder")
-        decoder = MLP(head.params_shape, tuple(reversed(tuple(hidden_units))), activation, name="decoder")
-        return cls(encoder, decoder, head, latent_dim=latent_dim, **kwargs)
+        return cls(encoder, mirrored_decoder(head, hidden_units, activation), head, latent_dim=latent_dim, **kwargs)
 
     @classmethod
     def conv(
@@ -327,11 +295,10 @@ class TDVAE(GenerativeModel):
         frame_shape = cls._frame_shape(data_shape, check_int(kwargs.get("max_jump", 4), "max_jump"))
         if len(frame_shape) != 3:
             raise ValueError(f"the conv builder needs image frames (height, width, channels), got {frame_shape}")
-        head = LIKELIHOODS.get(likelihood)(frame_shape, name="likelihood", **(likelihood_kwargs or {}))
-        encoder = ConvEncoder((check_int(embedding_dim, "embedding_dim"),), filters, hidden_units=hidden_units, activation=activation,
-                              name="frame_encoder")
-        decoder = ConvDecoder(head.params_shape, tuple(reversed(tuple(filters))),
-                              hidden_units=tuple(reversed(tuple(hidden_units))), activation=activation, name="decoder")
+        head = likelihood_head(frame_shape, likelihood, likelihood_kwargs)
+        encoder = ConvEncoder((check_int(embedding_dim, "embedding_dim"),), filters, hidden_units=hidden_units,
+                              activation=activation, name="frame_encoder")
+        decoder = mirrored_decoder(head, hidden_units, activation, filters)
         return cls(encoder, decoder, head, latent_dim=latent_dim, **kwargs)
 
     # -------------------------------------------------------------------- build
@@ -406,33 +373,9 @@ class TDVAE(GenerativeModel):
         embedded = tf.reshape(embedded, tf.concat([[batch, length], tf.shape(embedded)[1:]], axis=0))
         return tf.cast(self.belief_rnn(embedded, training=training), tf.float32)
 
-    def _layered(self, blocks, features, z, seed, mean, residual=None, training=False) -> LatentPath:
-        """Draw (or evaluate at ``z``) a top-down chain of diagonal Gaussians over the layers."""
-        given = tf.split(tf.cast(z, tf.float32), self.num_layers, axis=-1) if z is not None else None
-        residuals = tf.split(residual, self.num_layers, axis=-1) if residual is not None else None
-        layers, log_probs, distributions = [], [], []
-        for i, block in enumerate(blocks):
-            inputs = tf.concat([features, *layers], axis=-1)
-            if residuals is None:
-                params = block(inputs, training=training)
-            else:
-                params = block(inputs, residuals[i], training=training)
-            q = self.latent_head(params)
-            if given is not None:
-                z_i = given[i]
-            elif mean:
-                z_i = q.mean()
-            else:
-                z_i = self.latent_head.sample(q, 1, fold_seed(seed, i))[0]
-            layers.append(z_i)
-            log_probs.append(q.log_prob(z_i))
-            distributions.append(q)
-        return LatentPath(tf.concat(layers, axis=-1), tf.add_n(log_probs), tuple(distributions))
-
     def _seed_or_next(self, z, seed, mean):
-        if z is None and not mean and seed is None:
-            return tf.cast(self.seed_generator.next(), tf.int64)
-        return seed
+        """The seed of a draw (:func:`~tfvae.random.as_seed`); ``seed`` as it is when nothing is drawn."""
+        return as_seed(seed, self.seed_generator) if z is None and not mean else seed
 
     def belief(self, b, z=None, seed=None, mean: bool = False, training: bool = False) -> LatentPath:
         """The belief ``p_B(z | b)``: a draw, the mean path, or an evaluation at ``z``.
@@ -448,7 +391,8 @@ class TDVAE(GenerativeModel):
           training: whether layers run in training mode.
         """
         b = tf.cast(b, tf.float32)
-        return self._layered(self.belief_blocks, b, z, self._seed_or_next(z, seed, mean), mean, training=training)
+        return layered_gaussian(self.belief_blocks, self.latent_head, b, z, self._seed_or_next(z, seed, mean), mean,
+                                training=training)
 
     def smoothing(self, z_t2, b_t1, b_t2, jump, z=None, seed=None, mean: bool = False,
                   training: bool = False) -> LatentPath:
@@ -465,8 +409,8 @@ class TDVAE(GenerativeModel):
         parts = [tf.cast(b_t1, tf.float32), tf.cast(b_t2, tf.float32), z_t2]
         jumps = self._jump_features(jump, tf.shape(z_t2)[0])
         features = tf.concat(parts + ([jumps] if jumps is not None else []), axis=-1)
-        return self._layered(self.smoothing_blocks, features, z, self._seed_or_next(z, seed, mean), mean,
-                             training=training)
+        return layered_gaussian(self.smoothing_blocks, self.latent_head, features, z, self._seed_or_next(z, seed, mean),
+                                mean, training=training)
 
     def transition(self, z_t1, jump, z=None, seed=None, mean: bool = False, training: bool = False) -> LatentPath:
         """The transition ``p_T(z_t2 | z_t1, dt)``.
@@ -480,8 +424,8 @@ class TDVAE(GenerativeModel):
         z_t1 = tf.cast(z_t1, tf.float32)
         jumps = self._jump_features(jump, tf.shape(z_t1)[0])
         features = z_t1 if jumps is None else tf.concat([z_t1, jumps], axis=-1)
-        return self._layered(self.transition_blocks, features, z, self._seed_or_next(z, seed, mean), mean,
-                             residual=z_t1, training=training)
+        return layered_gaussian(self.transition_blocks, self.latent_head, features, z,
+                                self._seed_or_next(z, seed, mean), mean, residual=z_t1, training=training)
 
     def decode(self, z, training: bool = False) -> tfd.Distribution:
         """The decoder ``p_D(x | z)``: batch shape ``z.shape[:-1]``, event shape ``frame_shape``.
@@ -540,7 +484,7 @@ class TDVAE(GenerativeModel):
           training: whether layers run in training mode.
         """
         x = self.check_sequences(x, min_length=1)
-        seed = _as_seed(seed, self.seed_generator)
+        seed = as_seed(seed, self.seed_generator)
         t1, t2 = tf.cast(t1, tf.int32), tf.cast(t2, tf.int32)
         if t1.shape.rank == 1:
             t1, t2 = t1[:, None], t2[:, None]
@@ -586,7 +530,7 @@ class TDVAE(GenerativeModel):
           training: whether layers run in training mode.
           seed: stateless seed ``[2]``.
         """
-        seed = _as_seed(seed, self.seed_generator)
+        seed = as_seed(seed, self.seed_generator)
         t1, t2 = self.sample_pairs(tf.shape(x)[0], tf.shape(x)[1], fold_seed(seed, 0))
         terms = self._pair_terms(x, self._belief_states(x, training), t1, t2, fold_seed(seed, 1), training)
         return {name: tf.reduce_mean(value, axis=1) for name, value in terms.items()}
@@ -723,17 +667,6 @@ class TDVAE(GenerativeModel):
                 seeded=True),
         }
 
-    def _rollout_function(self):
-        if self not in _ROLLOUTS:
-            model = weakref.ref(self)
-
-            @tf.function(reduce_retracing=True, autograph=False)  # rollout_tensors has no Python control flow on tensors
-            def run(x, horizon, jump, seed):
-                return model().rollout_tensors(x, horizon, jump, seed)
-
-            _ROLLOUTS[self] = run
-        return _ROLLOUTS[self]
-
     def rollout(self, x_context, horizon: int, jump: int = 1, seed=None, return_z: bool = False):
         """Predict the future of ``x_context`` by jumping through the latent state.
 
@@ -766,8 +699,9 @@ class TDVAE(GenerativeModel):
                 "cannot be chosen (leave it at 1)"
             )
         x = self.check_sequences(x_context, min_length=1, name="x_context")
-        out = self._rollout_function()(x, tf.constant(int(horizon)), tf.constant(int(jump)),
-                                       _as_seed(seed, self.seed_generator))
+        # rollout_tensors has no Python control flow on tensors: no autograph
+        run = traced_method(self, "rollout", type(self).rollout_tensors, reduce_retracing=True, autograph=False)
+        out = run(x, tf.constant(int(horizon)), tf.constant(int(jump)), as_seed(seed, self.seed_generator))
         return (out["frames"], out["z"]) if return_z else out["frames"]
 
     def get_config(self) -> dict:

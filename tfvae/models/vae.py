@@ -16,7 +16,8 @@ from tfvae.distributions import (
     VampPrior,
 )
 from tfvae.kl import KL_METHODS, kl_divergence
-from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.builders import as_layer
 from tfvae.models.contract import ServingSignature, data_input, label_input, seed_input
 from tfvae.random import as_seed
 from tfvae.registry import MODELS, serializable
@@ -105,10 +106,10 @@ class VAE(Autoencoder):
             raise ValueError(f"kl must be one of {KL_METHODS}, got {kl!r}")
         num_samples = check_int(num_samples, "num_samples")
         beta = check_number(beta, "beta", 0.0)
-        posterior = _deserialize(posterior)
+        posterior = as_layer(posterior)
         if isinstance(prior, str):
-            prior = self.build_prior(prior, posterior.latent_dim, _deserialize(likelihood).event_shape, kwargs)
-        self.prior = _deserialize(prior) if prior is not None else StandardNormalPrior(posterior.latent_dim, name="prior")
+            prior = self.build_prior(prior, posterior.latent_dim, as_layer(likelihood).event_shape, kwargs)
+        self.prior = as_layer(prior) if prior is not None else StandardNormalPrior(posterior.latent_dim, name="prior")
         self.beta = float(beta)
         self.kl = kl
         self.num_samples = int(num_samples)

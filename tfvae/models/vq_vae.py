@@ -35,7 +35,8 @@ import tensorflow_probability as tfp
 
 from tfvae.distributions import PointMassPosterior
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
-from tfvae.models.autoencoder import Autoencoder, _deserialize
+from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.builders import as_layer, likelihood_head
 from tfvae.models.contract import (
     ServingError,
     ServingInput,
@@ -47,8 +48,8 @@ from tfvae.models.contract import (
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
 from tfvae.random import derive_seed
-from tfvae.registry import LIKELIHOODS, MODELS, serializable
-from tfvae.validation import check_data_shape
+from tfvae.registry import MODELS, serializable
+from tfvae.validation import check_data_shape, check_indices
 
 tfd = tfp.distributions
 
@@ -73,22 +74,6 @@ def _quantizer_options(kwargs: dict) -> dict:
     options.setdefault("dead_code_threshold", DEFAULT_DEAD_CODE_THRESHOLD)
     options["seed"] = kwargs.get("seed")  # the model's seed: make_quantizer derives the quantizer's
     return options
-
-
-def check_indices(indices, shape: Sequence[int], num_embeddings: int, name: str) -> tf.Tensor:
-    """Integer code maps ``[B, *shape]`` with values in ``[0, num_embeddings)``, or a clear error."""
-    t = tf.convert_to_tensor(indices)
-    if not t.dtype.is_integer:
-        raise TypeError(f"{name} must be integer code indices, got dtype {t.dtype.name}")
-    expected = (None, *shape)
-    if t.shape.rank != len(expected) or any(e is not None and d is not None and d != e
-                                            for d, e in zip(t.shape, expected)):
-        raise ValueError(f"{name} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(t.shape)}")
-    if tf.executing_eagerly() and tf.size(t) > 0:
-        low, high = int(tf.reduce_min(t)), int(tf.reduce_max(t))
-        if low < 0 or high >= num_embeddings:
-            raise ValueError(f"{name} must lie in [0, {num_embeddings}), got values in [{low}, {high}]")
-    return tf.cast(t, tf.int32)
 
 
 class _QuantizedAutoencoder(Autoencoder):
@@ -362,8 +347,8 @@ class VQVAE(_QuantizedAutoencoder):
 
     def __init__(self, encoder, decoder, quantizer, likelihood, seed: int | None = None, **kwargs):
         kwargs.pop("posterior", None)  # always a point mass on the quantized code
-        self.quantizer = _deserialize(quantizer)
-        encoder, likelihood = _deserialize(encoder), _deserialize(likelihood)
+        self.quantizer = as_layer(quantizer)
+        encoder, likelihood = as_layer(encoder), as_layer(likelihood)
         z_e = encoder(tf.zeros((1, *likelihood.event_shape)))
         self.latent_shape = tuple(int(d) for d in z_e.shape[1:])
         if len(self.latent_shape) < 2 or self.latent_shape[-1] != self.quantizer.embedding_dim:
@@ -407,7 +392,7 @@ class VQVAE(_QuantizedAutoencoder):
             model's own (``seed``, also the seed of the restarts).
         """
         quantizer = make_quantizer(num_embeddings, embedding_dim, ema, "quantizer", **_quantizer_options(kwargs))
-        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
         network = {"filters": filters, "residual_filters": residual_filters,
                    "num_residual_blocks": num_residual_blocks, "num_downsamples": num_downsamples}
         encoder = ResNetEncoder(embedding_dim, name="encoder", **network)
@@ -449,7 +434,7 @@ class VQVAE(_QuantizedAutoencoder):
 
     def decode_indices(self, indices, training: bool = False) -> tfd.Distribution:
         """The likelihood ``p(x | e_indices)`` for code maps ``[B, h, w]``."""
-        indices = check_indices(indices, self.code_shape, self.num_embeddings, "indices")
+        indices = check_indices(indices, "indices", self.num_embeddings, (None, *self.code_shape), "code indices")
         return self._decode(self.z_from_codes(indices), training)
 
     def z_from_codes(self, codes) -> tf.Tensor:

@@ -21,18 +21,17 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import PointMassPosterior
-from tfvae.models.autoencoder import _deserialize
+from tfvae.models.builders import as_layer, likelihood_head
 from tfvae.models.contract import ServingError
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.models.vq_vae import (
     _QuantizedAutoencoder,
     _quantizer_options,
-    check_indices,
     make_quantizer,
 )
 from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
-from tfvae.registry import LIKELIHOODS, MODELS, serializable
-from tfvae.validation import check_data_shape
+from tfvae.registry import MODELS, serializable
+from tfvae.validation import check_data_shape, check_indices
 
 tfd = tfp.distributions
 
@@ -72,13 +71,13 @@ class VQVAE2(_QuantizedAutoencoder):
                  top_quantizer, bottom_quantizer, likelihood, seed: int | None = None, **kwargs):
         kwargs.pop("posterior", None)
         kwargs.pop("encoder", None)
-        self.top_encoder = _deserialize(top_encoder)
-        self.top_decoder = _deserialize(top_decoder)
-        self.bottom_projection = _deserialize(bottom_projection)
-        self.top_upsample = _deserialize(top_upsample)
-        self.top_quantizer = _deserialize(top_quantizer)
-        self.bottom_quantizer = _deserialize(bottom_quantizer)
-        bottom_encoder, likelihood = _deserialize(bottom_encoder), _deserialize(likelihood)
+        self.top_encoder = as_layer(top_encoder)
+        self.top_decoder = as_layer(top_decoder)
+        self.bottom_projection = as_layer(bottom_projection)
+        self.top_upsample = as_layer(top_upsample)
+        self.top_quantizer = as_layer(top_quantizer)
+        self.bottom_quantizer = as_layer(bottom_quantizer)
+        bottom_encoder, likelihood = as_layer(bottom_encoder), as_layer(likelihood)
         features = bottom_encoder(tf.zeros((1, *likelihood.event_shape)))
         top = self.top_encoder(features)
         dim = self.bottom_quantizer.embedding_dim
@@ -123,7 +122,7 @@ class VQVAE2(_QuantizedAutoencoder):
           **kwargs: quantizer options and the model's own (``seed``).
         """
         options = _quantizer_options(kwargs)
-        head = LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+        head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
         blocks = {"filters": filters, "residual_filters": residual_filters, "num_residual_blocks": num_residual_blocks}
         bottom_encoder = ResNetEncoder(filters, name="bottom_encoder", num_downsamples=2, **blocks)
         bottom_shape = bottom_encoder.output_shape_for(data_shape)
@@ -203,8 +202,9 @@ class VQVAE2(_QuantizedAutoencoder):
 
     def decode_indices(self, bottom, top, training: bool = False) -> tfd.Distribution:
         """The likelihood ``p(x | e_bottom, e_top)`` for bottom ``[B, h, w]`` and top ``[B, h/2, w/2]`` codes."""
-        bottom = check_indices(bottom, self.code_shape["bottom"], self.num_embeddings["bottom"], "bottom")
-        top = check_indices(top, self.code_shape["top"], self.num_embeddings["top"], "top")
+        bottom = check_indices(bottom, "bottom", self.num_embeddings["bottom"], (None, *self.code_shape["bottom"]),
+                               "code indices")
+        top = check_indices(top, "top", self.num_embeddings["top"], (None, *self.code_shape["top"]), "code indices")
         return self._decode(self.z_from_codes({"bottom": bottom, "top": top}), training)
 
     def z_from_codes(self, codes) -> tf.Tensor:

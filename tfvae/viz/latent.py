@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from tfvae.metrics.capabilities import ModelCapabilityError, seed_pair
+from tfvae.metrics.capabilities import ModelCapabilityError
+from tfvae.random import as_seed
 
 __all__ = [
     "DECODE_CHUNK",
@@ -165,7 +166,7 @@ def stochastic_reconstructions(model, x, num_samples: int = 8, seed=None) -> np.
     if not model.capabilities.stochastic_encoder:
         raise ModelCapabilityError(f"{_name(model)} has a point-mass posterior: every reconstruction is the same")
     q = model.encode(np.asarray(x, dtype=np.float32))
-    z = model.posterior.sample(q, int(num_samples), seed_pair(seed)).numpy()  # [S, B, latent_dim]
+    z = model.posterior.sample(q, int(num_samples), as_seed(seed)).numpy()  # [S, B, latent_dim]
     images = _decode_mean(model, z.reshape(-1, z.shape[-1]))
     return images.reshape(*z.shape[:2], *images.shape[1:])
 
@@ -183,7 +184,7 @@ def prior_samples(model, num: int = 64, seed=None) -> np.ndarray:
         a VQ-VAE, whose prior is trained separately).
     """
     prior = _require_prior(model, "samples")
-    z = model.prior.sample(prior, int(num), seed_pair(seed))
+    z = model.prior.sample(prior, int(num), as_seed(seed))
     return _decode_mean(model, z)
 
 

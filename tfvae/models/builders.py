@@ -1,0 +1,62 @@
+"""What the models' builders share: the likelihood head, the decoder that mirrors the encoder, layer configs.
+
+Every builder class method (``VAE.mlp``, ``TDVAE.conv``, ``VQVAE.conv``,
+``Seq2SeqAE.recurrent``, ...) makes its likelihood head with
+:func:`likelihood_head`, and the MLP / convolutional ones their decoder with
+:func:`mirrored_decoder` (the encoder's widths in reverse). Constructors
+take a sub-layer or its serialized config (a reloaded model) through
+:func:`as_layer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+
+from tfvae.distributions import Likelihood
+from tfvae.networks import MLP, ConvDecoder
+from tfvae.registry import LIKELIHOODS
+
+__all__ = ["as_layer", "likelihood_head", "mirrored_decoder"]
+
+
+def as_layer(obj) -> keras.layers.Layer:
+    """``obj`` if it is a layer, else the layer its Keras config describes (a model being reloaded)."""
+    return obj if isinstance(obj, keras.layers.Layer) else keras.saving.deserialize_keras_object(obj)
+
+
+def likelihood_head(data_shape: Sequence[int], likelihood: str, likelihood_kwargs: dict | None = None) -> Likelihood:
+    """The registered likelihood ``likelihood`` over examples of ``data_shape``, named ``"likelihood"``.
+
+    Args:
+      data_shape: shape of one example (one frame for a sequence model).
+      likelihood: registered likelihood name (``"bernoulli"``, ``"gaussian"``, ...).
+      likelihood_kwargs: its extra arguments (e.g. ``{"scale": 0.1}``).
+    """
+    return LIKELIHOODS.get(likelihood)(data_shape, name="likelihood", **(likelihood_kwargs or {}))
+
+
+def mirrored_decoder(
+    head: Likelihood,
+    hidden_units: Sequence[int],
+    activation: str,
+    filters: Sequence[int] | None = None,
+) -> MLP | ConvDecoder:
+    """The decoder ``z -> head.params_shape`` that mirrors an encoder, named ``"decoder"``.
+
+    An :class:`~tfvae.networks.MLP` with the encoder's ``hidden_units`` in
+    reverse or, given the encoder's ``filters``, a transposed-convolution
+    :class:`~tfvae.networks.ConvDecoder` with its filters and dense widths in reverse.
+
+    Args:
+      head: the likelihood head the decoder feeds.
+      hidden_units: the encoder's hidden (dense) widths.
+      activation: hidden activation.
+      filters: the encoder's channels per stride-2 stage; ``None`` for an MLP.
+    """
+    units = tuple(reversed(tuple(hidden_units)))
+    if filters is None:
+        return MLP(head.params_shape, units, activation, name="decoder")
+    return ConvDecoder(head.params_shape, tuple(reversed(tuple(filters))), hidden_units=units, activation=activation,
+                       name="decoder")
