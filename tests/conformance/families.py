@@ -119,11 +119,12 @@ def autoencoder_expected(model, likelihood_params=("logits",)) -> dict[str, tupl
     }
 
 
-def vae_expected(model, likelihood_params=("logits",)) -> dict[str, tuple[Specs, Specs]]:
-    """The table in docs/export.md for VAEs: a seeded ``score`` (negative ELBO) and ``sample``."""
+def vae_expected(model, likelihood_params=("logits",),
+                 score_terms=("elbo", "distortion", "rate")) -> dict[str, tuple[Specs, Specs]]:
+    """The table in docs/export.md for VAEs: a seeded ``score`` (negative ELBO; IWAE: its bound) and ``sample``."""
     data, latent, seed = (-1, *model.data_shape), (-1, model.latent_dim), {"seed": (INT64, (-1, 2))}
     expected = autoencoder_expected(model, likelihood_params)
-    terms = {name: (FLOAT, (-1,)) for name in ("score", "elbo", "distortion", "rate")}
+    terms = {name: (FLOAT, (-1,)) for name in ("score", *score_terms)}
     expected["score"] = ({"x": (FLOAT, data), **seed}, terms)
     expected["sample"] = (seed, {"samples": (FLOAT, data), "z": (FLOAT, latent)})
     return expected
@@ -171,7 +172,7 @@ def vae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[
         for x, seed in zip(inputs["x"], inputs["seed"]):
             model.seed_generator.state.assign(seed)
             terms = model.elbo(x[None])
-            rows.append({"score": -terms["elbo"], **terms})
+            rows.append({"score": -terms[model.score_bound], **{name: terms[name] for name in model.score_term_names}})
         return {k: np.concatenate([np.asarray(r[k]) for r in rows]) for k in rows[0]}
     if signature == "sample":
         samples = [model.sample(1, seed=seed).numpy()[0] for seed in inputs["seed"]]
@@ -499,7 +500,8 @@ FAMILIES: dict[str, Family] = {
     "iwae": Family(
         model="iwae", data=image_data, config="iwae",
         build=lambda: IWAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), k=3, seed=14),
-        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+        expected=lambda model: vae_expected(model, score_terms=("iwae_bound", "elbo", "distortion", "rate")),
+        reference=vae_reference, inputs=vae_inputs,
     ),
     "conv_vae_gaussian": Family(
         model="vae", data=image_data, config="conv_vae",

@@ -44,6 +44,8 @@ class IWAE(VAE):
     bound trained on, nats per example), and the VAE's ``elbo``,
     ``distortion`` and ``rate`` averaged over the same ``k`` draws (so
     ``iwae_bound >= elbo`` up to the rate's estimator: analytic by default).
+    Its serving ``score`` is ``-iwae_bound`` from the row's seed, with those
+    terms beside it.
 
     Args:
       *args: as for :class:`VAE` (``VAE.mlp``/``VAE.conv`` build it too:
@@ -59,6 +61,8 @@ class IWAE(VAE):
     """
 
     loss_term_names = ("loss", "iwae_bound", "elbo", "distortion", "rate")
+    score_term_names = ("iwae_bound", "elbo", "distortion", "rate")
+    score_bound = "iwae_bound"  # the served score is -L_k, from k draws per example
     config_options = tuple(sorted({*VAE.config_options, "k"} - {"beta", "free_bits", "kl_warmup_steps", "num_samples"}))
 
     def __init__(self, *args, k: int = 5, **kwargs):

@@ -224,9 +224,11 @@ class VAE(Autoencoder):
 
     #: the per-example terms the seeded ``score`` reports beside the score
     score_term_names = ("elbo", "distortion", "rate")
+    #: the bound whose negative is the ``score``
+    score_bound = "elbo"
 
     def score_row(self, x, seed, condition=None) -> dict[str, tf.Tensor]:
-        """One example's ``score = -elbo`` and its terms (scalars), the Monte-Carlo draws from ``seed``.
+        """One example's ``score = -bound`` (:attr:`score_bound`) and its terms (scalars), the draws from ``seed``.
 
         Args:
           x: one example ``[*data_shape]``.
@@ -235,7 +237,7 @@ class VAE(Autoencoder):
         """
         y = None if condition is None else condition[tf.newaxis]
         terms = self.elbo(x[tf.newaxis], y, seed=seed)
-        return {"score": -terms["elbo"][0], **{name: terms[name][0] for name in self.score_term_names}}
+        return {"score": -terms[self.score_bound][0], **{name: terms[name][0] for name in self.score_term_names}}
 
     def sample_row(self, seed, condition=None) -> dict[str, tf.Tensor]:
         """One prior draw ``z`` ``[latent_dim]`` from ``seed`` and its decoded mean ``samples`` ``[*data_shape]``."""
@@ -255,7 +257,8 @@ class VAE(Autoencoder):
         terms = {name: tf.TensorSpec([], tf.float32) for name in ("score", *self.score_term_names)}
         signatures["score"] = ServingSignature(
             {"x": data_input(self.data_shape), **condition, "seed": seed_input()}, self.score_row,
-            "per-example negative ELBO (nats), Monte Carlo draws from seed", row_outputs=terms, seeded=True)
+            f"per-example negative {self.score_bound} (nats), Monte Carlo draws from seed", row_outputs=terms,
+            seeded=True)
         signatures["sample"] = ServingSignature(
             {"seed": seed_input(), **condition}, self.sample_row, "decoded prior samples, one per seed row",
             row_outputs={"samples": tf.TensorSpec(self.data_shape, tf.float32),
