@@ -24,7 +24,8 @@ import tensorflow as tf
 DATA_HINT = "Scale integer images to [0, 1] first (e.g. x / 255)."
 
 
-def _describe(shape: Sequence[int | None] | str) -> str:
+def describe_shape(shape: Sequence[int | None] | str) -> str:
+    """``(batch, 28, 28, 1)`` for ``(None, 28, 28, 1)`` (a string is returned as it is)."""
     if isinstance(shape, str):
         return shape
     return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
@@ -92,16 +93,16 @@ def check_floating(x, name: str, expected: Sequence[int | None] | str, hint: str
         try:
             x = np.asarray(x)
         except ValueError as error:  # ragged nested lists
-            raise ValueError(f"{name} must be a rectangular array of shape {_describe(expected)}: {error}") from None
+            raise ValueError(f"{name} must be a rectangular array of shape {describe_shape(expected)}: {error}") from error
     dtype = tf.as_dtype(x.dtype) if hasattr(x, "dtype") else None
     suffix = f". {hint}" if hint else ""
     if dtype is not None and not dtype.is_floating:
         raise TypeError(
-            f"{name} must be floating point with shape {_describe(expected)}, got dtype {dtype.name}{suffix}"
+            f"{name} must be floating point with shape {describe_shape(expected)}, got dtype {dtype.name}{suffix}"
         )
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_floating:
-        raise TypeError(f"{name} must be floating point with shape {_describe(expected)}, got {x.dtype.name}{suffix}")
+        raise TypeError(f"{name} must be floating point with shape {describe_shape(expected)}, got {x.dtype.name}{suffix}")
     return tf.cast(x, tf.float32)
 
 
@@ -113,7 +114,7 @@ def check_shape(x: tf.Tensor, name: str, expected: Sequence[int | None]) -> None
     if shape.rank != len(expected) or any(
         e is not None and s is not None and s != e for s, e in zip(shape, expected)
     ):
-        raise ValueError(f"{name} must have shape {_describe(expected)}, got {tuple(shape)}")
+        raise ValueError(f"{name} must have shape {describe_shape(expected)}, got {tuple(shape)}")
 
 
 def check_finite(x: tf.Tensor, name: str) -> tf.Tensor:
@@ -156,7 +157,7 @@ def check_indices(x, name: str, depth: int, expected: Sequence[int | None] | Non
         x = np.asarray(x)
     x = tf.convert_to_tensor(x)
     if not x.dtype.is_integer:
-        shape = "" if expected is None else f" with shape {_describe(expected)}"
+        shape = "" if expected is None else f" with shape {describe_shape(expected)}"
         raise TypeError(f"{name} must be integer indices in [0, {depth}){shape}, got dtype {x.dtype.name}")
     if expected is not None:
         check_shape(x, name, expected)

@@ -24,13 +24,12 @@ Example::
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from tfvae.functions import traced_for
+from tfvae.functions import traced_method
 from tfvae.metrics.likelihood import log_importance_weights
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.validation import check_int
@@ -45,12 +44,9 @@ def row_seeds(seed: int, start: int, count: int) -> np.ndarray:
 def _row_scorer(model, num_samples: int | None, iwae_k: int | None):
     """``score(x, seeds) -> [B]``: each row scored alone from its own seed (traced once per model and setting)."""
 
-    def make():
-        owner = weakref.ref(model)  # the cached function must not keep the model alive
-
+    def score(m, x, seeds):
         def row(args):
             x, seed = args
-            m = owner()
             if iwae_k is not None:
                 z = m.posterior.sample(m.encode(x[tf.newaxis]), iwae_k, seed)  # [k, 1, D]
                 log_w = log_importance_weights(m, x[tf.newaxis], z)[:, 0]
@@ -59,13 +55,9 @@ def _row_scorer(model, num_samples: int | None, iwae_k: int | None):
                 return m.score_row(x, seed)["score"]
             return -m.elbo(x[tf.newaxis], num_samples=num_samples, seed=seed)["elbo"][0]
 
-        @tf.function(reduce_retracing=True)
-        def score(x, seeds):
-            return tf.map_fn(row, (x, seeds), fn_output_signature=tf.float32)
+        return tf.map_fn(row, (x, seeds), fn_output_signature=tf.float32)
 
-        return score
-
-    return traced_for(model, ("anomaly_scores", num_samples, iwae_k), make)
+    return traced_method(model, ("anomaly_scores", num_samples, iwae_k), score, reduce_retracing=True)
 
 
 def anomaly_scores(model: Autoencoder, x, batch_size: int = 256, *, seed: int = 0,

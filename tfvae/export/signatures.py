@@ -32,7 +32,7 @@ import tensorflow as tf
 from tfvae.export.errors import ExportError
 from tfvae.models.base import GenerativeModel
 from tfvae.models.contract import ServingError, ServingInput, ServingSignature
-from tfvae.validation import check_indices
+from tfvae.validation import check_indices, describe_shape
 
 #: The declared signature (kept under its export name).
 Signature = ServingSignature
@@ -133,11 +133,6 @@ def checked_inputs(specs: Mapping[str, ServingInput], inputs: dict[str, tf.Tenso
 
 
 # ------------------------------------------------------- input validation
-def describe_shape(shape: Sequence[int | None]) -> str:
-    """``(batch, 28, 28, 1)`` for ``(None, 28, 28, 1)``."""
-    return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
-
-
 def checked(x: tf.Tensor, name: str, inner_shape: Sequence[int]) -> tf.Tensor:
     """``x`` after an in-graph check that its shape is ``(batch, *inner_shape)``.
 

@@ -31,7 +31,7 @@ from tfvae.models.base import GenerativeModel
 from tfvae.models.contract import Capabilities
 from tfvae.random import as_seed, derive_seed, uniform
 from tfvae.registry import MODELS, serializable
-from tfvae.validation import _describe, check_indices
+from tfvae.validation import check_indices, describe_shape
 
 tfd = tfp.distributions
 
@@ -259,7 +259,7 @@ class PixelCNN(GenerativeModel):
         if condition is None:
             raise ValueError(
                 f"this PixelCNN is conditioned on code maps: give condition of shape "
-                f"{_describe((None, *self.condition_shape))} (data {{'codes': ..., 'condition': ...}})"
+                f"{describe_shape((None, *self.condition_shape))} (data {{'codes': ..., 'condition': ...}})"
             )
         s = check_indices(condition, "condition", self.condition_num_embeddings, (None, *self.condition_shape))
         if batch is not None and s.shape[0] is not None and s.shape[0] != batch:

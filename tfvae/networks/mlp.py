@@ -12,7 +12,6 @@ from tfvae.registry import ACTIVATIONS, serializable
 from tfvae.validation import check_ints
 
 
-
 def check_activation(activation: str) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
