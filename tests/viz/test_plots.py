@@ -166,3 +166,12 @@ def test_conditional_models_draw_label_pictures_and_skip_the_others_with_the_rea
     assert "need labelled examples" in unlabelled.skipped["reconstructions"]
     others = draw_pictures(cvae, Examples(x, labels), ["latent_traversals", "prior_samples"])
     assert others.images == {} and all("is conditional" in why for why in others.skipped.values())
+
+
+def test_class_samples_are_new_draws_without_a_seed_and_reproducible_with_one():
+    from tfvae.models import ConditionalVAE
+    from tfvae.viz.plots import plot_class_samples
+
+    cvae = ConditionalVAE.mlp(latent_dim=2, hidden_units=(16,), num_classes=3, seed=0)
+    assert np.array_equal(plot_class_samples(cvae, per_class=2, seed=5), plot_class_samples(cvae, per_class=2, seed=5))
+    assert not np.array_equal(plot_class_samples(cvae, per_class=2), plot_class_samples(cvae, per_class=2))

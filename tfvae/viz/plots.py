@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from tfvae.metrics.capabilities import ModelCapabilityError
+from tfvae.random import as_seed
 from tfvae.viz import latent
 from tfvae.viz.grids import image_grid, save_png
 
@@ -403,7 +404,7 @@ def plot_class_samples(model, per_class: int = 8, max_classes: int = 10, seed=No
     if not model.capabilities.has_prior:
         raise ModelCapabilityError(f"{type(model).__name__} has no prior p(z|y) to sample")
     classes = np.repeat(np.arange(min(model.num_classes, max_classes), dtype=np.int32), per_class)
-    images = np.asarray(model.sample(len(classes), condition=classes, seed=[0 if seed is None else int(seed), 0]))
+    images = np.asarray(model.sample(len(classes), condition=classes, seed=as_seed(seed)))  # None: new draws
     fig = _figure(size)
     _show(fig.subplots(), images, per_class, "one row per class: E[p(x|z,y)], z ~ p(z|y)")
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.94)
