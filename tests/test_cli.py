@@ -130,7 +130,17 @@ SHIPPED = sorted(p.stem for p in TRAINING_DIRS[1].glob("*.toml")
                  if "fashion" not in p.stem and p.stem != "vq_prior" and p.stem not in SLOW_CONFIGS)
 
 
-@pytest.mark.parametrize("config", SHIPPED)
+def _door_configs() -> set[str]:
+    """The configs the conformance door (tests/conformance/test_cli_door.py, slow) also trains."""
+    from conformance.families import FAMILIES
+
+    return {family.config for family in FAMILIES.values() if family.config}
+
+
+# a config the door trains too runs here in the slow pass only (the fast suite's budget); the others run in both
+@pytest.mark.parametrize(
+    "config", [pytest.param(c, marks=pytest.mark.slow) if c in _door_configs() else c for c in SHIPPED]
+)
 def test_every_shipped_config_trains_from_the_cli(config, tmp_path):
     run = tmp_path / config
     driver = "loop" if SHIPPED.index(config) % 2 else "fit"
