@@ -50,21 +50,43 @@ IMAGE_SHAPE = (1, 28, 28)
 
 
 class Encoder(BaseEncoder):
-    """784 -> hidden... -> (mean, log-variance) of a ``latent_dim`` diagonal Gaussian."""
+    """``body`` (image -> ``width`` features) -> (mean, log-variance) of a ``latent_dim`` diagonal Gaussian."""
 
-    def __init__(self, latent_dim: int, hidden_units=(512, 256)):
+    def __init__(self, body: list, width: int, latent_dim: int):
         BaseEncoder.__init__(self)
-        layers, width = [nn.Flatten()], int(np.prod(IMAGE_SHAPE))
-        for units in hidden_units:
-            layers += [nn.Linear(width, units), nn.ReLU()]
-            width = units
-        self.body = nn.Sequential(*layers)
+        self.body = nn.Sequential(*body)
         self.mean = nn.Linear(width, latent_dim)
         self.log_var = nn.Linear(width, latent_dim)
 
     def forward(self, x):
         h = self.body(x)
         return ModelOutput(embedding=self.mean(h), log_covariance=self.log_var(h))
+
+
+def dense_body(width: int, hidden_units) -> tuple[list, int]:
+    """Linear + ReLU layers from ``width`` inputs through ``hidden_units``; the layers and the final width."""
+    layers = []
+    for units in hidden_units:
+        layers += [nn.Linear(width, units), nn.ReLU()]
+        width = units
+    return layers, width
+
+
+def mlp_encoder(latent_dim: int, hidden_units=(512, 256)) -> Encoder:
+    """784 -> hidden... -> the Gaussian's parameters."""
+    layers, width = dense_body(int(np.prod(IMAGE_SHAPE)), hidden_units)
+    return Encoder([nn.Flatten(), *layers], width, latent_dim)
+
+
+def conv_encoder(latent_dim: int, filters=(32, 64), hidden_units=(256,)) -> Encoder:
+    """(1, 28, 28) -> conv 32, conv 64 (3x3, stride 2, ReLU) -> dense 256 -> the Gaussian's parameters."""
+    layers, channels = [], IMAGE_SHAPE[0]
+    for width in filters:
+        layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.ReLU()]
+        channels = width
+    side = IMAGE_SHAPE[1] // 2 ** len(filters)
+    dense, width = dense_body(channels * side * side, hidden_units)
+    return Encoder([*layers, nn.Flatten(), *dense], width, latent_dim)
 
 
 class Decoder(BaseDecoder):
@@ -72,38 +94,12 @@ class Decoder(BaseDecoder):
 
     def __init__(self, latent_dim: int, hidden_units=(512, 256)):
         BaseDecoder.__init__(self)
-        layers, width = [], latent_dim
-        for units in reversed(hidden_units):
-            layers += [nn.Linear(width, units), nn.ReLU()]
-            width = units
+        layers, width = dense_body(latent_dim, reversed(hidden_units))
         layers += [nn.Linear(width, int(np.prod(IMAGE_SHAPE))), nn.Sigmoid()]
         self.body = nn.Sequential(*layers)
 
     def forward(self, z):
         return ModelOutput(reconstruction=self.body(z).reshape(-1, *IMAGE_SHAPE))
-
-
-class ConvEncoder(BaseEncoder):
-    """(1, 28, 28) -> conv 32, conv 64 (3x3, stride 2, ReLU) -> dense 256 -> (mean, log-variance)."""
-
-    def __init__(self, latent_dim: int, filters=(32, 64), hidden_units=(256,)):
-        BaseEncoder.__init__(self)
-        layers, channels = [], IMAGE_SHAPE[0]
-        for width in filters:
-            layers += [nn.Conv2d(channels, width, 3, stride=2, padding=1), nn.ReLU()]
-            channels = width
-        layers.append(nn.Flatten())
-        width = channels * (IMAGE_SHAPE[1] // 2 ** len(filters)) * (IMAGE_SHAPE[2] // 2 ** len(filters))
-        for units in hidden_units:
-            layers += [nn.Linear(width, units), nn.ReLU()]
-            width = units
-        self.body = nn.Sequential(*layers)
-        self.mean = nn.Linear(width, latent_dim)
-        self.log_var = nn.Linear(width, latent_dim)
-
-    def forward(self, x):
-        h = self.body(x)
-        return ModelOutput(embedding=self.mean(h), log_covariance=self.log_var(h))
 
 
 class ConvDecoder(BaseDecoder):
@@ -113,10 +109,7 @@ class ConvDecoder(BaseDecoder):
         BaseDecoder.__init__(self)
         side = IMAGE_SHAPE[1] // 2 ** len(filters)
         self.base_shape = (filters[0], side, side)
-        layers, width = [], latent_dim
-        for units in hidden_units:
-            layers += [nn.Linear(width, units), nn.ReLU()]
-            width = units
+        layers, width = dense_body(latent_dim, hidden_units)
         layers += [nn.Linear(width, int(np.prod(self.base_shape))), nn.ReLU()]
         self.dense = nn.Sequential(*layers)
         convs, channels = [], filters[0]
@@ -133,8 +126,8 @@ class ConvDecoder(BaseDecoder):
 def build_model(latent_dim: int = 16, architecture: str = "mlp") -> VAE:
     config = VAEConfig(input_dim=IMAGE_SHAPE, latent_dim=latent_dim, reconstruction_loss="bce")
     if architecture == "conv":
-        return VAE(config, encoder=ConvEncoder(latent_dim), decoder=ConvDecoder(latent_dim))
-    return VAE(config, encoder=Encoder(latent_dim), decoder=Decoder(latent_dim))
+        return VAE(config, encoder=conv_encoder(latent_dim), decoder=ConvDecoder(latent_dim))
+    return VAE(config, encoder=mlp_encoder(latent_dim), decoder=Decoder(latent_dim))
 
 
 def train_epoch(model, optimizer, x, batch_size: int, generator) -> float:
