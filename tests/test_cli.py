@@ -32,16 +32,22 @@ def test_help_documents_every_option():
     assert "train" in top and "configs" in top
 
 
-@pytest.mark.parametrize("driver", ["fit", "loop"])
-def test_train_writes_the_run_directory(driver, tmp_path, capsys):
+@pytest.mark.parametrize("driver, pictures", [("fit", True), ("loop", False)])
+def test_train_writes_the_run_directory(driver, pictures, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["train", "vae", "--driver", driver, "--out", str(run), *TINY]) == 0
-    for name in ("config.json", "history.csv", "summary.json", "reconstructions.png", "samples.png"):
+    assert main(["train", "vae", "--driver", driver, "--out", str(run), *TINY,
+                 "--set", f"train.pictures={str(pictures).lower()}"]) == 0
+    for name in ("config.json", "history.csv", "summary.json"):
         assert (run / name).is_file(), name
     assert any((run / "logs").iterdir())
+    pngs = sorted(p.name for p in run.glob("*.png"))
+    assert (pngs == ["reconstructions.png", "samples.png"]) if pictures else pngs == []
+    assert (run / "logs" / "images").is_dir() == pictures  # the TensorBoard pictures of every epoch
     config = json.loads((run / "config.json").read_text())
     assert config["train"]["driver"] == driver and config["model"]["latent_dim"] == 4
+    assert config["train"]["pictures"] is pictures
     summary = json.loads((run / "summary.json").read_text())
+    assert sorted(summary["images"]) == pngs
     assert summary["test"]["elbo"] < 0 and summary["test"]["rate"] > 0
     assert summary["precision"] == "float32"
     assert summary["jit_compile"] == {"jit_compile": False}  # a 16-step run: no trial, the CPU rule

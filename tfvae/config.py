@@ -176,6 +176,10 @@ class TrainConfig:
         good checkpoint stays the newest) or ``"skip"`` (leave the weights and
         the optimizer as they were and go on; the epoch warns how many steps
         it skipped).
+      pictures: draw the run's pictures: every epoch's in TensorBoard
+        (``logs/images``) and the end ones (``reconstructions.png``,
+        ``samples.png``, ...). ``false`` skips them (a second or more per
+        epoch on a CPU); ``tfvae plot RUN`` draws them later from the checkpoint.
     """
 
     epochs: int = 20
@@ -189,6 +193,7 @@ class TrainConfig:
     checkpoint_every: int = 1
     keep_checkpoints: int = 3
     on_nonfinite: str = "stop"
+    pictures: bool = True
 
 
 @dataclass

@@ -21,10 +21,11 @@ The gate (every registered model has a family, ``test_coverage.py``):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
+import pytest
 
 from tfvae import (
     IWAE,
@@ -56,6 +57,8 @@ class Family:
     Args:
       build: a fresh small model (``seed`` fixed, so numbers are reproducible).
       model: the name the model's class is registered under (``tfvae.registry.MODELS``).
+      kind: the objective kind (a key of :data:`REPRESENTATIVES`): one family per kind runs the whole
+        matrix in the fast pass, the others the basic checks there and the rest with ``-m slow``.
       data: ``data(model, rng)``: one small training batch as ``fit`` and
         ``loss_terms`` take it: ``x``, ``(x, labels)`` for conditional models,
         sequences, code maps (or a dict of codes and conditioning) for PixelCNN.
@@ -77,6 +80,7 @@ class Family:
     build: Callable
     model: str
     data: Callable
+    kind: str
     expected: Callable[..., dict[str, tuple[Specs, Specs]]] | None = None
     reference: Callable[..., dict[str, np.ndarray]] | None = None
     inputs: Callable[..., dict[str, dict[str, np.ndarray]]] | None = None
@@ -421,136 +425,157 @@ VQ_SMALL = {"num_embeddings": 16, "embedding_dim": 4, "filters": 8, "residual_fi
 #: small PixelCNN priors over their codes
 PRIOR_SMALL = {"filters": 16, "num_layers": 2, "seed": 0}
 
-SHAPE = (28, 28, 1)
+SHAPE = (8, 8, 1)  # small: the matrix checks the contract, the CLI door real shapes; goldens stay small
 
 FAMILIES: dict[str, Family] = {
     "autoencoder": Family(
-        model="autoencoder", data=image_data, config="autoencoder",
+        model="autoencoder", kind="reconstruction", data=image_data, config="autoencoder",
         build=lambda: Autoencoder.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=2),
         expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "denoising_ae": Family(
-        model="denoising_ae", data=image_data, config="denoising_ae",
+        model="denoising_ae", kind="reconstruction", data=image_data, config="denoising_ae",
         build=lambda: DenoisingAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), corruption="salt_and_pepper", seed=4),
         expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "sparse_ae": Family(
-        model="sparse_ae", data=image_data, config="sparse_ae",
+        model="sparse_ae", kind="reconstruction", data=image_data, config="sparse_ae",
         build=lambda: SparseAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), sparsity="kl", code_activation="sigmoid",
                                    seed=5),
         expected=autoencoder_expected,
         reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "k_sparse_ae": Family(
-        model="k_sparse_ae", data=image_data, config="k_sparse_ae",
+        model="k_sparse_ae", kind="reconstruction", data=image_data, config="k_sparse_ae",
         build=lambda: KSparseAE.mlp(SHAPE, latent_dim=4, hidden_units=(16,), k=2, seed=6),
         expected=autoencoder_expected, reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "contractive_ae": Family(
-        model="contractive_ae", data=image_data, config="contractive_ae",
+        model="contractive_ae", kind="reconstruction", data=image_data, config="contractive_ae",
         build=lambda: ContractiveAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="gaussian", seed=7),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=autoencoder_reference, inputs=autoencoder_inputs,
     ),
     "seq2seq_ae": Family(
-        model="seq2seq_ae", data=sequence_data, config="seq2seq_ae",
+        model="seq2seq_ae", kind="masked reconstruction", data=sequence_data, config="seq2seq_ae",
         build=lambda: Seq2SeqAE.recurrent((6, 1), latent_dim=3, hidden_units=(8,), cell="lstm", seed=8),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=terms_reference, inputs=sequence_inputs,
     ),
     "ratings_ae": Family(
-        model="ratings_ae", data=ratings_data, config="ratings_ae",
+        model="ratings_ae", kind="masked reconstruction", data=ratings_data, config="ratings_ae",
         build=lambda: RatingsAE.mlp((12,), latent_dim=3, hidden_units=(8,), activation="selu", likelihood="gaussian",
                                     dense_refeeding=True, seed=9),
         expected=lambda model: autoencoder_expected(model, ("loc", "scale")),
         reference=terms_reference, inputs=ratings_inputs,
     ),
     "cvae": Family(
-        model="cvae", data=labelled_data, config="cvae",
+        model="cvae", kind="conditional elbo", data=labelled_data, config="cvae",
         build=lambda: ConditionalVAE.mlp(SHAPE, num_classes=3, latent_dim=3, hidden_units=(16,), seed=10),
         expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
     ),
     "cvae_conditional_prior": Family(
-        model="cvae", data=labelled_data,
+        model="cvae", kind="conditional elbo", data=labelled_data,
         build=lambda: ConditionalVAE.conv(SHAPE, num_classes=3, latent_dim=3, filters=(4,), hidden_units=(8,),
                                           condition_embedding=2, conditional_prior=True, seed=11),
         expected=cvae_expected, reference=cvae_reference, inputs=cvae_inputs,
     ),
     "vae_mog_prior": Family(
-        model="vae", data=image_data,
+        model="vae", kind="elbo", data=image_data,
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), prior="mog", num_components=4, seed=12),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "vae_vamp_prior": Family(
-        model="vae", data=image_data,
+        model="vae", kind="elbo", data=image_data,
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), prior="vamp", num_pseudo_inputs=3, seed=13),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "vae": Family(
-        model="vae", data=image_data, config="vae",
+        model="vae", kind="elbo", data=image_data, config="vae",
         build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), seed=0),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "beta_vae": Family(
-        model="beta_vae", data=image_data, config="beta_vae",
+        model="beta_vae", kind="elbo", data=image_data, config="beta_vae",
         build=lambda: BetaVAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), likelihood="continuous_bernoulli",
                                   beta=2.5, num_samples=2, seed=1),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
     "iwae": Family(
-        model="iwae", data=image_data, config="iwae",
+        model="iwae", kind="elbo", data=image_data, config="iwae",
         build=lambda: IWAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), k=3, seed=14),
         expected=lambda model: vae_expected(model, score_terms=("iwae_bound", "elbo", "distortion", "rate")),
         reference=vae_reference, inputs=vae_inputs,
     ),
     "conv_vae_gaussian": Family(
-        model="vae", data=image_data, config="conv_vae",
+        model="vae", kind="elbo", data=image_data, config="conv_vae",
         build=lambda: VAE.conv((8, 8, 2), latent_dim=3, filters=(4, 8), hidden_units=(8,), likelihood="gaussian",
                                likelihood_kwargs={"learn_scale": "per_dimension"}, kl="mc", num_samples=2, seed=3),
         expected=lambda model: vae_expected(model, ("loc", "scale")),
         reference=vae_reference, inputs=vae_inputs,
     ),
     "tdvae": Family(
-        model="tdvae", data=tdvae_data, config="tdvae",
+        model="tdvae", kind="state-space elbo", data=tdvae_data, config="tdvae",
         build=lambda: TDVAE.mlp((12, 3), hidden_units=(8,), max_jump=3, pairs_per_sequence=2, seed=30, **TDVAE_SMALL),
         expected=tdvae_expected, reference=tdvae_reference, inputs=tdvae_inputs,
         notes="vector frames, rollout jumps max_jump = 3 steps",
     ),
     "vq_vae": Family(
-        model="vqvae", data=binary_data, config="vqvae",
+        model="vqvae", kind="vector quantisation", data=binary_data, config="vqvae",
         build=lambda: VQVAE.conv(SHAPE, seed=20, **VQ_SMALL),
         expected=vq_expected, reference=vq_reference, inputs=vq_inputs,
     ),
     "vq_vae_class_prior": Family(
-        model="vqvae", data=binary_data, same_model_as="vq_vae",
+        model="vqvae", kind="vector quantisation with a prior", data=binary_data, same_model_as="vq_vae",
         build=lambda: VQVAE.conv(SHAPE, seed=21, **VQ_SMALL),
         prior=lambda model: model.make_prior(num_classes=3, **PRIOR_SMALL),
         expected=lambda model: vq_expected(model, prior=True, labels=True),
         reference=vq_reference, inputs=lambda model, rng: vq_inputs(model, rng, prior=True, labels=True),
     ),
     "vq_vae2": Family(
-        model="vqvae2", data=binary_data, config="vqvae2",
+        model="vqvae2", kind="vector quantisation", data=binary_data, config="vqvae2",
         build=lambda: VQVAE2.conv((16, 16, 1), seed=22, **VQ_SMALL),
         expected=vq_expected, reference=vq_reference, inputs=vq_inputs,
     ),
     "vq_vae2_prior": Family(
-        model="vqvae2", data=binary_data, same_model_as="vq_vae2",
+        model="vqvae2", kind="vector quantisation with a prior", data=binary_data, same_model_as="vq_vae2",
         build=lambda: VQVAE2.conv((16, 16, 1), seed=23, **VQ_SMALL),
         prior=lambda model: model.make_prior(**PRIOR_SMALL),
         expected=lambda model: vq_expected(model, prior=True),
         reference=vq_reference, inputs=lambda model, rng: vq_inputs(model, rng, prior=True),
     ),
     "pixelcnn": Family(
-        model="pixelcnn", data=code_data,
+        model="pixelcnn", kind="autoregressive", data=code_data,
         build=lambda: PixelCNN(num_embeddings=16, code_shape=(4, 4), filters=8, num_layers=2, seed=40),
         notes="no serving signatures of its own: served inside its VQ-VAE's sample (vq_vae_class_prior, "
               "vq_vae2_prior); the CLI door trains it with `tfvae train vq_prior --from RUN`",
     ),
     "pixelcnn_conditional": Family(
-        model="pixelcnn", data=code_data,
+        model="pixelcnn", kind="autoregressive", data=code_data,
         build=lambda: PixelCNN(num_embeddings=16, code_shape=(4, 4), filters=8, num_layers=2, num_classes=3,
                                label_embedding=2, condition_shape=(2, 2), condition_num_embeddings=8,
                                attention_every=2, attention_heads=2, seed=41),
         notes="a class label, a coarser code map (VQ-VAE-2's bottom prior) and causal self-attention",
     ),
 }
+
+
+#: objective kind -> the family that runs the whole matrix in the fast pass. The other families of a kind run
+#: the basic contract checks there (build, one fit = loop step, config round trip, the golden files) and the
+#: rest of the matrix with ``-m slow`` (docs/contributing.md, "How a family enters the tiers").
+REPRESENTATIVES = {
+    "reconstruction": "autoencoder",
+    "masked reconstruction": "seq2seq_ae",
+    "elbo": "vae",
+    "conditional elbo": "cvae",
+    "state-space elbo": "tdvae",
+    "vector quantisation": "vq_vae",
+    "vector quantisation with a prior": "vq_vae_class_prior",
+    "autoregressive": "pixelcnn",
+}
+
+
+def tiered(names: Iterable[str]) -> list:
+    """``names`` as test parameters: a kind's representative as it is, any other family marked ``slow``."""
+    representatives = set(REPRESENTATIVES.values())
+    return [name if name in representatives else pytest.param(name, marks=pytest.mark.slow) for name in names]

@@ -1,8 +1,9 @@
 """Generic checks run over every family of the conformance registry (families.py).
 
-The SavedModel checks export every family, then load all exports in two
-separate Python processes (half each) that import neither tfvae nor TFP (clean_load.py),
-and compare what it computes with the in-memory model.
+The SavedModel checks export the selected families (the representatives of their kind in the fast
+pass, the others with ``-m slow``: ``families.tiered``), then load all exports in two separate Python
+processes (half each) that import neither tfvae nor TFP (clean_load.py), and compare what they compute
+with the in-memory model.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from conformance.cli_output import parse_show_all
-from conformance.families import FAMILIES
+from conformance.families import FAMILIES, tiered
 
 from tfvae.export import ServingModule, export_saved_model, load_keras, save_keras
 from tfvae.models import gradient_step
 
 CLEAN_LOAD = Path(__file__).with_name("clean_load.py")
 NAMES = sorted(name for name, family in FAMILIES.items() if family.serves)  # test_models.py: all
+#: a kind's representative in the fast pass, every other family with -m slow (families.tiered)
+TIERED = tiered(NAMES)
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5}
 
 
@@ -35,12 +38,20 @@ def reference_outputs(family, model, prior, inputs):
     return {name: family.reference_outputs(model, prior, name, feed) for name, feed in inputs.items()}
 
 
+def selected_families(request) -> list[str]:
+    """The families whose tests in this module were selected for this session (the fast tier or -m slow)."""
+    names = {item.callspec.params["name"] for item in request.session.items
+             if item.module is request.module and "served" in item.fixturenames and hasattr(item, "callspec")}
+    return sorted(names) or [NAMES[0]]  # the import check alone still loads one export
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """Every family exported, then loaded in two clean processes (one per core), each loading half: name -> results."""
+def served(tmp_path_factory, request):
+    """The selected families exported, then loaded in two clean processes (one per core), each loading half:
+    name -> results."""
     root = tmp_path_factory.mktemp("served")
     jobs, results = [], {}
-    for name in NAMES:
+    for name in selected_families(request):
         family = FAMILIES[name]
         model, prior = family.make()
         inputs = family.inputs(model, np.random.default_rng(0))
@@ -52,9 +63,10 @@ def served(tmp_path_factory):
         results[name] = {"model": model, "export_dir": export_dir, "inputs": inputs,
                          "expected": reference_outputs(family, model, prior, inputs)}
     processes = []
-    for part in (0, 1):
+    parts = min(2, len(jobs))
+    for part in range(parts):
         jobs_file = root / f"jobs-{part}.json"
-        jobs_file.write_text(json.dumps({"exports": jobs[part::2], "report": str(root / f"report-{part}.json")}))
+        jobs_file.write_text(json.dumps({"exports": jobs[part::parts], "report": str(root / f"report-{part}.json")}))
         with open(root / f"stderr-{part}.txt", "w") as stderr:  # a file: a full pipe would block the child
             processes.append(subprocess.Popen([sys.executable, str(CLEAN_LOAD), str(jobs_file)], cwd=root,
                                               stdout=subprocess.DEVNULL, stderr=stderr))
@@ -65,7 +77,7 @@ def served(tmp_path_factory):
         half = json.loads((root / f"report-{part}.json").read_text())
         report["exports"].update(half["exports"])
         report["forbidden_modules"] += half["forbidden_modules"]
-    for name in NAMES:
+    for name in results:
         results[name]["outputs"] = dict(np.load(root / f"{name}-outputs.npz"))
         results[name]["report"] = report["exports"][str(results[name]["export_dir"])]
     return {"families": results, "forbidden_modules": report["forbidden_modules"]}
@@ -75,7 +87,7 @@ def test_the_clean_process_imported_neither_tfvae_nor_tfp(served):
     assert served["forbidden_modules"] == []
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_loaded_signatures_give_the_in_memory_numbers(name, served):
     result = served["families"][name]
     outputs, expected = result["outputs"], result["expected"]
@@ -90,7 +102,7 @@ def test_loaded_signatures_give_the_in_memory_numbers(name, served):
         np.testing.assert_array_equal(outputs[key], outputs[key.removesuffix("@again")], err_msg=key)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_saved_model_cli_lists_the_documented_signatures(name, served):
     result = served["families"][name]
     expected = FAMILIES[name].expected(result["model"])
@@ -99,7 +111,7 @@ def test_saved_model_cli_lists_the_documented_signatures(name, served):
     assert sorted(loaded) == sorted(expected)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_warmup_requests_cover_and_run_every_signature(name, served):
     result = served["families"][name]
     report = result["report"]
@@ -118,7 +130,7 @@ def test_warmup_requests_cover_and_run_every_signature(name, served):
             assert all(w in (-1, s) for w, s in zip(wanted, shapes[key])), (signature, key, shapes[key], wanted)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_wrong_inner_shapes_fail_clearly_in_a_serving_session(name, served):
     result = served["families"][name]
     wrong = result["report"]["wrong_shape"]
@@ -132,7 +144,7 @@ def test_wrong_inner_shapes_fail_clearly_in_a_serving_session(name, served):
         assert message is not None and wanted in message, (key, message)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_in_memory_signatures_check_shapes_and_are_row_independent(name):
     family = FAMILIES[name]
     model, prior = family.make()
@@ -156,7 +168,7 @@ def test_in_memory_signatures_check_shapes_and_are_row_independent(name):
                                        err_msg=f"{signature}/{key}")
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_keras_file_round_trip_resumes_and_computes_the_same(name, tmp_path):
     family = FAMILIES[name]
     model, prior = family.make()  # the prior is its own artefact: the same one serves both models

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conformance.families import FAMILIES
+from conformance.families import FAMILIES, REPRESENTATIVES
 
 import tfvae.applications  # noqa: F401  (registers the application models; importing it imports tfvae)
 from tfvae.registry import MODELS
@@ -39,6 +39,15 @@ def test_the_allow_list_names_only_registered_models_without_a_family():
 def test_every_family_names_a_registered_model():
     unknown = {name: family.model for name, family in FAMILIES.items() if family.model not in MODELS}
     assert not unknown, f"families naming unregistered models: {unknown}"
+
+
+def test_every_kind_has_one_representative_of_that_kind():
+    """The fast pass runs the whole matrix on the representatives: a family of a kind without one is never
+    fully checked there."""
+    kinds = {family.kind for family in FAMILIES.values()}
+    assert kinds == set(REPRESENTATIVES), f"kinds without a representative: {sorted(kinds - set(REPRESENTATIVES))}"
+    for kind, name in REPRESENTATIVES.items():
+        assert name in FAMILIES and FAMILIES[name].kind == kind, (kind, name)
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))

@@ -10,7 +10,9 @@
   others are in test_conformance.py) the ``.keras`` round trip.
 
 Each check builds the family's tiny model and runs one batch of
-``families.BATCH`` examples, so the whole matrix stays fast.
+``families.BATCH`` examples. The fast pass runs every check on one family per
+objective kind and the basic ones (fit = loop, config round trip) on every
+family; ``-m slow`` runs the rest of the matrix (``families.tiered``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conformance.families import FAMILIES
+from conformance.families import FAMILIES, tiered
 
 from tfvae.export import load_keras, save_keras
 from tfvae.loops import train_loop
@@ -32,6 +34,9 @@ from tfvae.models.td_vae import TDVAE
 
 #: every family but those that only export the same model with a prior (``Family.same_model_as``)
 NAMES = sorted(name for name, family in FAMILIES.items() if family.same_model_as is None)
+#: the whole matrix for a kind's representative in the fast pass, for the others with -m slow (families.tiered);
+#: the basic contract checks (one fit = loop step, the config round trip) run on NAMES in the fast pass
+TIERED = tiered(NAMES)
 #: the same computation in two drivers / two models
 TIGHT = {"rtol": 1e-5, "atol": 1e-6}
 #: XLA fuses and reorders float arithmetic
@@ -112,7 +117,7 @@ def xla_draws_as_graph() -> bool:
     return all(np.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(draw(), tf.function(draw, jit_compile=True)()))
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_eager_graph_and_xla_agree(name):
     """From the same variables and seed states, eager, graph and XLA compute the
     same ``loss_terms`` and ``model(batch)``; where XLA draws other numbers from a
@@ -167,7 +172,7 @@ def data_of(model, batch):
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_mixed_precision_computes_in_half_and_keeps_losses_and_distributions_float32(name, policy):
     keras.mixed_precision.set_global_policy(policy)  # before building; conftest restores float32
     _, model, batch = make(name)
@@ -224,7 +229,7 @@ def test_config_round_trip_of_the_model_and_every_tfvae_layer(name):
         assert canonical(again.get_config()) == canonical(layer_config), f"{type(layer).__name__} {layer.name}"
 
 
-@pytest.mark.parametrize("name", [name for name in NAMES if not FAMILIES[name].serves])
+@pytest.mark.parametrize("name", tiered(name for name in NAMES if not FAMILIES[name].serves))
 def test_keras_file_round_trip_of_families_without_signatures(name, tmp_path):
     """(Families with signatures: test_conformance.test_keras_file_round_trip_resumes_and_computes_the_same.)"""
     _, model, batch = make(name)
@@ -242,7 +247,7 @@ def test_keras_file_round_trip_of_families_without_signatures(name, tmp_path):
         np.testing.assert_allclose(theirs[0][key], ours[0][key], **TIGHT, err_msg=key)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", TIERED)
 def test_the_seed_determines_the_initial_weights(name):
     """``seed=`` alone fixes the initial weights: whatever Python's random stream held before, and untouched after."""
     import random

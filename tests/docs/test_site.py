@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow  # a minute on 2 cores (the API pages import tfvae); CI's slow pass runs it
 def test_mkdocs_build_strict_passes(tmp_path):
     for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
         pytest.importorskip(module, reason="the docs tools come with the dev extra: pip install -e '.[dev]'")

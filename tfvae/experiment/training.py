@@ -183,7 +183,7 @@ def train(
         saved = run.read_config()
         if config.train.epochs != saved.train.epochs:
             saved.train.epochs = config.train.epochs
-        for how in ("strategy", "on_nonfinite"):  # how to run it, not what to run
+        for how in ("strategy", "on_nonfinite", "pictures"):  # how to run it, not what to run
             if getattr(config.train, how) != getattr(saved.train, how):
                 setattr(saved.train, how, getattr(config.train, how))
                 saved.validate()
@@ -281,7 +281,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             run.write_config(config)
         logger = RunLogger(run, checkpointer, config.train.checkpoint_every, write_files=chief)
         callbacks: list[keras.callbacks.Callback] = [logger]
-        if chief:
+        if chief and config.train.pictures:
             pictures, picture_labels = run_data(config, "test", batch_size=500).arrays(limit=500)
             callbacks.append(ImageLogger(run.path / "logs" / "images", pictures, seed=config.train.seed,
                                          labels=picture_labels))
@@ -314,8 +314,10 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
         seconds = time.perf_counter() - started
         test = evaluate_loop(model, test_data, verbose=verbose)  # every worker: it is a collective too
         if chief:
-            images, labels = run_data(config, "test", batch_size=64).arrays(limit=64)
-            images = _write_images(model, images, labels, run.path)
+            images = []
+            if config.train.pictures:
+                images, labels = run_data(config, "test", batch_size=64).arrays(limit=64)
+                images = _write_images(model, images, labels, run.path)
             trial = model.jit_trial  # set by fit / train_loop when jit_compile="auto" ran its trial
             jit = trial.as_dict() if trial is not None else {
                 "jit_compile": resolve_jit_compile(config.train.jit_compile, distributed)}
