@@ -1,9 +1,19 @@
-"""Shared fixtures: quiet TensorFlow, float32 policy restored after every test."""
+"""Shared fixtures: quiet TensorFlow, its threads shared between xdist workers, float32 policy restored after every test."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+# Under pytest-xdist (pyproject's addopts: one worker per core) every worker is a process with TensorFlow's own
+# thread pools, each as wide as the machine: give each worker its share of the cores instead (before TensorFlow
+# is imported; the test's subprocesses inherit it). Two inter-op threads at least: collectives between two
+# logical devices (MirroredStrategy tests) need two ops running at once.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _SHARE = max(1, (os.cpu_count() or 1) // _WORKERS)
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_SHARE))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(max(2, _SHARE)))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

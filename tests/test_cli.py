@@ -12,7 +12,7 @@ from tfvae.cli import main
 from tfvae.commands.train import TRAINING_DIRS
 from tfvae.data import load_dataset
 
-TINY = ["--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
+TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
 
 
 def history_epochs(run):
@@ -54,6 +54,7 @@ def test_train_writes_the_run_directory(driver, pictures, tmp_path, capsys):
     assert history_epochs(run) == [1]
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_precision_auto_trains_in_the_policy_it_resolves_and_records_it(tmp_path):
     import keras
 
@@ -136,17 +137,10 @@ SHIPPED = sorted(p.stem for p in TRAINING_DIRS[1].glob("*.toml")
                  if "fashion" not in p.stem and p.stem != "vq_prior" and p.stem not in SLOW_CONFIGS)
 
 
-def _door_configs() -> set[str]:
-    """The configs the conformance door (tests/conformance/test_cli_door.py, slow) also trains."""
-    from conformance.families import FAMILIES
-
-    return {family.config for family in FAMILIES.values() if family.config}
-
-
-# a config the door trains too runs here in the slow pass only (the fast suite's budget); the others run in both
-@pytest.mark.parametrize(
-    "config", [pytest.param(c, marks=pytest.mark.slow) if c in _door_configs() else c for c in SHIPPED]
-)
+# every shipped config trains here in the slow pass (the fast suite's budget); the fast pass loads and builds each
+# (tests/test_config.py) and trains one per objective kind (tests/conformance)
+@pytest.mark.slow
+@pytest.mark.parametrize("config", SHIPPED)
 def test_every_shipped_config_trains_from_the_cli(config, tmp_path):
     run = tmp_path / config
     driver = "loop" if SHIPPED.index(config) % 2 else "fit"

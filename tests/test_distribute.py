@@ -230,6 +230,7 @@ def _reference_run(tmp_path: Path, driver: str):
     return result, [np.asarray(w) for w in result.model.get_weights()]
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_mirrored_on_two_cpus_matches_one_device(tmp_path):
     script = tmp_path / "mirrored.py"
     script.write_text(MIRRORED_SCRIPT)

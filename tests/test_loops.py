@@ -43,17 +43,27 @@ def one_step(driver, weights, x):
     return loss, [np.asarray(w) for w in model.trainable_weights]
 
 
-def test_fit_and_custom_loop_give_the_same_loss_and_weights_in_every_mode(start, batch):
-    reference_loss, reference_weights = one_step("fit-graph", start, batch)
+@pytest.fixture(scope="module")
+def reference_step(start):
+    """Keras ``fit`` in graph mode: the step every other mode must reproduce."""
+    x = np.random.default_rng(0).uniform(0, 1, (16, 28, 28, 1)).astype("float32")
+    loss, weights = one_step("fit-graph", start, x)
     initial = make_model()
     initial.set_weights(start)
-    moved = max(np.abs(w - np.asarray(s)).max() for w, s in zip(reference_weights, initial.trainable_weights))
+    moved = max(np.abs(w - np.asarray(s)).max() for w, s in zip(weights, initial.trainable_weights))
     assert moved > 1e-3  # the step really changed the weights
-    for driver in ("fit-eager", "fit-xla", "loop", "loop-xla"):
-        loss, weights = one_step(driver, start, batch)
-        np.testing.assert_allclose(loss, reference_loss, rtol=1e-5, err_msg=driver)
-        for w, ref in zip(weights, reference_weights):
-            np.testing.assert_allclose(w, ref, rtol=1e-4, atol=1e-4, err_msg=driver)
+    return x, loss, weights
+
+
+# the XLA rows are the slow pass's: tests/conformance/test_models.py compares XLA with graph for every kind
+@pytest.mark.parametrize("driver", ["fit-eager", "loop", pytest.param("fit-xla", marks=pytest.mark.slow),
+                                    pytest.param("loop-xla", marks=pytest.mark.slow)])
+def test_fit_and_custom_loop_give_the_same_loss_and_weights_in_every_mode(driver, start, reference_step):
+    x, reference_loss, reference_weights = reference_step
+    loss, weights = one_step(driver, start, x)
+    np.testing.assert_allclose(loss, reference_loss, rtol=1e-5, err_msg=driver)
+    for w, ref in zip(weights, reference_weights):
+        np.testing.assert_allclose(w, ref, rtol=1e-4, atol=1e-4, err_msg=driver)
 
 
 def test_steps_per_execution_does_not_change_the_result(start, rng):

@@ -46,55 +46,68 @@ def test_every_command_takes_verbose():
 
 # Which start-up lines TensorFlow prints depends on the processor (no oneDNN line on an AMD EPYC) and on
 # the drivers, so the child also writes known noise lines to descriptor 2 itself, as native code does:
-# what the filter hides and --verbose shows is then the same on every machine.
-FILTERED_CHILD = textwrap.dedent(
+# what the filter hides and --verbose shows is then the same on every machine. One child runs both modes
+# (TensorFlow is imported once, inside the quiet block), its stderr split at MARK.
+MARK = "=== now verbose ==="
+CHILD = textwrap.dedent(
     """
     import os, sys, warnings
     from tfvae.commands._native_logs import quiet_native_logs
-    with quiet_native_logs(verbose=sys.argv[1] == "verbose"):
-        import tensorflow as tf
-        tf.constant(1.0) + 1.0
-        tf.config.list_physical_devices("GPU")
+    warnings.simplefilter("always")
+
+    def block(start_tensorflow):
+        if start_tensorflow:
+            import tensorflow as tf
+            tf.constant(1.0) + 1.0
+            tf.config.list_physical_devices("GPU")
         for line in %r:
             os.write(2, line + b"\\n")
         warnings.warn("a real python warning")
         os.write(2, %r + b"\\n")
         sys.stderr.write("partial line without newline")
+
+    with quiet_native_logs(verbose=False):
+        block(start_tensorflow=True)
+    print("after block", file=sys.stderr)
+    print(%r, file=sys.stderr)
+    with quiet_native_logs(verbose=True):
+        block(start_tensorflow=False)
     print("after block", file=sys.stderr)
     """
-) % ([PREAMBLE.encode(), ONEDNN.encode(), CUINIT.encode()], REAL_WARNING.encode())
-
-
-def run_child(mode: str) -> str:
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-c", FILTERED_CHILD, mode], capture_output=True, text=True,
-                            env=env, timeout=300, check=True)
-    return result.stderr
+) % ([PREAMBLE.encode(), ONEDNN.encode(), CUINIT.encode()], REAL_WARNING.encode(), MARK)
 
 
 @pytest.fixture(scope="module")
-def quiet_stderr():
-    return run_child("quiet")
+def child_stderr() -> tuple[str, str]:
+    """What the child wrote to stderr in the quiet block and in the verbose one."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=300,
+                            check=True)
+    quiet, _, verbose = result.stderr.partition(MARK + "\n")
+    assert verbose, result.stderr
+    return quiet, verbose
 
 
-def test_tensorflow_start_up_is_silent_by_default(quiet_stderr):
-    assert "absl::InitializeLog" not in quiet_stderr
-    assert "I0000" not in quiet_stderr and "cuInit" not in quiet_stderr and "oneDNN" not in quiet_stderr
+def test_tensorflow_start_up_is_silent_by_default(child_stderr):
+    quiet, _ = child_stderr
+    assert "absl::InitializeLog" not in quiet
+    assert "I0000" not in quiet and "cuInit" not in quiet and "oneDNN" not in quiet
 
 
-def test_real_messages_still_reach_stderr(quiet_stderr):
-    assert "UserWarning: a real python warning" in quiet_stderr
-    assert REAL_WARNING in quiet_stderr
-    assert "partial line without newline" in quiet_stderr
-    assert quiet_stderr.rstrip().endswith("after block")  # every line is through before the block ends
+def test_real_messages_still_reach_stderr(child_stderr):
+    quiet, _ = child_stderr
+    assert "UserWarning: a real python warning" in quiet
+    assert REAL_WARNING in quiet
+    assert "partial line without newline" in quiet
+    assert quiet.rstrip().endswith("after block")  # every line is through before the block ends
 
 
-def test_verbose_shows_native_start_up_lines_and_everything_else(quiet_stderr):
-    stderr = run_child("verbose")
+def test_verbose_shows_native_start_up_lines_and_everything_else(child_stderr):
+    quiet, verbose = child_stderr
     for line in (PREAMBLE, ONEDNN, CUINIT):  # written by the child: present on every processor
-        assert line in stderr, line
-    shown = set(stderr.splitlines())
-    assert [line for line in quiet_stderr.splitlines() if line not in shown] == [], "verbose hides nothing"
+        assert line in verbose, line
+    shown = set(verbose.splitlines())
+    assert [line for line in quiet.splitlines() if line not in shown] == [], "verbose hides nothing"
 
 
 @pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it

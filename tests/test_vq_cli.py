@@ -1,6 +1,8 @@
 """The VQ-VAE workflow from the command line: train vqvae, train vq_prior --from RUN, sample."""
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +16,18 @@ SMALL_PRIOR = "model.options={filters = 16, num_layers = 2}"
 
 
 @pytest.fixture(scope="module")
-def vq_run(tmp_path_factory):
+def vq_trained(tmp_path_factory):
+    """One tiny VQ-VAE run, never changed: tests take copies."""
     run = tmp_path_factory.mktemp("vq") / "vqvae"
     assert main(["train", "vqvae", "--epochs", "1", "--batch-size", "250", "--set", SMALL_VQ, "--quiet",
-                 "--out", str(run)]) == 0
+                 "--set", "train.pictures=false", "--out", str(run)]) == 0
     return run
+
+
+@pytest.fixture(scope="module")
+def vq_run(vq_trained, tmp_path_factory):
+    """A copy of the run that the module's tests share (they add its prior)."""
+    return Path(shutil.copytree(vq_trained, tmp_path_factory.mktemp("vq_shared") / "vqvae"))
 
 
 def test_vqvae_prior_and_samples(vq_run, capsys):
@@ -72,7 +81,7 @@ def test_errors_name_the_fix(vq_run, tmp_path, capsys):
     assert "pass --from RUN" in capsys.readouterr().err
     vae_run = tmp_path / "vae"
     assert main(["train", "vae", "--epochs", "1", "--batch-size", "250", "--set", "model.hidden_units=[16]",
-                 "--set", "model.latent_dim=2", "--quiet", "--out", str(vae_run)]) == 0
+                 "--set", "model.latent_dim=2", "--set", "train.pictures=false", "--quiet", "--out", str(vae_run)]) == 0
     assert main(["train", "vq_prior", "--from", str(vae_run), "--quiet"]) == 2
     assert "not a VQ-VAE" in capsys.readouterr().err
     assert main(["train", "vae", "--from", str(vae_run), "--quiet"]) == 2
@@ -84,9 +93,7 @@ def test_errors_name_the_fix(vq_run, tmp_path, capsys):
     assert (tmp_path / "v.png").is_file()
 
 
-def test_sample_without_a_prior_says_how_to_train_one(tmp_path, capsys):
-    run = tmp_path / "vq"
-    assert main(["train", "vqvae", "--epochs", "1", "--batch-size", "500", "--set", SMALL_VQ, "--quiet",
-                 "--out", str(run)]) == 0
+def test_sample_without_a_prior_says_how_to_train_one(vq_trained, tmp_path, capsys):
+    run = Path(shutil.copytree(vq_trained, tmp_path / "vq"))
     assert main(["sample", str(run)]) == 2
     assert "tfvae train vq_prior --from" in capsys.readouterr().err

@@ -11,6 +11,10 @@ from tfvae.cli import main
 from tfvae.experiment import code_nll, load_prior, load_run, uniform_code_nll
 from tfvae.models.pixelcnn import PixelCNN
 
+# The whole module is the slow pass's (a VQ-VAE-2 run and both priors, ~30 s): the fast pass checks VQ-VAE-2
+# through tests/models/test_vq_vae.py, the basic conformance checks and its golden files.
+pytestmark = pytest.mark.slow
+
 K = 16
 TINY_VQ2 = ("model.options={num_embeddings = 16, embedding_dim = 4, filters = 8, residual_filters = 4, "
             "num_residual_blocks = 1}")
@@ -106,6 +110,7 @@ def test_evaluate_reports_the_bound_under_both_levels_priors(vq2_run):
     assert learned["bits_per_dim"] == pytest.approx(learned["nats"] / (1024 * math.log(2)))
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_export_carries_both_priors(vq2_run):
     import tensorflow as tf
 

@@ -79,6 +79,7 @@ def test_iwae_scores_are_the_rows_iwae_estimates(small_vae, images):
     assert np.all(scores < elbo)  # the tighter bound
 
 
+@pytest.mark.slow  # an export loaded in a clean process: the conformance matrix does it for every kind in the fast pass
 def test_the_exported_score_agrees_for_the_same_seed(small_vae, images, tmp_path):
     path = export_saved_model(small_vae, tmp_path / "vae", warmup=False)
     np.save(tmp_path / "x.npy", images)

@@ -71,7 +71,8 @@ def test_model_loss_is_the_masked_mse_of_its_predictions(rng):
     assert float(terms2["loss"]) == pytest.approx(float(terms["loss"]) + refeed, rel=1e-5)
 
 
-@pytest.mark.parametrize("dense_refeeding", [False, True])
+# without dense refeeding in the slow pass: a second training run of the same check
+@pytest.mark.parametrize("dense_refeeding", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_held_out_rmse_beats_the_item_mean_baseline(dense_refeeding):
     train, test = split_ratings(low_rank_ratings(seed=0), test_fraction=0.2, seed=0)
     assert not np.any((train != 0) & (test != 0))

@@ -6,7 +6,7 @@ import pytest
 
 from tfvae.cli import main
 
-TINY = ["--epochs", "1", "--batch-size", "500", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4",
+TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "500", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4",
         "--quiet"]
 
 

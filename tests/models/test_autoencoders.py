@@ -209,6 +209,7 @@ FAMILY = {
 }
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 @pytest.mark.parametrize("name", sorted(FAMILY))
 def test_family_trains_in_both_drivers_and_round_trips(name, x, tmp_path):
     model = FAMILY[name]()

@@ -28,7 +28,9 @@ def digit_classifier(digits):
     return classifier
 
 
-@pytest.mark.parametrize("options", [{}, {"condition_embedding": 8, "conditional_prior": True}])
+# the second variant (a conditional prior) is the slow pass's: the same check on another option
+@pytest.mark.parametrize("options", [{}, pytest.param({"condition_embedding": 8, "conditional_prior": True},
+                                                      marks=pytest.mark.slow)])
 def test_samples_of_class_y_are_classified_as_y(options, digits, digit_classifier):
     x, y = digits
     model = ConditionalVAE.mlp(SHAPE, num_classes=10, latent_dim=2, hidden_units=(256,), seed=0, **options)
@@ -59,6 +61,7 @@ def test_conditional_prior_is_learned_per_class_and_kl_is_analytic(rng):
     assert not np.allclose(table[0], table[1])
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 @pytest.mark.parametrize("builder", ["mlp", "conv"])
 def test_trains_in_both_drivers_and_round_trips(builder, rng, tmp_path):
     x = rng.uniform(0, 1, (8, *SHAPE)).astype("float32")

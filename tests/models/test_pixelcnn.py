@@ -106,6 +106,7 @@ def test_log_prob_and_loss_terms_match_numpy(rng):
     np.testing.assert_allclose(model.log_prob((data["codes"], data["label"])), expected, rtol=1e-5)
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_fit_learns_constant_maps_and_samples_them(rng):
     """Each 4x4 map is one constant in [0, 4): the best NLL is log 4 nats, the uniform prior's 16 log 4."""
     codes = np.repeat(rng.integers(0, 4, 512), 16).reshape(512, 4, 4).astype("int32")
@@ -158,6 +159,7 @@ def test_sampling_follows_the_softmax_and_the_raster_order(rng):
     np.testing.assert_array_equal(model.sample(2, temperature=1e-6, seed=5), greedy)
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_save_load_round_trip(rng, tmp_path):
     model = PixelCNN(6, (4, 4), filters=8, num_layers=3, num_classes=3, label_embedding=2,
                      condition_shape=(2, 2), condition_num_embeddings=5, condition_layers=2, attention_every=2,
@@ -214,6 +216,7 @@ def test_bad_inputs_fail_with_clear_errors(rng):
             PixelCNN(**{"num_embeddings": 4, "code_shape": (4, 4), "filters": 4, "num_layers": 1, **bad})
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_mixed_precision_logits_are_float32(rng):
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     model = PixelCNN(4, (4, 4), filters=8, num_layers=2, condition_shape=(2, 2), attention_every=2, seed=0)

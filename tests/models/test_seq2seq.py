@@ -57,6 +57,7 @@ def test_decoder_feeds_its_output_back():
         np.testing.assert_allclose(y[:, t], previous.numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_reconstructs_short_sequences_better_than_chance():
     train, test = sine_sequences(3000, seed=2), sine_sequences(500, seed=3)
     model = Seq2SeqAE.recurrent((20, 1), latent_dim=8, hidden_units=(64,), likelihood_kwargs={"scale": 0.1}, seed=0)
@@ -68,6 +69,7 @@ def test_reconstructs_short_sequences_better_than_chance():
     assert error < 0.35 * chance, (error, chance)  # measured: about 0.13 * chance
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_trains_in_the_loop_and_round_trips(tmp_path):
     x = sine_sequences(16, max_length=10, seed=4)
     model = Seq2SeqAE.recurrent((10, 1), latent_dim=2, hidden_units=(6,), cell="lstm", padding_value=0.0, seed=5)

@@ -202,6 +202,7 @@ def test_image_frames_through_the_conv_builder():
     assert np.isfinite(terms["loss"]) and terms["reconstruction"] > 0  # Bernoulli: -log p > 0
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_mixed_precision_keeps_the_terms_in_float32():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")  # the conftest fixture restores float32
     model = tiny(num_layers=2)
@@ -217,6 +218,7 @@ def fixed_seed_loss(model, x):
     return float(np.mean(model.per_example_terms(tf.constant(x), seed=[5, 5])["loss"]))
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_objective_improves_with_fit_and_with_the_custom_loop():
     x = harmonic_oscillator(256, length=10, seed=0)
     held_out = harmonic_oscillator(128, length=10, seed=1)
@@ -260,6 +262,7 @@ def oscillator_model(seed=0):
                      max_jump=5, pairs_per_sequence=8, likelihood_kwargs={"scale": 0.1}, seed=seed)
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_jumpy_rollouts_predict_the_oscillator_better_than_repeating_the_last_frame():
     """Metric: MSE of predicted positions 5, 10, 15 and 20 steps after a 10-frame context (4 jumps of
     max_jump = 5; mean of 8 rollouts) against the clean positions, vs the MSE of repeating the last
@@ -321,6 +324,7 @@ def test_rollout_is_seeded_jumps_through_the_transition_and_decodes_its_means():
 
 
 # ------------------------------------------------------------------ saving
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_registered_config_and_keras_round_trip(tmp_path):
     assert MODELS.get("tdvae") is TDVAE
     model = tiny(num_layers=2, pairs_per_sequence=2, condition_on_jump=False)

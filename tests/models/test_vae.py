@@ -185,6 +185,7 @@ MODELS = {
 }
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_keras_file_and_config_round_trip(name, x, tmp_path):
     model = MODELS[name]()

@@ -139,6 +139,7 @@ def test_quantizer_kind(ema):
     assert model.quantizer.commitment_cost == 0.5
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_fit_and_loop_train_on_real_digits(digits):
     x = (digits[0][:256] > 0.5).astype("float32")
     for driver in ("fit", "loop"):
@@ -173,6 +174,7 @@ def test_bad_input(model):
         VQVAE(model.encoder, model.decoder, VectorQuantizer(16, 5), model.likelihood)
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_vqvae_keras_round_trip(model, rng, tmp_path):
     x = binary(rng, (3, 28, 28, 1))
     model.compile(optimizer="adam")
@@ -215,6 +217,7 @@ def test_vqvae2_bottom_level_uses_the_top(model2, rng):
     assert np.max(np.abs(inputs_a - inputs_b)) > 1e-4
 
 
+@pytest.mark.slow  # the conformance matrix checks this for every family (fast for its kind's representative)
 def test_vqvae2_trains_and_round_trips(digits, tmp_path):
     # 24 steps on 128 digits: from some initial codebooks (seeds 0, 3, 6 of 0-9) the distortion
     # barely moves yet (-5%), from others it falls 20-30%; seed 2 is one of the latter
@@ -234,6 +237,7 @@ def test_vqvae2_trains_and_round_trips(digits, tmp_path):
     np.testing.assert_allclose(loaded.reconstruct(x[:8]).numpy(), model2.reconstruct(x[:8]).numpy(), atol=1e-6)
 
 
+@pytest.mark.slow  # a training run to convergence or a second driver/precision of a fast check: CI's slow pass
 def test_short_run_on_real_digits_reconstructs_without_codebook_collapse(digits):
     """6 epochs over 2,000 real digits: held-out distortion < 90 nats (measured 74.6-77.6 for two seeds;
     ~540 at initialisation) and codebook perplexity > 16 of 64 (measured 33-36; without dead-code

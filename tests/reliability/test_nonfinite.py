@@ -219,8 +219,10 @@ def _state(model) -> list[np.ndarray]:
     return [np.array(v) for v in model.variables if v is not model.steps_done]
 
 
-@pytest.mark.parametrize("driver", ["fit", "loop"])
-@pytest.mark.parametrize("mode", ["skip", "stop"])
+# each mode with each driver once in the fast pass; the other two pairs in the slow pass
+@pytest.mark.parametrize("mode, driver", [("skip", "fit"), ("stop", "loop"),
+                                          pytest.param("skip", "loop", marks=pytest.mark.slow),
+                                          pytest.param("stop", "fit", marks=pytest.mark.slow)])
 def test_a_step_not_applied_leaves_the_ema_codebook_and_every_state_variable_alone(mode, driver, rng):
     """A non-finite encoder output puts NaNs into the EMA statistics during the forward pass;
     the step is not applied, so the codebook (and the seed states) must be as if it never ran."""
