@@ -56,7 +56,8 @@ def test_precision_auto_compares_float32_and_auto_runs(tmp_path, capsys):
     from benchmarks.precision_auto import main
     from tfvae.performance import resolve_precision
 
-    tiny = ["--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--set", "data.batch_size=250"]
+    tiny = ["--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--set", "data.batch_size=250",
+            "--set", "data.limit=1000", "--set", "train.pictures=false"]
     assert main(["--configs", "vae", "--epochs", "1", "--json", str(tmp_path / "p.json"), *tiny]) == 0
     rows = json.loads((tmp_path / "p.json").read_text())["rows"]
     assert [(row["asked"], row["precision"]) for row in rows] == [("float32", "float32"), ("auto", resolve_precision("auto"))]
