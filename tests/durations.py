@@ -23,8 +23,9 @@ def read(path: Path) -> list[tuple[str, str, float]]:
     return rows
 
 
-def tables(rows: list[tuple[str, str, float]], top: int) -> str:
-    """The top ``top`` tests, the time per module and the totals, as markdown."""
+def tables(rows: list[tuple[str, str, float]], top: int, modules: int | None = None) -> str:
+    """The top ``top`` tests, the time per module (the ``modules`` longest; all by default) and the totals,
+    as markdown."""
     total = sum(seconds for _, _, seconds in rows)
     lines = [f"{len(rows)} tests, {total:.0f} s of test time in all.", "",
              f"| the {top} longest tests | s |", "| --- | ---: |"]
@@ -34,8 +35,12 @@ def tables(rows: list[tuple[str, str, float]], top: int) -> str:
     for module, _, seconds in rows:
         per_module[module].append(seconds)
     lines += ["", "| module | tests | s |", "| --- | ---: | ---: |"]
-    lines += [f"| `{module}` | {len(times)} | {sum(times):.1f} |"
-              for module, times in sorted(per_module.items(), key=lambda kv: -sum(kv[1]))]
+    ranked = sorted(per_module.items(), key=lambda kv: -sum(kv[1]))
+    lines += [f"| `{module}` | {len(times)} | {sum(times):.1f} |" for module, times in ranked[:modules]]
+    rest = ranked[modules:] if modules is not None else []
+    if rest:
+        lines.append(f"| {len(rest)} other modules | {sum(len(t) for _, t in rest)} | "
+                     f"{sum(sum(t) for _, t in rest):.1f} |")
     return "\n".join(lines)
 
 
@@ -43,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.durations", description=__doc__.splitlines()[0])
     parser.add_argument("report", type=Path, help="pytest's --junitxml report")
     parser.add_argument("--top", type=int, default=30, help="how many of the longest tests to list")
+    parser.add_argument("--modules", type=int, help="how many of the longest modules to list (default: all)")
     args = parser.parse_args(argv)
     if not args.report.is_file():
         parser.error(f"no such report: {args.report}")
-    print(tables(read(args.report), args.top))
+    print(tables(read(args.report), args.top, args.modules))
     return 0
 
 
