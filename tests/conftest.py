@@ -1,4 +1,4 @@
-"""Shared fixtures: quiet TensorFlow, its threads shared between xdist workers, float32 policy restored after every test."""
+"""Shared fixtures: quiet TensorFlow, its threads shared between xdist workers, float32 after each test."""
 
 import os
 

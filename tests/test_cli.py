@@ -12,7 +12,8 @@ from tfvae.cli import main
 from tfvae.commands.train import TRAINING_DIRS
 from tfvae.data import load_dataset
 
-TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
+TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "250", "--set",
+        "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
 
 
 def history_epochs(run):

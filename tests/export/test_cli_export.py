@@ -16,8 +16,8 @@ from tfvae.cli import build_parser, main
 from tfvae.experiment import load_run
 from tfvae.export import read_warmup_file
 
-TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "250", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4",
-        "--quiet"]
+TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "250", "--set",
+        "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
 
 
 @pytest.fixture(scope="module")

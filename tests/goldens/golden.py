@@ -88,7 +88,8 @@ def model_numbers(model, batch) -> dict[str, dict[str, np.ndarray]]:
     return {"terms": terms, "call": {"output": np.asarray(model(batch, training=False))}}
 
 
-def serving_numbers(module: ServingModule, inputs: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
+def serving_numbers(module: ServingModule,
+                    inputs: dict[str, dict[str, np.ndarray]]) -> dict[str, dict[str, np.ndarray]]:
     """``{signature: outputs}`` on ``inputs``, from the in-memory :class:`ServingModule` of the model."""
     return {f"signature/{signature}": {k: v.numpy() for k, v in module.concrete_functions[signature](
         **{k: tf.constant(v) for k, v in feed.items()}).items()} for signature, feed in sorted(inputs.items())}
@@ -102,7 +103,8 @@ def flatten(groups: dict[str, dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 def group(arrays, prefix: str) -> dict[str, np.ndarray]:
     """The npz entries ``prefix/name`` as ``{name: array}``."""
     start = prefix + "/"
-    return {key[len(start):]: arrays[key] for key in arrays.files if key.startswith(start) and "/" not in key[len(start):]}
+    return {key[len(start):]: arrays[key] for key in arrays.files
+            if key.startswith(start) and "/" not in key[len(start):]}
 
 
 def listing(module: ServingModule) -> list[list[str]]:

@@ -6,8 +6,8 @@ import pytest
 
 from tfvae.cli import main
 
-TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "500", "--set", "model.hidden_units=[32]", "--set", "model.latent_dim=4",
-        "--quiet"]
+TINY = ["--epochs", "1", "--set", "train.pictures=false", "--batch-size", "500", "--set",
+        "model.hidden_units=[32]", "--set", "model.latent_dim=4", "--quiet"]
 
 
 @pytest.mark.slow  # keeps the fast suite short; CI's slow pass runs it

@@ -10,7 +10,8 @@ import pytest
 
 from tfvae.cli import main
 
-TINY = ["--batch-size", "500", "--set", "train.pictures=false", "--set", "model.hidden_units=[16]", "--set", "model.latent_dim=2", "--quiet"]
+TINY = ["--batch-size", "500", "--set", "train.pictures=false", "--set", "model.hidden_units=[16]", "--set",
+        "model.latent_dim=2", "--quiet"]
 STEPS_PER_EPOCH = 4000 // 500
 
 

@@ -26,7 +26,8 @@ import pytest
 from tfvae.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = ["--batch-size", "500", "--set", "train.pictures=false", "--set", "model.hidden_units=[16]", "--set", "model.latent_dim=2", "--quiet"]
+TINY = ["--batch-size", "500", "--set", "train.pictures=false", "--set", "model.hidden_units=[16]", "--set",
+        "model.latent_dim=2", "--quiet"]
 SCRATCH = "starting the run from scratch"
 
 
