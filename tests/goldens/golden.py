@@ -20,6 +20,7 @@ so in docs/saving.md ("Compatibility of saved files").
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import keras
@@ -123,8 +124,6 @@ def rebuild(directory: Path):
 
 def write(name: str, family, directory: Path) -> None:
     """Write the golden of ``family`` into ``directory`` (emptied first)."""
-    import shutil
-
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)

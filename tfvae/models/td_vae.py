@@ -22,7 +22,7 @@ Example (about 25 s on 2 CPU cores; the rollout's MSE is about 0.02, against
     test = harmonic_oscillator(8, length=30, seed=1)
     future = model.rollout(test[:, :10], horizon=4, jump=5, seed=1)  # t = 14, 19, 24, 29: [8, 4, 1]
 
-One module, over 500 lines, on purpose: it is one class whose parts share
+One module, over 700 lines, on purpose: it is one class whose parts share
 its state and each other. The belief, smoothing and transition distributions,
 the objective (the pairs and their terms), the rollout and the serving
 signatures all go through the same belief states and the same layered
