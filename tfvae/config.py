@@ -93,6 +93,15 @@ class ModelConfig:
       options: the model's own arguments, e.g. ``{corruption = "masking",
         noise_level = 0.3}`` for ``denoising_ae`` or ``{k = 25}`` for
         ``k_sparse_ae``; checked against what the model accepts.
+      encoder: your own encoder network, ``"package.module:callable"``: the
+        callable is called as ``callable(input_shape=..., output_shape=...)``
+        and returns a Keras layer mapping ``[B, *input_shape]`` to
+        ``[B, *output_shape]`` (``output_shape``: what the posterior head
+        takes). It replaces the architecture's encoder; its module is imported
+        (your code runs) only when a config names it. ``None``: the
+        architecture's network.
+      decoder: the same for the decoder (``input_shape = (latent_dim,)``,
+        ``output_shape``: what the likelihood head takes).
     """
 
     name: str = "vae"
@@ -107,6 +116,12 @@ class ModelConfig:
     kl: str | None = None
     num_samples: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    encoder: str | None = None
+    decoder: str | None = None
+
+
+#: ``package.module:callable`` (``model.encoder`` / ``model.decoder``)
+NETWORK_SPEC = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
 @dataclass
@@ -126,6 +141,23 @@ class DataConfig:
         Image datasets only, at least the image size. ``None``: no padding.
       limit: use only the first ``limit`` examples of each split (train and
         test), e.g. ``--set data.limit=64`` for a smoke run. ``None``: all.
+      image_size: ``[H, W]``: resize every image of an ``images:`` folder or
+        of ``tfrecord:`` encoded images to it. ``None``: the first image's size.
+      channels: 1 (grey) or 3 (RGB) for ``images:`` and ``tfrecord:`` encoded
+        images. ``None``: from the first image.
+      label_column: the column of integer class labels of a ``csv:`` table
+        (left out of the features). ``None``: no labels.
+      features: the feature spec of ``tfrecord:`` records, e.g.
+        ``{x = "float32[8]", y = "int64"}`` or ``{x = "png", y = "int64:10"}``
+        (grammar: :mod:`tfvae.data.sources.tfrecord`).
+      test_fraction: the fraction of the examples drawn into ``test`` by a
+        user source without a test split (``npy:``, ``npz:``, ``images:``,
+        ``csv:``, ``tfrecord:``), in ``(0, 1)``.
+      split_seed: the seed of that draw.
+
+    The source options (``image_size`` to ``split_seed``) apply to the
+    user's sources only; setting one that the dataset does not take is an
+    error when the data is described or loaded.
     """
 
     dataset: str = "digits"
@@ -135,15 +167,56 @@ class DataConfig:
     data_dir: str | None = None
     pad_to: int | None = None
     limit: int | None = None
+    image_size: list[int] | None = None
+    channels: int | None = None
+    label_column: str | None = None
+    features: dict[str, str] = field(default_factory=dict)
+    test_fraction: float = 0.1
+    split_seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Check the source options' values (types are checked when a config is read).
+
+        Raises:
+          ConfigError: a value out of range, naming its key (``data.test_fraction: ...``).
+        """
+        size = self.image_size
+        if size is not None and (not isinstance(size, (list, tuple)) or len(size) != 2
+                                 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in size)):
+            raise ConfigError(f"data.image_size: must be [H, W], two sizes >= 1, or absent, got {size!r}")
+        if self.channels is not None and (isinstance(self.channels, bool) or self.channels not in (1, 3)):
+            raise ConfigError(f"data.channels: must be 1 (grey), 3 (RGB) or absent, got {self.channels!r}")
+        if self.label_column is not None and (not isinstance(self.label_column, str) or not self.label_column.strip()):
+            raise ConfigError(f"data.label_column: must be a column name or absent, got {self.label_column!r}")
+        if not isinstance(self.features, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in self.features.items()):
+            raise ConfigError(f'data.features: must be a table of feature name = "spec" strings, e.g. '
+                              f'{{x = "float32[8]", y = "int64"}}, got {self.features!r}')
+        fraction = self.test_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction < 1:
+            raise ConfigError(f"data.test_fraction: must be in (0, 1), got {fraction!r}")
+        if isinstance(self.split_seed, bool) or not isinstance(self.split_seed, int) or self.split_seed < 0:
+            raise ConfigError(f"data.split_seed: must be an integer >= 0, got {self.split_seed!r}")
 
     def source_options(self) -> dict[str, Any]:
         """The options that say which examples the dataset holds, for ``tfvae.data``.
 
         ``dataset_info(data.dataset, **data.source_options())`` describes the
         data as ``load_dataset(data.dataset, split, ..., **data.source_options())``
-        yields it (padded shape, limited sizes).
+        yields it (padded shape, limited sizes). Always ``data_dir``,
+        ``pad_to`` and ``limit``; the source options (``image_size``,
+        ``channels``, ``label_column``, ``features``, ``test_fraction``,
+        ``split_seed``) only when set to other than their defaults, so that a
+        dataset that takes none of them is given none.
         """
-        return {"data_dir": self.data_dir, "pad_to": self.pad_to, "limit": self.limit}
+        options: dict[str, Any] = {"data_dir": self.data_dir, "pad_to": self.pad_to, "limit": self.limit}
+        defaults = {"image_size": None, "channels": None, "label_column": None, "features": {},
+                    "test_fraction": 0.1, "split_seed": 0}
+        for key, default in defaults.items():
+            value = getattr(self, key)
+            if value != default:
+                options[key] = list(value) if key == "image_size" else dict(value) if key == "features" else value
+        return options
 
 
 @dataclass
@@ -242,6 +315,10 @@ class ExperimentConfig:
             ("model.kl", self.model.kl in (None, "analytic", "mc"), "'analytic' or 'mc'"),
             ("model.num_samples", self.model.num_samples is None or self.model.num_samples >= 1, ">= 1"),
             ("model.beta", self.model.beta is None or self.model.beta >= 0, ">= 0"),
+            ("model.encoder", self.model.encoder is None or NETWORK_SPEC.fullmatch(self.model.encoder),
+             "'package.module:callable' (a function returning a Keras layer)"),
+            ("model.decoder", self.model.decoder is None or NETWORK_SPEC.fullmatch(self.model.decoder),
+             "'package.module:callable' (a function returning a Keras layer)"),
             ("data.batch_size", self.data.batch_size >= 1, ">= 1"),
             ("data.binarize", self.data.binarize in (None, "dynamic", "static"), "'dynamic', 'static' or absent"),
             ("data.pad_to", self.data.pad_to is None or self.data.pad_to >= 1, "an image size >= 1 or absent"),

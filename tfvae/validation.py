@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from tfvae.errors import TfvaeError
+
 #: the hint for non-float data (images stored as 0..255 integers)
 DATA_HINT = "Scale integer images to [0, 1] first (e.g. x / 255)."
 
@@ -106,15 +108,49 @@ def check_floating(x, name: str, expected: Sequence[int | None] | str, hint: str
     return tf.cast(x, tf.float32)
 
 
+class DataShapeError(TfvaeError, ValueError):
+    """Data of another shape than the model (or signature) takes; the message names both shapes."""
+
+
+class DataRangeError(TfvaeError, ValueError):
+    """Data whose values the likelihood cannot model (0..255 or negative values into a Bernoulli)."""
+
+
+def check_data_range(low: float, high: float, support: tuple[float, float] | None, what: str,
+                     name: str = "x") -> None:
+    """Refuse data whose values ``[low, high]`` leave the likelihood's ``support`` (``None``: any real).
+
+    Args:
+      low: the smallest value seen.
+      high: the largest value seen.
+      support: the interval the likelihood models, e.g. ``(0, 1)`` for a Bernoulli.
+      what: the likelihood, for the message (``"the bernoulli likelihood"``).
+      name: what the data is.
+
+    Raises:
+      DataRangeError: a NaN, or a value outside ``support``; the message says
+        what to do (scale 0..255 images by 1/255, or model real values with a
+        Gaussian likelihood).
+    """
+    if math.isnan(low) or math.isnan(high):
+        raise DataRangeError(f"{name} contains NaN values")
+    if support is None or (support[0] <= low and high <= support[1]):
+        return
+    hint = ("scale 8-bit images to [0, 1] first (x / 255)" if low >= 0 and high <= 255
+            else "use likelihood 'gaussian' for real-valued data (standardised)")
+    raise DataRangeError(f"{name} holds values in [{low:g}, {high:g}] but {what} models values in "
+                         f"[{support[0]:g}, {support[1]:g}]: {hint}")
+
+
 def check_shape(x: tf.Tensor, name: str, expected: Sequence[int | None]) -> None:
-    """Raise a ``ValueError`` naming ``expected`` when the static shape disagrees."""
+    """Raise a :class:`DataShapeError` naming ``expected`` when the static shape disagrees."""
     shape = x.shape
     if shape.rank is None:
         return
     if shape.rank != len(expected) or any(
         e is not None and s is not None and s != e for s, e in zip(shape, expected)
     ):
-        raise ValueError(f"{name} must have shape {describe_shape(expected)}, got {tuple(shape)}")
+        raise DataShapeError(f"{name} must have shape {describe_shape(expected)}, got {tuple(shape)}")
 
 
 def check_finite(x: tf.Tensor, name: str) -> tf.Tensor:

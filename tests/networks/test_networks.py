@@ -46,12 +46,27 @@ def test_hidden_layers_use_the_policy_and_the_output_is_float32(policy):
 def test_argument_errors_name_the_problem():
     with pytest.raises(ValueError, match="activation must be one of"):
         MLP((4,), activation="sigmoidal")
-    with pytest.raises(ValueError, match="divisible by 2\\*\\*len\\(filters\\) = 8"):
-        ConvDecoder((28, 28, 1), (8, 8, 8))
     with pytest.raises(ValueError, match="height, width, channels"):
         ConvDecoder((784,))
     with pytest.raises(ValueError, match="expects images"):
         ConvEncoder((4,))(np.zeros((2, 784), "float32"))
+
+
+@pytest.mark.parametrize("size", [(28, 28), (30, 17), (5, 9)])
+def test_conv_decoder_makes_any_size_and_crops_the_centre(size):
+    """Sizes not divisible by 2**stages are upsampled to the next multiple and the centre kept."""
+    height, width = size
+    decoder = ConvDecoder((height, width, 3), (8, 8, 8), hidden_units=(4,))
+    out = decoder(np.ones((2, 6), "float32"))
+    assert tuple(out.shape) == (2, height, width, 3)
+    assert decoder.base_shape[:2] == (-(-height // 8), -(-width // 8))
+    (top, bottom), (left, right) = decoder.crop
+    assert bottom - top == height and right - left == width
+    assert top == (decoder.base_shape[0] * 8 - height) // 2 and left == (decoder.base_shape[1] * 8 - width) // 2
+    # the cropped output is the middle of the uncropped map
+    decoder.crop = ((0, decoder.base_shape[0] * 8), (0, decoder.base_shape[1] * 8))
+    full = decoder(np.ones((2, 6), "float32")).numpy()
+    np.testing.assert_array_equal(out.numpy(), full[:, top:bottom, left:right])
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from tfvae.commands._checks import announce_loading, existing_run, writable_file
 from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 METRICS_FILE = "metrics.json"
@@ -15,6 +16,14 @@ METRICS_FILE = "metrics.json"
 
 def run(args: argparse.Namespace) -> int:
     from tfvae.errors import TfvaeError
+
+    # the mistakes a path can reveal, before TensorFlow is imported (and before the evaluation, for --out)
+    if args.iwae_k < 0:
+        raise TfvaeError(f"--iwae-k must be >= 1 (or 0 to skip the IWAE estimate), got {args.iwae_k}")
+    run_dir = existing_run(args.run)
+    writable_file(args.out if args.out else run_dir / METRICS_FILE, "--out")
+    announce_loading(run_dir, quiet=args.quiet)
+
     from tfvae.experiment import (
         load_prior,
         load_run,
@@ -26,8 +35,6 @@ def run(args: argparse.Namespace) -> int:
 
     loaded = load_run(args.run)
     config = loaded.config
-    if args.iwae_k < 0:
-        raise TfvaeError(f"--iwae-k must be >= 1 (or 0 to skip the IWAE estimate), got {args.iwae_k}")
     # the run's data in a fixed order: binarised runs on a static binarisation keyed on --seed
     data = run_data(config, args.split, args.batch_size, seed=args.seed,
                     with_labels=loaded.model.capabilities.conditional)
@@ -42,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
             k = f"IWAE k={args.iwae_k}" if args.iwae_k else "no IWAE"
         print(f"Evaluating {loaded.directory} (epoch {loaded.epochs_done}) on {data.description}, {k}",
               file=sys.stderr)
+        if args.iwae_k and _runs_iwae(loaded.model):
+            examples = data.num_examples if args.max_examples is None else min(
+                args.max_examples, data.num_examples or args.max_examples)
+            print(iwae_forecast(loaded.model, data.dataset, args.iwae_k, args.chunk_size, examples, args.seed),
+                  file=sys.stderr)
     evaluation = evaluate_model(
         loaded.model,
         data.dataset,
@@ -90,6 +102,47 @@ def run(args: argparse.Namespace) -> int:
               f"(rate {terms['rate']:.2f} nats{by_level})")
     print(f"metrics written to {out}")
     return 0
+
+
+def _runs_iwae(model) -> bool:
+    """Whether :func:`tfvae.metrics.evaluate_model` computes the IWAE estimate of ``model``."""
+    can = model.capabilities
+    return bool(can.has_prior and can.autoencoder and not can.conditional)
+
+
+def iwae_forecast(model, dataset, k: int, chunk_size: int, examples: int | None, seed: int) -> str:
+    """``IWAE k=K on N examples: about S s``: the IWAE estimate's time, from one timed call on the first batch.
+
+    The call draws ``min(k, chunk_size)`` samples per example of the first
+    batch, after an untimed one that traces the chunk function (the
+    evaluation reuses that trace); the time scales with ``k`` and the number
+    of examples. Its draws use their own seed: the evaluation's numbers do not
+    change. The ELBO, reconstruction and latent metrics add a few seconds.
+
+    Args:
+      model: a model whose evaluation computes the IWAE estimate.
+      dataset: the evaluation's batches (``x`` or ``(x, labels)``).
+      k: importance samples per example.
+      chunk_size: samples decoded at a time.
+      examples: the number of examples evaluated, when known.
+      seed: the evaluation's seed.
+    """
+    from tfvae.metrics import iwae_log_likelihood
+
+    batch = next(iter(dataset))
+    x = batch[0] if isinstance(batch, tuple) else batch
+    probe = min(k, chunk_size)
+    iwae_log_likelihood(model, x, probe, chunk_size, seed=seed)  # traces the chunk function: not timed
+    started = time.perf_counter()
+    iwae_log_likelihood(model, x, probe, chunk_size, seed=seed)
+    per_example = (time.perf_counter() - started) * (k / probe) / int(x.shape[0])
+    if examples is None:
+        return f"IWAE k={k}: about {_seconds(per_example * 1000)} per 1,000 examples"
+    return f"IWAE k={k} on {examples:,} examples: about {_seconds(per_example * examples)}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f} s" if value < 10 else f"{value:,.0f} s"
 
 
 #: datasets with known generative factors: name -> ground-truth sampler factory

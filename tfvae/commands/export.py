@@ -5,11 +5,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tfvae.commands._checks import (
+    announce_loading,
+    existing_run,
+    export_target,
+    model_name,
+    run_config,
+    writable_file,
+)
+
 
 def run(args: argparse.Namespace) -> int:
+    # the mistakes a path can reveal, before TensorFlow is imported: a run to export, a name, folders to write
+    if args.name is not None:
+        model_name(args.name)
+    if args.keras:
+        writable_file(args.keras, "--keras", create_parents=True, suffix=".keras")
+    run_dir = existing_run(args.run)
+    export_target(args.out_root, args.name or _config_name(run_dir), args.version)
+    announce_loading(run_dir)
+
     from tfvae.experiment import load_run
     from tfvae.export import (
-        ExportError,
         ServingModule,
         export_saved_model,
         save_keras,
@@ -17,10 +34,6 @@ def run(args: argparse.Namespace) -> int:
     )
     from tfvae.export.layout import check_model_name, check_target
 
-    if args.name is not None:
-        check_model_name(args.name)
-    if args.keras and Path(args.keras).suffix != ".keras":
-        raise ExportError(f"--keras must name a .keras file, got {args.keras}")
     loaded = load_run(args.run)
     name = check_model_name(args.name or loaded.config.name)
     base = check_target(Path(args.out_root) / name, args.version)  # a taken version fails before the work
@@ -36,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
     if args.keras:
         print(f"Saved the Keras model (training resume, fine-tuning) to {save_keras(loaded.model, args.keras)}")
     return 0
+
+
+def _config_name(run_dir: Path) -> str | None:
+    """The run's config name (the default model name), as ``config.json`` has it; ``None`` when absent."""
+    name = run_config(run_dir).get("name")
+    return name if isinstance(name, str) else None
 
 
 def trained_prior(loaded):

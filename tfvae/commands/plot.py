@@ -6,12 +6,17 @@ import argparse
 import sys
 from pathlib import Path
 
+from tfvae.commands._checks import announce_loading, existing_run, writable_dir
 from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 PLOTS_DIR = "plots"
 
 
 def run(args: argparse.Namespace) -> int:
+    run_dir = existing_run(args.run)  # the mistakes a path can reveal, before TensorFlow is imported
+    writable_dir(args.out if args.out else run_dir / PLOTS_DIR, "--out")
+    announce_loading(run_dir)
+
     from tfvae.errors import TfvaeError
     from tfvae.experiment import load_run, run_data
     from tfvae.viz import Examples, draw_pictures, write_pictures

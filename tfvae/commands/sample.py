@@ -5,10 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from tfvae.commands._checks import (
+    ARRAY_SUFFIX,
+    announce_loading,
+    checked_image_out,
+    existing_run,
+    sampleable_run,
+    writable_dir,
+)
 from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 
 def run(args: argparse.Namespace) -> int:
+    # the mistakes a path or the run's record can reveal, before TensorFlow is imported
+    run_dir = existing_run(args.run)
+    if args.out:
+        checked_image_out(args.out)
+    else:
+        writable_dir(run_dir, "RUN")
+    sampleable_run(run_dir, args.label, args.temperature)
+    announce_loading(run_dir)
+
     import numpy as np
 
     from tfvae.errors import TfvaeError, with_article
@@ -37,13 +54,14 @@ def run(args: argparse.Namespace) -> int:
         raise TfvaeError(f"{args.run} holds {with_article(type(model).__name__)}, which has no prior to sample from")
     samples = np.asarray(samples)
     out = Path(args.out) if args.out else Path(args.run) / f"samples_n{args.num}_seed{args.seed}.png"
-    if samples.ndim == 4:
+    if samples.ndim == 4 and out.suffix.lower() != ARRAY_SUFFIX:  # an image grid (PNG or JPEG, by the suffix)
         save_png(out, image_grid(samples, columns=args.columns))
-    else:
-        out = out.with_suffix(".npy")
+        if args.npy:
+            np.save(out.with_suffix(ARRAY_SUFFIX), samples)
+    else:  # asked for the array, or data that is not images (sequences, ratings): the array only
+        out = out.with_suffix(ARRAY_SUFFIX)
+        out.parent.mkdir(parents=True, exist_ok=True)
         np.save(out, samples)
-    if args.npy and samples.ndim == 4:
-        np.save(out.with_suffix(".npy"), samples)
     print(f"{args.num} samples written to {out}")
     return 0
 
@@ -55,7 +73,9 @@ def register(commands) -> None:
         description=(
             "Draw samples from a run: a VQ-VAE run samples codes from its PixelCNN prior "
             "(tfvae train vq_prior --from RUN) and decodes them; a VAE-family run samples its "
-            "prior p(z). Writes an image grid (PNG), or a .npy for non-image data."
+            "prior p(z). Writes an image grid (--out FILE.png, .jpg or .jpeg), or the samples as an array "
+            "(--out FILE.npy); data that is not images (sequences, ratings) is always written as a .npy, "
+            "at --out with its extension replaced."
         ),
         formatter_class=DefaultsHelpFormatter,
     )
@@ -65,6 +85,8 @@ def register(commands) -> None:
     parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the code draws")
     parser.add_argument("--label", type=int, help="class of a class-conditional model or prior")
     parser.add_argument("--columns", type=positive_int, default=8, help="columns of the image grid")
-    parser.add_argument("--out", help="output PNG (default RUN/samples_n<N>_seed<S>.png)")
-    parser.add_argument("--npy", action="store_true", help="also save the samples as .npy")
+    parser.add_argument("--out", metavar="FILE",
+                        help="output file: .png, .jpg or .jpeg (the image grid) or .npy (the array); "
+                             "default RUN/samples_n<N>_seed<S>.png")
+    parser.add_argument("--npy", action="store_true", help="with an image grid, also save the samples beside it as .npy")
     parser.set_defaults(handler=run)

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from tfvae.commands._checks import dataset_path, existing_run, run_out
 from tfvae.commands._common import DefaultsHelpFormatter
 
 TRAINING_DIRS = (Path("training"), Path(__file__).resolve().parents[2] / "training")
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         run_kind,  # no TensorFlow: a wrong flag is answered at once
     )
 
+    dataset_path(args.dataset)  # a missing npz:/images:/csv:/... path, before anything else
     overrides = list(args.set or []) + _flag_overrides(args)
     config = resolve_config(args.target, overrides, _override_labels(args))  # before TensorFlow is imported: errors answer fast
     if args.name is not None:
@@ -95,6 +97,13 @@ def run(args: argparse.Namespace) -> int:
     verbose = 0 if args.quiet else 1
     kind = run_kind(config)  # a model run, or the prior of a VQ-VAE run (kind = "prior", --from RUN)
     kind.check(config, from_run=args.from_run, resume=args.resume)
+    # the mistakes a path can reveal, still before TensorFlow: the data, the run directory, the run a prior learns
+    if args.from_run:
+        existing_run(args.from_run)  # a trained VQ-VAE run
+    else:
+        dataset_path(config.data.dataset)  # also set by --set data.dataset=... or the config file
+    if args.out or kind.name == "model":
+        run_out(args.out or Path("runs") / config.name)  # a file there: --out, or --resume of it
     kind.train(config, out=args.out, resume=args.resume, from_run=args.from_run, verbose=verbose)
     return 0
 

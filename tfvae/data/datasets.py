@@ -14,10 +14,27 @@ A name picks one source (:mod:`tfvae.data.sources`, all behind the one
 
 ``"idx:<directory>"``, ``"fashion_mnist_idx"``, or any name with ``data_dir`` pointing at IDX files
     A directory in the MNIST / Fashion-MNIST layout (``train-images-idx3-ubyte``,
-    ``t10k-labels-idx1-ubyte``, ..., optionally ``.gz``); splits ``"train"``
-    and ``"test"`` (t10k). ``"fashion_mnist_idx"`` is the directory Debian's
+    ``t10k-labels-idx1-ubyte``, ..., optionally ``.gz``; label files
+    optional); splits ``"train"`` and ``"test"`` (t10k).
+    ``"fashion_mnist_idx"`` is the directory Debian's
     ``dataset-fashion-mnist`` package installs, :data:`FASHION_MNIST_IDX_DIR`
     (:mod:`tfvae.data.sources.idx`).
+
+``"npy:<file>"``, ``"npz:<file>"``, ``"images:<folder>"``, ``"csv:<file>"``, ``"tfrecord:<glob>"``: the user's files
+    A ``.npy`` array of examples; a ``.npz`` with ``x`` and optional ``y``
+    (or ``x_train``/``x_test``, ``y_train``/``y_test``)
+    (:mod:`tfvae.data.sources.npy`); a folder of PNG/JPEG files, optionally
+    in class subfolders (:mod:`tfvae.data.sources.images`); a CSV table of
+    numbers with a header (:mod:`tfvae.data.sources.csv_source`); TFRecord
+    files of ``tf.train.Example`` records with a declared feature spec,
+    streamed (:mod:`tfvae.data.sources.tfrecord`). The path is checked first
+    (:func:`tfvae.data.names.check_dataset_path`). Data that does not come
+    split gets ``"train"`` and ``"test"`` from a seeded permutation
+    (``test_fraction``, ``split_seed``; :mod:`tfvae.data.sources.user`).
+
+a numpy array ``x``, or a tuple ``(x, y)`` (not a string): arrays from Python
+    Held in memory as the dataset ``"array"``, split like the files above
+    (:class:`~tfvae.data.sources.user.ArraysSource`).
 
 any other name: tensorflow-datasets
     ``mnist``, ``fashion_mnist``, ``binarized_mnist``, ``cifar10``,
@@ -63,18 +80,31 @@ Two options change what a split holds, the same way in :func:`dataset_info`,
     Keep only the first ``N`` examples of each split (in the source's fixed
     order; tfds files are then read unshuffled), for tiny smoke runs.
     ``DatasetInfo.num_examples`` reports ``min(size, N)``.
+
+The user's sources take options of their own (``data.image_size``, ...;
+:data:`tfvae.data.names.SOURCE_OPTIONS` says which source takes which), the
+same way in all three functions: ``image_size=(H, W)`` and ``channels``
+(``images:``, ``tfrecord:`` encoded images), ``label_column`` (``csv:``),
+``features`` (``tfrecord:``), ``test_fraction`` and ``split_seed`` (every
+user source that makes its own test split). An option set to a value other
+than its default for a source that does not take it is a ``ValueError``
+naming it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import os
 import types
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from tfvae.data import generated, preprocessing
+from tfvae.data.names import OPTION_DEFAULTS, SOURCE_OPTIONS, check_dataset_path, split_prefix
 from tfvae.data.pipeline import pipeline_options
 from tfvae.data.sources.base import (
     DatasetInfo,
@@ -83,9 +113,14 @@ from tfvae.data.sources.base import (
     Source,
 )
 from tfvae.data.sources.digits import DIGITS_NUM_TRAIN, DIGITS_SPLIT_SEED, DigitsSource
+from tfvae.data.sources.csv_source import CsvSource
 from tfvae.data.sources.generated import GeneratedSource
 from tfvae.data.sources.idx import FASHION_MNIST_IDX_DIR, IdxSource, is_idx_dir
+from tfvae.data.sources.images import ImageFolderSource
+from tfvae.data.sources.npy import NpySource
 from tfvae.data.sources.tfds_source import TfdsSource, unknown_name_message
+from tfvae.data.sources.tfrecord import TFRecordSource
+from tfvae.data.sources.user import ArraysSource
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -168,30 +203,93 @@ def _pad_batch(images: tf.Tensor, padding) -> tf.Tensor:
     return tf.pad(images, [[0, 0], list(padding[0]), list(padding[1]), [0, 0]])
 
 
+def _is_default(key: str, value: Any) -> bool:
+    """Whether a source option holds its default (``None``, ``{}`` for ``features``, 0.1 / 0 for the split)."""
+    if value is None:
+        return True
+    if key == "features":
+        return isinstance(value, Mapping) and not value
+    default = OPTION_DEFAULTS[key]
+    return (default is not None and isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and value == default)
+
+
+def _is_arrays(name: Any) -> bool:
+    return isinstance(name, (np.ndarray, tuple))
+
+
+def _check_options(kind: str, display: str, options: dict[str, Any]) -> None:
+    """Raise the ``ValueError`` naming the first set option that the ``kind`` of source does not take."""
+    takes = SOURCE_OPTIONS.get(kind, ())
+    for key, value in options.items():
+        if key not in takes:
+            where = " and ".join(
+                ", ".join(f"{k}:" if k != "array" else "arrays from Python" for k, o in SOURCE_OPTIONS.items()
+                          if key in o).rsplit(", ", 1))
+            raise ValueError(f"{key}={value!r} does not apply to dataset {display!r}: it is an option of "
+                             f"{where} data (data.{key}); remove it or leave it at its default")
+
+
 def resolve_source(
-    name: str,
+    name: str | np.ndarray | tuple,
     data_dir: str | None = None,
     *,
     download: bool = True,
     manual_dir: str | None = None,
+    image_size: Sequence[int] | None = None,
+    channels: int | None = None,
+    label_column: str | None = None,
+    features: Mapping[str, str] | None = None,
+    test_fraction: float | None = None,
+    split_seed: int | None = None,
 ) -> Source:
     """The source a dataset name stands for (the order is in the module docstring).
 
     Args:
-      name: a dataset name.
+      name: a dataset name, or a numpy array ``x`` / a tuple ``(x, y)`` of
+        arrays (the in-memory dataset ``"array"``).
       data_dir: IDX directory, or tfds data directory (ignored by the
-        generated and embedded sets).
+        generated and embedded sets and the user's files).
       download: allow a tfds download when the data is not prepared.
       manual_dir: tfds manual directory holding already downloaded files.
+      image_size: ``(H, W)`` of the images (``images:``, ``tfrecord:``).
+      channels: 1 or 3 (``images:``, ``tfrecord:``).
+      label_column: the CSV column of integer labels (``csv:``).
+      features: the TFRecord feature spec (``tfrecord:``).
+      test_fraction: fraction of the examples drawn into ``"test"`` (user
+        sources without a test split; default 0.1).
+      split_seed: seed of that draw (default 0).
 
     Raises:
-      ValueError: no source knows the name (the message lists the choices).
-      FileNotFoundError: a missing IDX directory.
+      ValueError: no source knows the name (the message lists the choices),
+        or an option is set that the source does not take or is invalid.
+      FileNotFoundError: a missing IDX directory or user file.
       DatasetUnavailableError: ``"fashion_mnist_idx"`` when not installed.
     """
+    options = {key: value for key, value in dict(
+        image_size=image_size, channels=channels, label_column=label_column, features=features,
+        test_fraction=test_fraction, split_seed=split_seed).items() if not _is_default(key, value)}
+    if _is_arrays(name):
+        _check_options("array", "array", options)
+        return ArraysSource(name, **options)
     if not isinstance(name, str) or not name.strip():
         raise ValueError(unknown_name_message(str(name), data_dir))
     data_dir = os.fspath(data_dir) if data_dir is not None else None
+    parts = split_prefix(name)
+    if parts is not None:
+        check_dataset_path(name)  # the same one-line message as the command line's early check
+        prefix, path = parts
+        kind = prefix[:-1]
+        _check_options(kind, name, options)
+        if kind in ("npy", "npz"):
+            return NpySource(name, path, kind, **options)
+        if kind == "images":
+            return ImageFolderSource(name, path, **options)
+        if kind == "csv":
+            return CsvSource(name, path, **options)
+        if kind == "tfrecord":
+            return TFRecordSource(name, path, **options)
+    _check_options("", name, options)
     if name in generated.GENERATED:
         return GeneratedSource(name, generated.GENERATED[name])
     if name == DEFAULT_DATASET:
@@ -216,38 +314,61 @@ def resolve_source(
 
 
 def dataset_info(
-    name: str,
+    name: str | np.ndarray | tuple,
     data_dir: str | None = None,
     *,
     pad_to: int | None = None,
     limit: int | None = None,
+    image_size: Sequence[int] | None = None,
+    channels: int | None = None,
+    label_column: str | None = None,
+    features: Mapping[str, str] | None = None,
+    test_fraction: float | None = None,
+    split_seed: int | None = None,
 ) -> DatasetInfo:
     """Describe a dataset without loading its images (and without downloading).
 
+    The user's in-memory sources (``npy:``, ``npz:``, ``csv:``, arrays) are
+    read to describe them (and cached); ``images:`` reads the first image's
+    header, ``tfrecord:`` at most its first record.
+
     Args:
       name: ``"digits"``, ``"idx:<dir>"``, ``"fashion_mnist_idx"``, a generated
-        dataset or a tensorflow-datasets name (see the module docstring).
+        dataset, a tensorflow-datasets name, one of the user's files
+        (``"npz:<file>"``, ...) or a numpy array / tuple ``(x, y)`` (see the
+        module docstring).
       data_dir: IDX directory, or tfds data directory (tfds' default when None).
       pad_to: report the images zero-padded to ``pad_to x pad_to`` (as
         :func:`load_dataset` with the same ``pad_to`` yields them):
         ``image_shape`` / ``data_shape`` are the padded shape.
       limit: report at most ``limit`` examples per split.
+      image_size: ``(H, W)`` to resize images to (``images:``, ``tfrecord:``).
+      channels: 1 or 3 (``images:``, ``tfrecord:``).
+      label_column: the CSV column of integer labels (``csv:``).
+      features: the TFRecord feature spec (``tfrecord:``).
+      test_fraction: fraction of the examples drawn into ``"test"`` (default 0.1).
+      split_seed: seed of that draw (default 0).
 
     Returns:
       A frozen :class:`DatasetInfo`.
 
     Raises:
       ValueError: unknown dataset name (the message lists the valid choices),
-        or a ``pad_to`` smaller than the images or on non-image data.
+        a ``pad_to`` smaller than the images or on non-image data, an option
+        the source does not take, or data that fails the source's checks.
+      FileNotFoundError: a missing IDX directory or user file.
       DatasetUnavailableError: ``"fashion_mnist_idx"`` with no files installed.
     """
     _check_count("pad_to", pad_to)
     _check_count("limit", limit)
-    return _adjust_info(resolve_source(name, data_dir, download=False).info(), pad_to, limit)
+    source = resolve_source(name, data_dir, download=False, image_size=image_size, channels=channels,
+                            label_column=label_column, features=features, test_fraction=test_fraction,
+                            split_seed=split_seed)
+    return _adjust_info(source.info(), pad_to, limit)
 
 
 def load_arrays(
-    name: str,
+    name: str | np.ndarray | tuple,
     split: str,
     data_dir: str | None = None,
     *,
@@ -255,6 +376,12 @@ def load_arrays(
     manual_dir: str | None = None,
     pad_to: int | None = None,
     limit: int | None = None,
+    image_size: Sequence[int] | None = None,
+    channels: int | None = None,
+    label_column: str | None = None,
+    features: Mapping[str, str] | None = None,
+    test_fraction: float | None = None,
+    split_seed: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a whole split into memory as numpy arrays.
 
@@ -273,32 +400,42 @@ def load_arrays(
       pad_to: zero-pad the images to ``pad_to x pad_to``, centred (a new,
         writable array).
       limit: keep only the first ``limit`` examples.
+      image_size: ``(H, W)`` to resize images to (``images:``, ``tfrecord:``).
+      channels: 1 or 3 (``images:``, ``tfrecord:``).
+      label_column: the CSV column of integer labels (``csv:``).
+      features: the TFRecord feature spec (``tfrecord:``).
+      test_fraction: fraction of the examples drawn into ``"test"`` (default 0.1).
+      split_seed: seed of that draw (default 0).
 
     Returns:
       ``(x, y)``: ``x`` uint8 ``[N, H, W, C]`` (0..255; a generated dataset's
-      examples as generated, float32 or uint8), ``y`` int32 ``[N]`` (zeros for
+      or the user's float examples as float32), ``y`` int32 ``[N]`` (zeros for
       datasets without labels).
 
     Raises:
       ValueError: unknown dataset or split (the message lists the choices),
-        or a ``pad_to`` smaller than the images.
-      FileNotFoundError: missing IDX directory or files.
+        a ``pad_to`` smaller than the images, an option the source does not
+        take, or data that fails the source's checks (named in the message).
+      FileNotFoundError: missing IDX directory or files, or a missing user file.
       DatasetUnavailableError: a tfds dataset that is not prepared and cannot
         be downloaded.
     """
     _check_count("pad_to", pad_to)
     _check_count("limit", limit)
-    x, y = resolve_source(name, data_dir, download=download, manual_dir=manual_dir).arrays(split)
+    source = resolve_source(name, data_dir, download=download, manual_dir=manual_dir, image_size=image_size,
+                            channels=channels, label_column=label_column, features=features,
+                            test_fraction=test_fraction, split_seed=split_seed)
+    x, y = source.arrays(split)
     if limit is not None:
         x, y = x[:limit], y[:limit]
     if pad_to is not None:
-        padding = image_padding(x.shape[1:], pad_to, name)
+        padding = image_padding(x.shape[1:], pad_to, source.name)
         x = np.pad(x, ((0, 0), *padding, (0, 0)))
     return x, y
 
 
 def load_dataset(
-    name: str,
+    name: str | np.ndarray | tuple,
     split: str,
     batch_size: int = 128,
     *,
@@ -314,13 +451,21 @@ def load_dataset(
     manual_dir: str | None = None,
     pad_to: int | None = None,
     limit: int | None = None,
+    image_size: Sequence[int] | None = None,
+    channels: int | None = None,
+    label_column: str | None = None,
+    features: Mapping[str, str] | None = None,
+    test_fraction: float | None = None,
+    split_seed: int | None = None,
 ) -> tf.data.Dataset:
     """Build the batched, shuffled, cached, prefetched input pipeline of a dataset.
 
     Args:
       name: ``"digits"`` (embedded, offline default), ``"idx:<dir>"``,
-        ``"fashion_mnist_idx"``, a generated dataset (``"sines"``, ...) or a
-        tensorflow-datasets name.
+        ``"fashion_mnist_idx"``, a generated dataset (``"sines"``, ...), a
+        tensorflow-datasets name, one of the user's files (``"npz:<file>"``,
+        ``"images:<folder>"``, ``"csv:<file>"``, ``"tfrecord:<glob>"``, ...)
+        or a numpy array / tuple ``(x, y)`` (the dataset ``"array"``).
       split: split name, e.g. ``"train"`` or ``"test"``.
       batch_size: examples per batch.
       shuffle: shuffle the examples, with a new order every epoch (pass over
@@ -335,7 +480,9 @@ def load_dataset(
       dequantize: uniform dequantisation ``(k + u) / 256`` with fresh noise
         every epoch; values in ``[0, 1)``. Not combinable with ``binarize``.
       data_dir: IDX directory, or tfds data directory (ignored for ``"digits"``).
-      with_labels: yield ``(images, labels)`` instead of ``images``.
+      with_labels: yield ``(images, labels)`` instead of ``images`` (image
+        datasets, whose labels are 0 when they have none, and datasets of
+        float examples that have labels).
       cache: cache the uint8 examples in memory after the first epoch (before
         any random preprocessing). Turn off for datasets that do not fit.
         Sources already held in memory (digits, IDX, generated) are cached
@@ -350,6 +497,13 @@ def load_dataset(
         :func:`dataset_info` with the same ``pad_to`` reports the padded shape.
       limit: use only the first ``limit`` examples of the split (tfds files
         are then read in order), e.g. for smoke runs.
+      image_size: ``(H, W)`` to resize images to (``images:``, ``tfrecord:``).
+      channels: 1 or 3 (``images:``, ``tfrecord:``).
+      label_column: the CSV column of integer labels (``csv:``).
+      features: the TFRecord feature spec (``tfrecord:``).
+      test_fraction: fraction of the examples drawn into ``"test"`` (user
+        sources without a test split; default 0.1).
+      split_seed: seed of that draw (default 0).
 
     Returns:
       A ``tf.data.Dataset`` of float32 images ``[batch, H, W, C]`` in
@@ -358,8 +512,9 @@ def load_dataset(
 
     Raises:
       ValueError: unknown dataset, split or option (the message lists the
-        valid choices), or a ``pad_to`` smaller than the images.
-      FileNotFoundError: missing IDX directory or files.
+        valid choices), a ``pad_to`` smaller than the images, a source option
+        the source does not take, or data that fails the source's checks.
+      FileNotFoundError: missing IDX directory or files, or a missing user file.
       DatasetUnavailableError: a tfds dataset that is not prepared here and
         cannot be downloaded, or ``"fashion_mnist_idx"`` when not installed.
     """
@@ -371,10 +526,15 @@ def load_dataset(
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:
         raise ValueError("binarize and dequantize are mutually exclusive: choose one")
-    source = resolve_source(name, data_dir, download=download, manual_dir=manual_dir)
-    if not source.image_options and (binarize or dequantize or with_labels):
-        raise ValueError(f"{name!r} is a {source.info().source} dataset without labelled images: binarize, "
-                         "dequantize and with_labels do not apply")
+    source = resolve_source(name, data_dir, download=download, manual_dir=manual_dir, image_size=image_size,
+                            channels=channels, label_column=label_column, features=features,
+                            test_fraction=test_fraction, split_seed=split_seed)
+    name = source.name  # "array" for arrays from Python, in the messages below
+    if not source.image_options and (binarize or dequantize):
+        raise ValueError(f"{name!r} is a {source.info().source} dataset without uint8 images: binarize and "
+                         "dequantize do not apply")
+    if with_labels and not source.image_options and not source.info().has_labels:
+        raise ValueError(f"{name!r} is a {source.info().source} dataset without labels: with_labels does not apply")
     if shuffle is None:
         shuffle = split == "train"
     seed = int(seed)

@@ -28,6 +28,10 @@ class Likelihood(DistributionHead):
       event_shape: shape of one example, e.g. ``(28, 28, 1)``.
     """
 
+    #: the interval of data values the likelihood models (``None``: every real); data outside it is refused
+    #: by name before training (:func:`tfvae.validation.check_data_range`)
+    support: tuple[float, float] | None = None
+
     def __init__(self, event_shape: Sequence[int], **kwargs):
         super().__init__(**kwargs)
         try:
@@ -86,6 +90,8 @@ class BernoulliLikelihood(Likelihood):
     :class:`ContinuousBernoulliLikelihood` there). ``mean()`` is ``sigma(l)``.
     """
 
+    support = (0.0, 1.0)
+
     def call(self, params) -> tfd.Distribution:
         return self._independent(tfd.Bernoulli(logits=self._float32(params), dtype=tf.float32))
 
@@ -112,6 +118,8 @@ class ContinuousBernoulliLikelihood(Likelihood):
       Loaiza-Ganem, G. & Cunningham, J. P. (2019). The continuous Bernoulli:
       fixing a pervasive error in variational autoencoders. NeurIPS.
     """
+
+    support = (0.0, 1.0)
 
     def call(self, params) -> tfd.Distribution:
         return self._independent(tfd.ContinuousBernoulli(logits=self._float32(params)))

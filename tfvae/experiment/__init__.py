@@ -8,6 +8,7 @@
                    :func:`load_run`
 ``checkpoint``     :class:`Checkpointer`, :func:`check_finite_weights`
 ``training``       :func:`train` a model run (resume, pictures, summary)
+``save``           :func:`save_run`: a model trained in Python -> a run directory
 ``kinds``          the run kinds ``tfvae train`` runs (``RUN_KINDS``: ``model``, ``prior``)
 ``prior``          the prior run of a VQ-VAE (:func:`train_prior`, :func:`load_prior`)
                    and the VQ-VAE bound report (:func:`vq_bound`)
@@ -24,9 +25,11 @@ import importlib
 
 _EXPORTS = {
     "build": ("build_model", "build_prior", "GENERIC_FIELDS", "MODEL_OPTIONS"),
-    "run_dir": ("CONFIG_FILE", "HISTORY_FILE", "SUMMARY_FILE", "LoadedRun", "RunData", "RunDirectory", "RunError",
-                "load_run", "run_data", "run_dataset_info"),
+    "run_dir": ("CONFIG_FILE", "HISTORY_FILE", "RECORD_FILE", "SUMMARY_FILE", "LoadedRun", "RunData",
+                "RunDataMissingError", "RunDirectory", "RunError", "load_run", "run_data", "run_dataset_info",
+                "run_shape"),
     "checkpoint": ("Checkpointer", "check_finite_weights"),
+    "save": ("save_run",),
     "training": ("RunLogger", "RunResult", "train"),
     "kinds": ("ModelRun", "PriorRun", "RunKind", "run_kind"),
     "prior": ("PRIOR_DIR", "code_nll", "load_prior", "prior_directory", "prior_is_conditional", "save_prior",

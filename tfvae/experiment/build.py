@@ -18,7 +18,41 @@ from tfvae.models.base import GenerativeModel
 from tfvae.registry import MODELS
 
 #: the generic ``[model]`` fields a builder takes when its family lists them in ``architectures``
-GENERIC_FIELDS = ("latent_dim", "hidden_units", "activation", "filters")
+GENERIC_FIELDS = ("latent_dim", "hidden_units", "activation", "filters", "encoder", "decoder")
+#: the fields that name a user's network (``"package.module:callable"``), imported when a config names one
+NETWORK_FIELDS = ("encoder", "decoder")
+
+
+def import_network(spec: str, key: str):
+    """The callable that ``spec`` (``"package.module:callable"``) names, imported now (the user's code runs).
+
+    Args:
+      spec: ``"package.module:callable"``; the module is found on ``sys.path``
+        (the current directory included when tfvae runs as a command).
+      key: the config key, for the messages (``"model.encoder"``).
+
+    Raises:
+      ConfigError: the module cannot be imported (its own error is named), or
+        it has no such attribute, or the attribute is not callable.
+    """
+    import importlib
+    import os
+    import sys
+
+    module_name, _, attribute = spec.partition(":")
+    if "" not in sys.path and os.getcwd() not in sys.path:  # `tfvae` (a console script) does not put . on the path
+        sys.path.append(os.getcwd())
+    try:
+        target = importlib.import_module(module_name)
+    except Exception as error:  # noqa: BLE001  (the user's module: any error it raises is reported as the key's)
+        raise ConfigError(f"{key}: cannot import {module_name!r} ({type(error).__name__}: {error})") from error
+    for part in attribute.split("."):
+        if not hasattr(target, part):
+            raise ConfigError(f"{key}: module {module_name!r} has no {attribute!r}")
+        target = getattr(target, part)
+    if not callable(target):
+        raise ConfigError(f"{key}: {spec} is not callable (it must return a Keras layer)")
+    return target
 #: top-level ``[model]`` options a family takes when it lists them in ``config_options``
 MODEL_OPTIONS = ("beta", "kl", "num_samples")
 
@@ -56,6 +90,10 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
     for field in GENERIC_FIELDS:
         value = getattr(config, field)
         if field in fields:
+            if field in NETWORK_FIELDS:
+                if value is not None:
+                    kwargs[field] = import_network(value, f"model.{field}")
+                continue
             kwargs[field] = tuple(value) if isinstance(value, list) else value
         elif value != getattr(defaults, field):
             raise ConfigError(
@@ -83,7 +121,9 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
     try:
         return getattr(cls, config.architecture)(**kwargs)
     except (ValueError, TypeError) as error:
-        raise ConfigError(f"model: {error}") from error
+        own = [f"model.{f} = {getattr(config, f)!r}" for f in NETWORK_FIELDS if getattr(config, f) is not None]
+        where = f" (with {', '.join(own)})" if own else ""
+        raise ConfigError(f"model{where}: {error}") from error
 
 
 def build_prior(config: ModelConfig, model: GenerativeModel, seed: int | None = None):

@@ -3,6 +3,7 @@
 A run directory ``runs/<name>/`` holds::
 
     config.json          the resolved config (what `--resume` restarts from)
+    run.json             what the run was trained on and what its model can do (see below)
     history.csv          one row per epoch: epoch, train terms, val_ terms
     summary.json         the final test terms and how the run went
     logs/ checkpoints/   TensorBoard scalars; tf.train.CheckpointManager (model runs)
@@ -11,8 +12,16 @@ A run directory ``runs/<name>/`` holds::
 A prior run (:mod:`tfvae.experiment.prior`) is a run directory too, ``RUN/prior/``,
 written by the same :class:`RunDirectory`.
 
-``config.json``, ``history.csv`` and ``summary.json`` are replaced
-atomically (temporary file, fsync, ``os.replace``).
+``config.json``, ``run.json``, ``history.csv`` and ``summary.json`` are
+replaced atomically (temporary file, fsync, ``os.replace``).
+
+``run.json`` (written when the run starts) records the data as the model saw
+it -- source, location, example shape, number of classes, split sizes,
+preprocessing -- and the model's capabilities, so the model is rebuilt from
+the run alone (:func:`load_run`: ``tfvae export`` and ``tfvae sample`` work
+after the data has moved) and the command line checks what it can before
+importing TensorFlow. Runs written before it existed are rebuilt from the
+dataset's current description, as before.
 
 :func:`run_data` is the one way the run's data is read back in a fixed order
 (evaluation, pictures, plots, the codes a prior learns): the data the run
@@ -23,6 +32,7 @@ Bernoulli draw per example; a dequantised run: noise from ``seed``).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -38,6 +48,9 @@ from tfvae.fileio import atomic_write_text
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
 SUMMARY_FILE = "summary.json"
+RECORD_FILE = "run.json"
+RECORD_FORMAT = 1
+"""Version of ``run.json``'s layout; a reader refuses a newer one by name."""
 
 
 class RunError(TfvaeError, RuntimeError):
@@ -63,6 +76,10 @@ class RunDirectory:
         return self.path / SUMMARY_FILE
 
     @property
+    def record_path(self) -> Path:
+        return self.path / RECORD_FILE
+
+    @property
     def checkpoint_dir(self) -> Path:
         return self.path / "checkpoints"
 
@@ -83,6 +100,55 @@ class RunDirectory:
             raise RunError(f"{self.config_path} is not a valid run config: {error}") from error
         except OSError as error:
             raise RunError(f"{self.config_path} cannot be read: {error.strerror or error}") from error
+
+    def write_record(self, config: ExperimentConfig, info, capabilities, model_file: str | None = None) -> None:
+        """Write ``run.json``: the data the run trains on (``info``, a ``DatasetInfo``) and ``capabilities``.
+
+        ``model_file``: the ``.keras`` file in the run that holds the model (a
+        run saved from Python, :func:`tfvae.experiment.save_run`); the model is
+        then loaded from it instead of being built from ``config.json``.
+        """
+        record = {
+            "format": RECORD_FORMAT,
+            "data": {
+                "dataset": config.data.dataset,
+                "source": info.source,
+                "location": info.location,
+                "data_shape": list(info.data_shape),
+                "num_classes": info.num_classes,
+                "has_labels": bool(info.has_labels),
+                "num_examples": {split: int(n) for split, n in info.num_examples.items()},
+                "preprocessing": {"binarize": config.data.binarize, "dequantize": config.data.dequantize,
+                                  **{k: v for k, v in config.data.source_options().items() if k != "data_dir"}},
+            },
+            "capabilities": dataclasses.asdict(capabilities),
+        }
+        if model_file is not None:
+            record["model_file"] = model_file
+        atomic_write_text(self.record_path, json.dumps(record, indent=2) + "\n")
+
+    def read_record(self) -> dict[str, Any] | None:
+        """``run.json`` as a dict (checked), or ``None`` for a run written before it existed."""
+        if not self.record_path.exists():
+            return None
+        try:
+            record = json.loads(self.record_path.read_text(encoding="utf-8"))
+            if not isinstance(record, dict) or not isinstance(record.get("data"), dict):
+                raise ValueError("no 'data' table")
+            if record.get("format", 0) > RECORD_FORMAT:
+                raise ValueError(f"format {record['format']} is newer than this tfvae reads ({RECORD_FORMAT}); "
+                                 "upgrade tfvae")
+            shape = record["data"]["data_shape"]
+            if not (isinstance(shape, list) and shape and all(isinstance(n, int) and n > 0 for n in shape)):
+                raise ValueError(f"data.data_shape must be a list of positive integers, got {shape!r}")
+            classes = record["data"].get("num_classes")
+            if classes is not None and not (isinstance(classes, int) and classes > 0):
+                raise ValueError(f"data.num_classes must be a positive integer or null, got {classes!r}")
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+            raise RunError(f"{self.record_path} is not a valid run record: {error}") from error
+        except OSError as error:
+            raise RunError(f"{self.record_path} cannot be read: {error.strerror or error}") from error
+        return record
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         atomic_write_text(self.summary_path, json.dumps(summary, indent=2) + "\n")
@@ -132,13 +198,29 @@ class RunDirectory:
         return dropped
 
 
+class RunDataMissingError(RunError):
+    """The run's data is needed (evaluation, pictures, a prior's codes) and is not on this machine."""
+
+
 def run_dataset_info(config: ExperimentConfig):
-    """``tfvae.data.dataset_info`` of the run's dataset; an unknown one is a :class:`ConfigError`."""
-    from tfvae.data import dataset_info
+    """``tfvae.data.dataset_info`` of the run's dataset.
+
+    Raises:
+      ConfigError: an unknown dataset name.
+      RunDataMissingError: the dataset's files are not here (moved, deleted,
+        not installed): the message names them and says what works without.
+    """
+    from tfvae.data import DatasetUnavailableError, dataset_info
 
     data = config.data
     try:
         return dataset_info(data.dataset, **data.source_options())
+    except (FileNotFoundError, DatasetUnavailableError) as error:
+        raise RunDataMissingError(
+            f"this needs the data the run trained on ({data.dataset!r}), which is not available: "
+            f"{' '.join(str(error).split())} -- put it back where it was (tfvae export and tfvae sample work "
+            "without it)"
+        ) from error
     except ValueError as error:
         raise ConfigError(f"data.dataset: {error}") from error
 
@@ -252,11 +334,38 @@ def load_run(path: str | Path) -> LoadedRun:
     from tfvae.experiment.checkpoint import Checkpointer
 
     run = RunDirectory(path)
+    if run.path.is_file():
+        raise RunError(f"{run.path} is a file, not a run directory")
     if not run.path.is_dir():
         raise RunError(f"run directory not found: {run.path}")
     config = run.read_config()
-    info = run_dataset_info(config)
-    model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
+    data_shape, num_classes = run_shape(run, config)
+    model_file = (run.read_record() or {}).get("model_file")
+    if model_file is not None:  # saved from Python (save_run): the model is its .keras file
+        from tfvae.export.keras_file import load_keras
+
+        path = run.path / model_file
+        try:
+            model = load_keras(path, compile=False)
+        except Exception as error:  # noqa: BLE001  (Keras raises many types for a damaged or foreign file)
+            raise RunError(f"{path} cannot be loaded: {' '.join(str(error).split())[:300]} (a network of your "
+                           "own must be importable and registered with keras.saving.register_keras_serializable)"
+                           ) from error
+    else:
+        model = build_model(config.model, data_shape, seed=config.train.seed, num_classes=num_classes)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
-    return LoadedRun(config, model, run.path, epochs_done, info.data_shape)
+    return LoadedRun(config, model, run.path, epochs_done, data_shape)
+
+
+def run_shape(run: RunDirectory, config: ExperimentConfig) -> tuple[tuple[int, ...], int | None]:
+    """The example shape and number of classes the run's model was built for.
+
+    From ``run.json`` (no data needed); a run written before it existed asks
+    the dataset, which must then be where it was.
+    """
+    record = run.read_record()
+    if record is not None:
+        return tuple(record["data"]["data_shape"]), record["data"].get("num_classes")
+    info = run_dataset_info(config)
+    return tuple(info.data_shape), info.num_classes

@@ -181,6 +181,10 @@ def train(
         resume = False
     if resume:
         saved = run.read_config()
+        if (run.read_record() or {}).get("model_file"):
+            raise RunError(f"{run.path} was saved from Python (tfvae.experiment.save_run): its model is "
+                           f"{run.path / 'model.keras'}, not the config, so --resume cannot rebuild it; continue "
+                           "training it in Python")
         if config.train.epochs != saved.train.epochs:
             saved.train.epochs = config.train.epochs
         for how in ("strategy", "on_nonfinite", "pictures"):  # how to run it, not what to run
@@ -207,6 +211,22 @@ def train(
         if created:  # failed before writing anything: leave no empty directory behind
             with contextlib.suppress(OSError):
                 run.path.rmdir()
+
+
+def _check_data_values(config: ExperimentConfig, model: GenerativeModel, examples: int = 512) -> None:
+    """Refuse, before training, data whose values the model's likelihood cannot model (its first examples).
+
+    Raises:
+      DataRangeError: the message names the dataset and what to do (``x / 255``, a Gaussian likelihood).
+    """
+    from tfvae.validation import DataRangeError
+
+    x, _ = run_data(config, "train", batch_size=examples, with_labels=False).arrays(limit=examples)
+    try:
+        model.check_data_values(x)
+    except DataRangeError as error:
+        raise DataRangeError(f"data.dataset {config.data.dataset!r}: {error} (model.likelihood = "
+                             f"{config.model.likelihood!r})") from error
 
 
 def _skip_epochs(dataset: tf.data.Dataset, epochs: int, driver: str) -> None:
@@ -248,6 +268,7 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             with_labels=conditional,
             **data.source_options(),
         )
+        _check_data_values(config, model)
         train_data = load_dataset(data.dataset, "train", **loader)
         test_data = load_dataset(data.dataset, "test", **loader)
         with in_scope():
@@ -279,6 +300,8 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
                 print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
         elif chief:
             run.write_config(config)
+        if chief and not run.record_path.exists():  # a run from before run.json gets one on resume
+            run.write_record(config, info, model.capabilities)
         logger = RunLogger(run, checkpointer, config.train.checkpoint_every, write_files=chief)
         callbacks: list[keras.callbacks.Callback] = [logger]
         if chief and config.train.pictures:

@@ -10,7 +10,7 @@ import tensorflow_probability as tfp
 
 from tfvae.distributions import DistributionHead, Likelihood, PointMassPosterior
 from tfvae.models.base import GenerativeModel
-from tfvae.models.builders import as_layer, likelihood_head, mirrored_decoder
+from tfvae.models.builders import NetworkFactory, as_layer, likelihood_head, mirrored_decoder, own_network
 from tfvae.models.contract import (
     Capabilities,
     ServingInput,
@@ -50,13 +50,20 @@ class Autoencoder(GenerativeModel):
 
     loss_term_names = ("loss", "distortion")
     default_posterior: type[DistributionHead] = PointMassPosterior
-    architectures = {"mlp": ("latent_dim", "hidden_units", "activation"),
-                     "conv": ("latent_dim", "hidden_units", "activation", "filters")}
+    architectures = {"mlp": ("latent_dim", "hidden_units", "activation", "encoder", "decoder"),
+                     "conv": ("latent_dim", "hidden_units", "activation", "filters", "encoder", "decoder")}
 
     @property
     def capabilities(self) -> Capabilities:
         """A point-mass code of ``latent_dim`` numbers; subclasses declare what they add."""
         return Capabilities(autoencoder=True, conditional=self.conditional, image_data=len(self.data_shape) == 3)
+
+    def data_support(self) -> tuple[float, float] | None:
+        """The likelihood head's support: ``(0, 1)`` for the Bernoulli heads, ``None`` for a Gaussian."""
+        return self.likelihood.support
+
+    def likelihood_description(self) -> str:
+        return f"the {type(self.likelihood).__name__} of {type(self).__name__}"
 
     def __init__(
         self,
@@ -102,6 +109,8 @@ class Autoencoder(GenerativeModel):
         activation: str = "relu",
         likelihood: str = "bernoulli",
         likelihood_kwargs: dict | None = None,
+        encoder: NetworkFactory | None = None,
+        decoder: NetworkFactory | None = None,
         **kwargs,
     ):
         """An MLP encoder/decoder model (decoder widths mirror the encoder's).
@@ -114,12 +123,20 @@ class Autoencoder(GenerativeModel):
           likelihood: registered likelihood name (``"bernoulli"``,
             ``"gaussian"``, ``"continuous_bernoulli"``).
           likelihood_kwargs: extra arguments of the likelihood head.
+          encoder: your own encoder instead of the MLP: a Keras layer, or
+            ``factory(input_shape=data_shape, output_shape=...)`` returning one
+            (:func:`~tfvae.models.builders.own_network`).
+          decoder: your own decoder, likewise (``input_shape=(latent_dim,)``).
           **kwargs: the model's own arguments (``beta``, ``kl``, ``seed``, ...).
         """
         posterior = cls.build_posterior(latent_dim, kwargs)
         head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
-        encoder = MLP(posterior.params_shape, hidden_units, activation, name="encoder")
-        return cls(encoder, mirrored_decoder(head, hidden_units, activation), posterior, head, **kwargs)
+        return cls(
+            own_network(encoder, "encoder", data_shape, posterior.params_shape,
+                        lambda: MLP(posterior.params_shape, hidden_units, activation, name="encoder")),
+            own_network(decoder, "decoder", (posterior.latent_dim,), head.params_shape,
+                        lambda: mirrored_decoder(head, hidden_units, activation)),
+            posterior, head, **kwargs)
 
     @classmethod
     def conv(
@@ -131,25 +148,35 @@ class Autoencoder(GenerativeModel):
         activation: str = "relu",
         likelihood: str = "bernoulli",
         likelihood_kwargs: dict | None = None,
+        encoder: NetworkFactory | None = None,
+        decoder: NetworkFactory | None = None,
         **kwargs,
     ):
         """A convolutional encoder and transposed-convolution decoder for images.
 
         Args:
-          data_shape: ``(height, width, channels)``; height and width divisible
-            by ``2 ** len(filters)``.
+          data_shape: ``(height, width, channels)``, any size (the decoder
+            centre-crops what its stride-2 stages make, see
+            :class:`~tfvae.networks.ConvDecoder`).
           latent_dim: size of z.
           filters: encoder channels per stride-2 stage (the decoder mirrors them).
           hidden_units: dense widths between the convolutions and the code.
           activation: hidden activation.
           likelihood: registered likelihood name.
           likelihood_kwargs: extra arguments of the likelihood head.
+          encoder: your own encoder (a layer or a factory, as for :meth:`mlp`).
+          decoder: your own decoder, likewise.
           **kwargs: the model's own arguments.
         """
         posterior = cls.build_posterior(latent_dim, kwargs)
         head = likelihood_head(data_shape, likelihood, likelihood_kwargs)
-        encoder = ConvEncoder(posterior.params_shape, filters, hidden_units=hidden_units, activation=activation, name="encoder")
-        return cls(encoder, mirrored_decoder(head, hidden_units, activation, filters), posterior, head, **kwargs)
+        return cls(
+            own_network(encoder, "encoder", data_shape, posterior.params_shape,
+                        lambda: ConvEncoder(posterior.params_shape, filters, hidden_units=hidden_units,
+                                            activation=activation, name="encoder")),
+            own_network(decoder, "decoder", (posterior.latent_dim,), head.params_shape,
+                        lambda: mirrored_decoder(head, hidden_units, activation, filters)),
+            posterior, head, **kwargs)
 
     # -------------------------------------------------------------------- build
     def build(self, input_shape=None):

@@ -14,6 +14,7 @@ import functools
 import inspect
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from tfvae.distribute import (
@@ -34,6 +35,7 @@ from tfvae.models.steps import (
 from tfvae.performance import AUTO, resolve_jit_compile, resolve_steps_per_execution
 from tfvae.progress import with_progress_logger
 from tfvae.random import seeded_weights
+from tfvae.validation import check_data_range
 
 __all__ = [
     "GenerativeModel",
@@ -178,6 +180,31 @@ class GenerativeModel(keras.Model):
         """
         raise ServingError(f"{type(self).__name__} has no serving signatures")
 
+    def data_support(self) -> tuple[float, float] | None:
+        """The interval of data values the model's likelihood models (``None``: any real, or not data values).
+
+        :meth:`fit` and ``tfvae train`` refuse data outside it by name
+        (:func:`tfvae.validation.check_data_range`): 0..255 floats into a
+        Bernoulli likelihood train without error but model nothing.
+        """
+        return None
+
+    def check_data_values(self, x) -> None:
+        """Refuse an array of data whose values leave :meth:`data_support` (one pass over ``x``).
+
+        Raises:
+          DataRangeError: values outside the support, or NaN (the message says what to do).
+        """
+        support = self.data_support()
+        x = np.asarray(x)
+        if support is None or not x.size or not np.issubdtype(x.dtype, np.floating):
+            return  # integer data is refused by dtype where it is used
+        check_data_range(float(np.min(x)), float(np.max(x)), support, self.likelihood_description())
+
+    def likelihood_description(self) -> str:
+        """``"the bernoulli likelihood of VAE"``: how the messages name what models the data."""
+        return f"{type(self).__name__}"
+
     def refuse_serving_extras(self, prior=None, options=None) -> None:
         """Raise :class:`~tfvae.models.contract.ServingError` for a prior or options this family does not take."""
         name = type(self).__name__
@@ -254,6 +281,8 @@ class GenerativeModel(keras.Model):
         self._check_keras_driver("fit")
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
+        elif isinstance(x, np.ndarray):  # arrays in memory: one cheap pass (a dataset is not read twice)
+            self.check_data_values(x)
         # on_nonfinite (model.on_nonfinite) is read when the step is traced: trace again when it changed
         mode = nonfinite_mode(self)
         if getattr(self, "_traced_on_nonfinite", mode) != mode:

@@ -3,14 +3,15 @@
 Every builder class method (``VAE.mlp``, ``TDVAE.conv``, ``VQVAE.conv``,
 ``Seq2SeqAE.recurrent``, ...) makes its likelihood head with
 :func:`likelihood_head`, and the MLP / convolutional ones their decoder with
-:func:`mirrored_decoder` (the encoder's widths in reverse). Constructors
-take a sub-layer or its serialized config (a reloaded model) through
-:func:`as_layer`.
+:func:`mirrored_decoder` (the encoder's widths in reverse). A user's own
+encoder or decoder replaces the builder's through :func:`own_network`.
+Constructors take a sub-layer or its serialized config (a reloaded model)
+through :func:`as_layer`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 
@@ -18,12 +19,54 @@ from tfvae.distributions import Likelihood
 from tfvae.networks import MLP, ConvDecoder
 from tfvae.registry import LIKELIHOODS
 
-__all__ = ["as_layer", "likelihood_head", "mirrored_decoder"]
+__all__ = ["NetworkFactory", "as_layer", "likelihood_head", "mirrored_decoder", "own_network"]
 
 
 def as_layer(obj) -> keras.layers.Layer:
     """``obj`` if it is a layer, else the layer its Keras config describes (a model being reloaded)."""
     return obj if isinstance(obj, keras.layers.Layer) else keras.saving.deserialize_keras_object(obj)
+
+
+#: a user's network: a Keras layer, or ``factory(input_shape=..., output_shape=...) -> keras.layers.Layer``
+NetworkFactory = keras.layers.Layer | Callable[..., keras.layers.Layer]
+
+
+def own_network(
+    network: NetworkFactory | None,
+    role: str,
+    input_shape: Sequence[int],
+    output_shape: Sequence[int],
+    default: Callable[[], keras.layers.Layer],
+) -> keras.layers.Layer:
+    """The network for ``role`` (``"encoder"`` / ``"decoder"``): the user's, else ``default()``.
+
+    Args:
+      network: ``None`` (the builder's own), a Keras layer (used as it is), or
+        a factory called as ``network(input_shape=..., output_shape=...)``
+        that returns a layer mapping ``[B, *input_shape]`` to
+        ``[B, *output_shape]``.
+      role: what the network is, for the messages.
+      input_shape: shape of one input (the example for an encoder, the code for a decoder).
+      output_shape: shape of one output (the parameters the next head takes).
+      default: makes the builder's own network.
+
+    Raises:
+      TypeError: the factory does not return a Keras layer.
+
+    The output shape is checked where the model is built (the head names both
+    shapes when they differ).
+    """
+    if network is None:
+        return default()
+    if isinstance(network, keras.layers.Layer):
+        return network
+    if not callable(network):
+        raise TypeError(f"{role} must be a Keras layer or a function returning one, got {type(network).__name__}")
+    layer = network(input_shape=tuple(input_shape), output_shape=tuple(output_shape))
+    if not isinstance(layer, keras.layers.Layer):
+        name = getattr(network, "__qualname__", repr(network))
+        raise TypeError(f"{role} factory {name} must return a Keras layer, got {type(layer).__name__}")
+    return layer
 
 
 def likelihood_head(data_shape: Sequence[int], likelihood: str, likelihood_kwargs: dict | None = None) -> Likelihood:

@@ -51,6 +51,10 @@ class ConditionalVAE(VAE):
 
     conditional = True
     config_options = (*VAE.config_options, "condition_embedding", "conditional_prior", "num_classes")
+    #: the networks see the data with the label features joined (flattened, or tiled as channels), not the
+    #: data alone: a network of the user's (``model.encoder`` / ``decoder``) is not offered
+    architectures = {name: tuple(f for f in fields if f not in ("encoder", "decoder"))
+                     for name, fields in VAE.architectures.items()}
 
     def __init__(self, encoder, decoder, posterior, likelihood, num_classes: int = 10, prior=None,
                  condition_embedding: int | None = None, conditional_prior: bool = False, **kwargs):

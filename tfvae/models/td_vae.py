@@ -281,7 +281,7 @@ class TDVAE(GenerativeModel):
 
         Args:
           data_shape: ``(T, height, width, channels)`` of one training sequence;
-            height and width divisible by ``2 ** len(filters)``.
+            any height and width (the decoder centre-crops, see ConvDecoder).
           latent_dim: size of each latent layer.
           filters: encoder channels per stride-2 stage (the decoder mirrors them).
           hidden_units: dense widths between the convolutions and the embedding

@@ -107,12 +107,17 @@ class ConvEncoder(_ConvNetwork):
 class ConvDecoder(_ConvNetwork):
     """Transposed-convolution decoder to an image of ``target_shape``.
 
-    ``z -> dense(hidden) -> dense(h/2^n * w/2^n * filters[0]) -> reshape ->
-    n stride-2 transposed convs -> 3x3 float32 conv to the output channels``.
+    ``z -> dense(hidden) -> dense(ceil(h/2^n) * ceil(w/2^n) * filters[0]) ->
+    reshape -> n stride-2 transposed convs -> 3x3 float32 conv to the output
+    channels -> centred crop to h x w``.
+
+    Any image size works: when ``h`` or ``w`` is not divisible by ``2^n`` the
+    upsampled map is up to ``2^n - 1`` pixels larger and its centre is kept
+    (30x30 with two stages: 32x32, cropped by 1 on each side). Divisible sizes
+    are not cropped.
 
     Args:
-      target_shape: ``(height, width, channels)`` of one output; height and
-        width must be divisible by ``2 ** len(filters)``.
+      target_shape: ``(height, width, channels)`` of one output.
       filters: channels of each stride-2 transposed convolution.
       kernel_size: convolution kernel size.
       hidden_units: widths of the dense layers before the reshape.
@@ -135,12 +140,10 @@ class ConvDecoder(_ConvNetwork):
             raise ValueError("ConvDecoder needs at least one filter size")
         factor = 2 ** len(self.filters)
         height, width, channels = self.target_shape
-        if height % factor or width % factor:
-            raise ValueError(
-                f"image size {height}x{width} must be divisible by 2**len(filters) = {factor}; "
-                f"use fewer upsampling stages than filters={self.filters}"
-            )
-        self.base_shape = (height // factor, width // factor, self.filters[0])
+        self.base_shape = (-(-height // factor), -(-width // factor), self.filters[0])
+        # rows/columns the upsampled map has beyond the target: cropped, the extra one at the bottom/right
+        extra = (self.base_shape[0] * factor - height, self.base_shape[1] * factor - width)
+        self.crop = tuple((e // 2, e // 2 + height_or_width) for e, height_or_width in zip(extra, (height, width)))
         self.to_base = keras.layers.Dense(int(np.prod(self.base_shape)), activation=activation, name="to_base")
         self.deconvs = [
             keras.layers.Conv2DTranspose(
@@ -169,4 +172,5 @@ class ConvDecoder(_ConvNetwork):
         h = tf.reshape(self.to_base(h), [-1, *self.base_shape])
         for deconv in self.deconvs:
             h = deconv(h, training=training)
-        return self.projection(h)
+        (top, bottom), (left, right) = self.crop
+        return self.projection(h)[:, top:bottom, left:right, :]

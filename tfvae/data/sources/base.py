@@ -19,8 +19,9 @@ are); labels are ``int32`` (zeros when the dataset has none).
 from __future__ import annotations
 
 import dataclasses
+import types
 from collections.abc import Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -51,17 +52,28 @@ class DatasetInfo:
     """What a dataset holds, known without loading it.
 
     Attributes:
-      name: the name it was resolved from (e.g. ``"digits"``, ``"mnist"``).
-      source: ``"embedded"``, ``"idx"``, ``"tfds"`` or ``"generated"``.
+      name: the name it was resolved from (e.g. ``"digits"``, ``"mnist"``,
+        ``"npz:data.npz"``; ``"array"`` for arrays passed from Python).
+      source: ``"embedded"``, ``"idx"``, ``"tfds"``, ``"generated"``, or for
+        the user's own data ``"npy"``, ``"npz"``, ``"images"``, ``"csv"``,
+        ``"tfrecord"``, ``"array"``.
       image_shape: ``(H, W, C)`` of every image (the example shape of a
         generated dataset, e.g. ``(20, 1)`` for sequences).
       num_classes: number of label classes, ``None`` when there are no labels.
       has_labels: ``False`` when the labels are all 0 placeholders.
       splits: the split names.
       num_examples: examples per split, read-only; empty for a tfds dataset
-        that is not prepared yet.
-      location: the IDX directory or tfds data directory, ``None`` for the
-        embedded and generated sets.
+        that is not prepared yet and for TFRecord files (not counted: that
+        would read them all).
+      location: the IDX directory, tfds data directory, or the user's file,
+        folder or glob; ``None`` for the embedded and generated sets and
+        in-memory arrays.
+      test_fraction: the fraction of the examples drawn into ``"test"`` when
+        the source made its own train/test split (see
+        :mod:`tfvae.data.sources.user`); ``None`` when the data came split.
+      options: the source options in effect (``test_fraction``,
+        ``split_seed``, ``image_size``, ``channels``, ``label_column``,
+        ``features``, ...), read-only; empty for sources that take none.
     """
 
     name: str
@@ -72,6 +84,8 @@ class DatasetInfo:
     splits: tuple[str, ...]
     num_examples: Mapping[str, int]
     location: str | None = None
+    test_fraction: float | None = None
+    options: Mapping[str, Any] = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
 
     @property
     def data_shape(self) -> tuple[int, ...]:

@@ -5,7 +5,10 @@ directory layout of MNIST / Fashion-MNIST: ``train-images-idx3-ubyte``,
 ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
 ``t10k-labels-idx1-ubyte``, each optionally ``.gz`` (the
 ``name.idx3-ubyte`` spelling is accepted too). Splits ``"train"`` and
-``"test"`` (t10k); a directory may hold only one of them.
+``"test"`` (t10k); a directory may hold only one of them. The label files are
+optional: a split with images but no labels gets labels 0, and the dataset
+has labels (``DatasetInfo.has_labels``) only when every split has its label
+file.
 """
 
 from __future__ import annotations
@@ -52,10 +55,10 @@ def is_idx_dir(directory: str | None) -> bool:
 
 
 @functools.lru_cache(maxsize=8)
-def _read_idx_pair(images_path: str, labels_path: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _read_idx_pair(images_path: str, labels_path: str | None, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
     del stamp  # part of the cache key only: a rewritten file is read again
     x = read_idx(images_path)
-    y = read_idx(labels_path)
+    y = read_idx(labels_path) if labels_path is not None else np.zeros(len(x), np.int32)
     if x.dtype != np.uint8:
         raise ValueError(f"{images_path}: expected uint8 images, got {x.dtype}")
     if x.ndim == 3:
@@ -103,34 +106,35 @@ class IdxSource(ArraySource):
     def _expected() -> str:
         return (
             "Expected IDX files train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz)."
+            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each optionally .gz; the labels optional)."
         )
 
-    def _paths(self, split: str) -> tuple[str, str] | None:
+    def _paths(self, split: str) -> tuple[str, str | None] | None:
+        """``(images, labels or None)`` of ``split``, or None when its images are missing."""
         prefix = IDX_SPLIT_PREFIX[split]
         images = idx_file(self.directory, prefix, "images", 3)
         labels = idx_file(self.directory, prefix, "labels", 1)
-        return (images, labels) if images and labels else None
+        return (images, labels) if images else None
 
     @property
     def splits(self) -> tuple[str, ...]:
         return tuple(s for s in IDX_SPLIT_PREFIX if self._paths(s))
 
-    def _require(self, split: str) -> tuple[str, str]:
+    def _require(self, split: str) -> tuple[str, str | None]:
         check_split(split, tuple(IDX_SPLIT_PREFIX), self.name)
         paths = self._paths(split)
         if paths is None:
             prefix = IDX_SPLIT_PREFIX[split]
             raise FileNotFoundError(
                 f"Split {split!r} of IDX directory {self.directory} needs {prefix}-images-idx3-ubyte "
-                f"and {prefix}-labels-idx1-ubyte (optionally .gz); found: "
+                f"(and, for labels, {prefix}-labels-idx1-ubyte; optionally .gz); found: "
                 f"{', '.join(sorted(os.listdir(self.directory))) or 'nothing'}"
             )
         return paths
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         images, labels = self._require(split)
-        stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in (images, labels))
+        stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in (images, labels) if p is not None)
         return _read_idx_pair(images, labels, stamp)
 
     def info(self) -> DatasetInfo:
@@ -139,18 +143,23 @@ class IdxSource(ArraySource):
             raise FileNotFoundError(f"No IDX split found in {self.directory}. {self._expected()}")
         counts = {}
         image_shape = None
+        has_labels = True
         for split in splits:
-            images, _ = self._require(split)
+            images, labels = self._require(split)
             _, shape = read_idx_header(images)
             counts[split] = shape[0]
             image_shape = tuple(shape[1:]) + ((1,) if len(shape) == 3 else ())
-        _, y = self.arrays(splits[0])
+            has_labels = has_labels and labels is not None
+        num_classes = None
+        if has_labels:
+            _, y = self.arrays(splits[0])
+            num_classes = int(y.max()) + 1 if len(y) else 0
         return DatasetInfo(
             name=self.name,
             source="idx",
             image_shape=image_shape,
-            num_classes=int(y.max()) + 1 if len(y) else 0,
-            has_labels=True,
+            num_classes=num_classes,
+            has_labels=has_labels,
             splits=splits,
             num_examples=types.MappingProxyType(counts),
             location=self.directory,
