@@ -1,8 +1,13 @@
 """How fast the ``tfvae`` command answers when it has nothing to train.
 
-``--help``, a misspelt model name and a bad ``--set`` must answer before
-TensorFlow is imported: the target is under 1.5 s wall time each on the
-2-core CPU machine. Each row runs the real ``tfvae`` console script (the one
+``--help``, a misspelt model name, a bad ``--set`` and every mistake a path
+can reveal (a run directory that is missing, a file, or has no checkpoint
+yet; ``sample --out`` without an image extension; ``export --keras`` not
+ending in ``.keras``; ``evaluate --out`` into a missing directory; a dataset
+path that does not exist) must answer before TensorFlow is imported: the
+target is under 1.5 s wall time each on the 2-core CPU machine. The runs and
+files those rows name are made in a temporary directory, without training
+(a ``config.json``, and an empty checkpoint list for a "trained" run). Each row runs the real ``tfvae`` console script (the one
 next to this Python) in a fresh process, ``--rounds`` times, the rows
 interleaved so a slow spell of the machine hits every row alike; it prints the
 median wall time, the peak memory of the process and the ratio to the
@@ -40,10 +45,28 @@ def tfvae_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "tfvae.cli"]
 
 
-def rows() -> dict[str, tuple[list[str], int]]:
-    """Row name -> (command line, expected exit status)."""
+def make_runs(workdir: Path) -> dict[str, Path]:
+    """The runs and files the mistake rows name, in ``workdir``, without training.
+
+    ``untrained``: a ``config.json`` only; ``trained``: the same and an empty
+    ``checkpoints/checkpoint`` list (what the command checks before loading);
+    ``file``: a file.
+    """
+    from tfvae.config import ExperimentConfig
+
+    paths = {name: workdir / name for name in ("untrained", "trained", "file", "missing")}
+    for name in ("untrained", "trained"):
+        (paths[name] / "checkpoints").mkdir(parents=True)
+        (paths[name] / "config.json").write_text(ExperimentConfig().to_json() + "\n")
+    (paths["trained"] / "checkpoints" / "checkpoint").write_text("")
+    paths["file"].write_text("not a run")
+    return paths
+
+
+def rows(workdir: Path | None = None) -> dict[str, tuple[list[str], int]]:
+    """Row name -> (command line, expected exit status); with ``workdir``, also the path mistakes (made there)."""
     tfvae = tfvae_command()
-    return {
+    table = {
         "python -c pass": ([sys.executable, "-c", "pass"], 0),
         REFERENCE: ([sys.executable, "-c", "import tensorflow"], 0),
         "tfvae --help": ([*tfvae, "--help"], 0),
@@ -53,6 +76,21 @@ def rows() -> dict[str, tuple[list[str], int]]:
         "tfvae train vae --epochs 0": ([*tfvae, "train", "vae", "--epochs", "0"], 2),
         "tfvae configs": ([*tfvae, "configs"], 0),
     }
+    if workdir is not None:
+        run = make_runs(workdir)
+        table.update({
+            "tfvae evaluate MISSING": ([*tfvae, "evaluate", str(run["missing"])], 2),
+            "tfvae plot FILE": ([*tfvae, "plot", str(run["file"])], 2),
+            "tfvae export UNTRAINED": ([*tfvae, "export", str(run["untrained"])], 2),
+            "tfvae sample RUN --out DIR": ([*tfvae, "sample", str(run["trained"]), "--out", str(workdir / "grid")], 2),
+            "tfvae export RUN --keras m.h5": ([*tfvae, "export", str(run["trained"]), "--keras", str(workdir / "m.h5")],
+                                              2),
+            "tfvae evaluate RUN --out MISSING/m.json": (
+                [*tfvae, "evaluate", str(run["trained"]), "--out", str(run["missing"] / "m.json")], 2),
+            "tfvae train vae --dataset npz:MISSING": (
+                [*tfvae, "train", "vae", "--dataset", f"npz:{run['missing']}.npz", "--out", str(workdir / "new")], 2),
+        })
+    return table
 
 
 def run_once(command: list[str], expected: int) -> tuple[float, float]:
@@ -73,7 +111,11 @@ def run_once(command: list[str], expected: int) -> tuple[float, float]:
 
 
 def measure(rounds: int) -> list[dict]:
-    table = rows()
+    with tempfile.TemporaryDirectory(prefix="tfvae-cli-startup-") as workdir:
+        return _measure(rows(Path(workdir)), rounds)
+
+
+def _measure(table: dict[str, tuple[list[str], int]], rounds: int) -> list[dict]:
     times: dict[str, list[float]] = {name: [] for name in table}
     memory: dict[str, float] = dict.fromkeys(table, 0.0)
     for _ in range(rounds):

@@ -47,9 +47,10 @@ def test_cli_startup_times_every_row_against_import_tensorflow(tmp_path, capsys)
     report = {row["row"]: row for row in json.loads((tmp_path / "startup.json").read_text())["rows"]}
     assert report["import tensorflow"]["ratio_to_import_tensorflow"] == 1.0
     tfvae_rows = [row for name, row in report.items() if name.startswith("tfvae")]
-    assert len(tfvae_rows) == 6 and all(row["median_s"] > 0 and row["peak_rss_mib"] > 0 for row in tfvae_rows)
+    assert len(tfvae_rows) == 13 and all(row["median_s"] > 0 and row["peak_rss_mib"] > 0 for row in tfvae_rows)
     assert status == (0 if all(row["median_s"] < TARGET_S for row in tfvae_rows) else 1)
-    assert "tfvae train vea" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "tfvae train vea" in out and "tfvae plot FILE" in out and "tfvae sample RUN --out DIR" in out
 
 
 def test_precision_auto_compares_float32_and_auto_runs(tmp_path, capsys):

@@ -388,7 +388,7 @@ def test_missing_paths_are_file_not_found_errors_naming_them(tmp_path):
         with pytest.raises(FileNotFoundError) as from_loader:
             dataset_info(name, features={"x": "float32[1]"} if name.startswith("tfrecord:") else None)
         assert str(from_loader.value) == str(from_helper.value)  # the command line's message, word for word
-    with pytest.raises(ValueError, match=r"no path after 'csv:'"):
+    with pytest.raises(FileNotFoundError, match=r"no path after 'csv:'"):
         check_dataset_path("csv:")
     check_dataset_path("digits")  # not a path: nothing to check
 

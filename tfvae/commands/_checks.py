@@ -307,7 +307,7 @@ def dataset_path(name: str | None) -> None:
       FileNotFoundError: the path is missing or of the wrong kind (its message is the line).
       CommandLineError: no path after the prefix.
     """
-    if not name:
+    if not name or ":" not in name:  # digits, a tfds or generated name: no path to check
         return
     from tfvae.data.names import check_dataset_path
 

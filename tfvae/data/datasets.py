@@ -111,6 +111,7 @@ from tfvae.data.sources.base import (
     DatasetUnavailableError,
     EmptySplitError,
     Source,
+    UserDataError,
 )
 from tfvae.data.sources.digits import DIGITS_NUM_TRAIN, DIGITS_SPLIT_SEED, DigitsSource
 from tfvae.data.sources.csv_source import CsvSource
@@ -226,7 +227,7 @@ def _check_options(kind: str, display: str, options: dict[str, Any]) -> None:
             where = " and ".join(
                 ", ".join(f"{k}:" if k != "array" else "arrays from Python" for k, o in SOURCE_OPTIONS.items()
                           if key in o).rsplit(", ", 1))
-            raise ValueError(f"{key}={value!r} does not apply to dataset {display!r}: it is an option of "
+            raise UserDataError(f"{key}={value!r} does not apply to dataset {display!r}: it is an option of "
                              f"{where} data (data.{key}); remove it or leave it at its default")
 
 

@@ -219,9 +219,13 @@ def _check_data_values(config: ExperimentConfig, model: GenerativeModel, example
     Raises:
       DataRangeError: the message names the dataset and what to do (``x / 255``, a Gaussian likelihood).
     """
+    from tfvae.data import load_dataset
     from tfvae.validation import DataRangeError
 
-    x, _ = run_data(config, "train", batch_size=examples, with_labels=False).arrays(limit=examples)
+    # the values as loaded (scaled to [0, 1] when uint8), before any binarisation or dequantisation
+    batches = load_dataset(config.data.dataset, "train", examples, shuffle=False, cache=False,
+                           **config.data.source_options())
+    x = next(iter(batches.take(1))).numpy()
     try:
         model.check_data_values(x)
     except DataRangeError as error:

@@ -28,6 +28,7 @@ from tfvae.data.sources.base import (
     DatasetUnavailableError,
     EmptySplitError,
     Source,
+    UserDataError,
 )
 from tfvae.data.sources.csv_source import CsvSource
 from tfvae.data.sources.digits import DigitsSource
@@ -54,4 +55,5 @@ __all__ = [
     "Source",
     "TFRecordSource",
     "TfdsSource",
+    "UserDataError",
 ]

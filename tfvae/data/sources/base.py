@@ -34,6 +34,7 @@ __all__ = [
     "DatasetUnavailableError",
     "EmptySplitError",
     "Source",
+    "UserDataError",
     "check_split",
     "readonly",
 ]
@@ -45,6 +46,10 @@ class DatasetUnavailableError(TfvaeError, RuntimeError):
 
 class EmptySplitError(TfvaeError, ValueError):
     """A split that holds no examples: a training pipeline over it would run no step."""
+
+
+class UserDataError(TfvaeError, ValueError):
+    """The user's files, arrays or source options are not what the source needs (the message names what and where)."""
 
 
 @dataclasses.dataclass(frozen=True)

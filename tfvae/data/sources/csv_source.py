@@ -26,7 +26,7 @@ import types
 
 import numpy as np
 
-from tfvae.data.sources.base import readonly
+from tfvae.data.sources.base import UserDataError, readonly
 from tfvae.data.sources.user import UserArraySource, UserData, check_split_options
 
 __all__ = ["CsvSource"]
@@ -36,9 +36,9 @@ def _number(cell: str, line: int, column: str, what: str) -> float:
     try:
         value = float(cell)
     except ValueError:
-        raise ValueError(f"{what}: row {line}, column {column!r}: {cell!r} is not a number") from None
+        raise UserDataError(f"{what}: row {line}, column {column!r}: {cell!r} is not a number") from None
     if not math.isfinite(value):
-        raise ValueError(f"{what}: row {line}, column {column!r}: {cell!r} is not a finite number")
+        raise UserDataError(f"{what}: row {line}, column {column!r}: {cell!r} is not a finite number")
     return value
 
 
@@ -52,7 +52,7 @@ def _label(cell: str, line: int, column: str, what: str) -> int:
     except ValueError:
         value = math.nan
     if not value.is_integer():
-        raise ValueError(f"{what}: row {line}, label column {column!r}: {cell!r} is not an integer class label")
+        raise UserDataError(f"{what}: row {line}, label column {column!r}: {cell!r} is not an integer class label")
     return int(value)
 
 
@@ -69,7 +69,7 @@ def _load(path: str, label_column: str | None, what: str, stamp: tuple) -> UserD
         try:
             header = next(reader, None)
             if not header or not any(h.strip() for h in header):
-                raise ValueError(f"{what}: {path} is empty: a header row of column names is required")
+                raise UserDataError(f"{what}: {path} is empty: a header row of column names is required")
             names = [h.strip() for h in header]
             _check_header(names, label_column, what)
             label_at = names.index(label_column) if label_column is not None else None
@@ -80,40 +80,40 @@ def _load(path: str, label_column: str | None, what: str, stamp: tuple) -> UserD
                     continue
                 line = reader.line_num
                 if len(row) != len(names):
-                    raise ValueError(f"{what}: row {line} has {len(row)} cells, the header {len(names)} columns")
+                    raise UserDataError(f"{what}: row {line} has {len(row)} cells, the header {len(names)} columns")
                 rows.append([_number(row[i].strip(), line, names[i], what) for i in feature_at])
                 if label_at is not None:
                     labels.append(_label(row[label_at].strip(), line, names[label_at], what))
         except UnicodeDecodeError as error:
-            raise ValueError(f"{what}: {path} is not UTF-8 text: {error}") from None
+            raise UserDataError(f"{what}: {path} is not UTF-8 text: {error}") from None
         except csv.Error as error:
-            raise ValueError(f"{what}: {path}, row {reader.line_num}: {error}") from None
+            raise UserDataError(f"{what}: {path}, row {reader.line_num}: {error}") from None
     if not rows:
-        raise ValueError(f"{what}: {path} has a header but no data rows")
+        raise UserDataError(f"{what}: {path} has a header but no data rows")
     x = np.asarray(rows, np.float32)
     if label_at is None:
         return UserData(readonly(x)[0], None)
     y = np.asarray(labels, np.int64)
     if y.min() < 0:
-        raise ValueError(f"{what}: label column {label_column!r} holds {y.min()}: class labels must be >= 0")
+        raise UserDataError(f"{what}: label column {label_column!r} holds {y.min()}: class labels must be >= 0")
     return UserData(*readonly(x, y.astype(np.int32)))
 
 
 def _check_header(names: list[str], label_column: str | None, what: str) -> None:
     empty = [i + 1 for i, n in enumerate(names) if not n]
     if empty:
-        raise ValueError(f"{what}: the header's column {empty[0]} has no name")
+        raise UserDataError(f"{what}: the header's column {empty[0]} has no name")
     seen = set()
     for n in names:
         if n in seen:
-            raise ValueError(f"{what}: the header names column {n!r} twice")
+            raise UserDataError(f"{what}: the header names column {n!r} twice")
         seen.add(n)
     if label_column is not None:
         if label_column not in names:
-            raise ValueError(f"{what}: label_column {label_column!r} is not a column; the columns are: "
+            raise UserDataError(f"{what}: label_column {label_column!r} is not a column; the columns are: "
                              f"{', '.join(names)}")
         if len(names) == 1:
-            raise ValueError(f"{what}: {label_column!r} is the only column: no feature is left")
+            raise UserDataError(f"{what}: {label_column!r} is the only column: no feature is left")
 
 
 class CsvSource(UserArraySource):
@@ -136,7 +136,7 @@ class CsvSource(UserArraySource):
     def __init__(self, name: str, path: str, *, label_column: str | None = None,
                  test_fraction: float | None = None, split_seed: int | None = None):
         if label_column is not None and (not isinstance(label_column, str) or not label_column.strip()):
-            raise ValueError(f"{name}: label_column must be a column name, got {label_column!r}")
+            raise UserDataError(f"{name}: label_column must be a column name, got {label_column!r}")
         self.name = name
         self.path = os.path.abspath(os.path.expanduser(path))
         self.location = self.path

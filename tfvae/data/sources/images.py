@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from tfvae.data.sources.base import DatasetInfo, readonly
+from tfvae.data.sources.base import DatasetInfo, UserDataError, readonly
 from tfvae.data.sources.user import (
     USER_SPLITS,
     UserArraySource,
@@ -65,10 +65,10 @@ def check_image_options(image_size: Any, channels: Any, what: str) -> tuple[tupl
     if image_size is not None:
         if isinstance(image_size, (str, bytes)) or not hasattr(image_size, "__len__") or len(image_size) != 2 or not all(
                 isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in image_size):
-            raise ValueError(f"{what}: image_size must be two positive integers [H, W], got {image_size!r}")
+            raise UserDataError(f"{what}: image_size must be two positive integers [H, W], got {image_size!r}")
         size = (int(image_size[0]), int(image_size[1]))
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
-        raise ValueError(f"{what}: channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+        raise UserDataError(f"{what}: channels must be 1 (grey) or 3 (RGB), got {channels!r}")
     return size, (int(channels) if channels is not None else None)
 
 
@@ -88,10 +88,10 @@ def _listing(directory: str, what: str) -> tuple[tuple[str, ...], tuple[int, ...
              if _is_image(e) and os.path.isfile(os.path.join(directory, e))]
     if not subdirs:
         if not files:
-            raise ValueError(f"{what}: {directory} holds no PNG or JPEG files (nor class subfolders of them)")
+            raise UserDataError(f"{what}: {directory} holds no PNG or JPEG files (nor class subfolders of them)")
         return tuple(files), None, ()
     if files:
-        raise ValueError(f"{what}: {directory} holds class subfolders ({', '.join(subdirs[:3])}"
+        raise UserDataError(f"{what}: {directory} holds class subfolders ({', '.join(subdirs[:3])}"
                          f"{', ...' if len(subdirs) > 3 else ''}) and also images such as {files[0]}: put every "
                          "image in a class subfolder, or keep no subfolders (then there are no labels)")
     paths, labels = [], []
@@ -100,7 +100,7 @@ def _listing(directory: str, what: str) -> tuple[tuple[str, ...], tuple[int, ...
         found = [os.path.join(folder, e) for e in _visible(folder)
                  if _is_image(e) and os.path.isfile(os.path.join(folder, e))]
         if not found:
-            raise ValueError(f"{what}: class folder {folder} holds no PNG or JPEG files")
+            raise UserDataError(f"{what}: class folder {folder} holds no PNG or JPEG files")
         paths.extend(found)
         labels.extend([label] * len(found))
     return tuple(paths), tuple(labels), tuple(subdirs)
@@ -113,7 +113,7 @@ def _open(path: str, what: str):
         image = Image.open(path)
         image.load()
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ValueError(f"{what}: cannot read {path} as an image: {error}") from None
+        raise UserDataError(f"{what}: cannot read {path} as an image: {error}") from None
     return image
 
 
@@ -126,7 +126,7 @@ def _first_image(path: str, what: str) -> tuple[tuple[int, int], int]:
             width, height = image.size
             mode = image.mode
     except (UnidentifiedImageError, OSError, ValueError) as error:
-        raise ValueError(f"{what}: cannot read {path} as an image: {error}") from None
+        raise UserDataError(f"{what}: cannot read {path} as an image: {error}") from None
     return (height, width), (1 if mode in GREY_MODES else 3)
 
 
@@ -148,7 +148,7 @@ def _read_all(files: tuple[str, ...], image_size: tuple[int, int] | None, channe
             image = image.convert(mode)
         if (image.height, image.width) != (height, width):
             if image_size is None:
-                raise ValueError(
+                raise UserDataError(
                     f"{what}: {path} is {image.height}x{image.width} (HxW) but the first image, {files[0]}, is "
                     f"{height}x{width}: set image_size=(H, W) (data.image_size = [H, W]) to resize every image")
             image = image.resize((width, height), Image.Resampling.BILINEAR)

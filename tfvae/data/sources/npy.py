@@ -23,7 +23,7 @@ import types
 
 import numpy as np
 
-from tfvae.data.sources.base import readonly
+from tfvae.data.sources.base import UserDataError, readonly
 from tfvae.data.sources.user import UserArraySource, UserData, check_examples, check_labels, check_split_options
 
 __all__ = ["NpySource"]
@@ -33,7 +33,7 @@ def _read(path: str, what: str):
     try:
         return np.load(path, allow_pickle=False)
     except Exception as error:  # noqa: BLE001  (a bad zip, a truncated or pickled array: all one message)
-        raise ValueError(f"{what}: cannot read {path}: {error}") from None
+        raise UserDataError(f"{what}: cannot read {path}: {error}") from None
 
 
 def _frozen(x: np.ndarray, y: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -49,22 +49,22 @@ def _load(path: str, kind: str, what: str, stamp: tuple) -> UserData:
     if kind == "npy":
         if not isinstance(loaded, np.ndarray):
             loaded.close()
-            raise ValueError(f"{what}: {path} is an .npz archive, not one .npy array: use npz:{path}")
+            raise UserDataError(f"{what}: {path} is an .npz archive, not one .npy array: use npz:{path}")
         return UserData(*_frozen(check_examples(loaded, what), None))
     if isinstance(loaded, np.ndarray):
-        raise ValueError(f"{what}: {path} holds one .npy array, not an .npz archive: use npy:{path}")
+        raise UserDataError(f"{what}: {path} holds one .npy array, not an .npz archive: use npy:{path}")
     with loaded as archive:
         keys = set(archive.files)
         found = ", ".join(sorted(keys)) or "nothing"
         if {"x_train", "x_test"} & keys:
             if "x" in keys:
-                raise ValueError(f"{what}: {path} holds both 'x' and 'x_train'/'x_test': keep one layout")
+                raise UserDataError(f"{what}: {path} holds both 'x' and 'x_train'/'x_test': keep one layout")
             missing = [k for k in ("x_train", "x_test") if k not in keys]
             labelled = [k for k in ("y_train", "y_test") if k in keys]
             if missing:
-                raise ValueError(f"{what}: {path} has no array {missing[0]!r} (it holds: {found})")
+                raise UserDataError(f"{what}: {path} has no array {missing[0]!r} (it holds: {found})")
             if len(labelled) == 1:
-                raise ValueError(f"{what}: {path} has {labelled[0]!r} but no "
+                raise UserDataError(f"{what}: {path} has {labelled[0]!r} but no "
                                  f"{'y_test' if labelled[0] == 'y_train' else 'y_train'!r}: give both or neither")
             splits = {}
             for split in ("train", "test"):
@@ -73,12 +73,12 @@ def _load(path: str, kind: str, what: str, stamp: tuple) -> UserData:
                 splits[split] = _frozen(x, y)
             if splits["train"][0].shape[1:] != splits["test"][0].shape[1:] or \
                     splits["train"][0].dtype != splits["test"][0].dtype:
-                raise ValueError(f"{what}: 'x_train' ({splits['train'][0].dtype} {splits['train'][0].shape[1:]}) "
+                raise UserDataError(f"{what}: 'x_train' ({splits['train'][0].dtype} {splits['train'][0].shape[1:]}) "
                                  f"and 'x_test' ({splits['test'][0].dtype} {splits['test'][0].shape[1:]}) must "
                                  "hold examples of the same dtype and shape")
             return UserData(None, None, types.MappingProxyType(splits))
         if "x" not in keys:
-            raise ValueError(f"{what}: {path} has no array 'x' (nor 'x_train' and 'x_test'); it holds: {found}")
+            raise UserDataError(f"{what}: {path} has no array 'x' (nor 'x_train' and 'x_test'); it holds: {found}")
         x = check_examples(archive["x"], what, "x")
         y = check_labels(archive["y"], len(x), what, "y") if "y" in keys else None
         return UserData(*_frozen(x, y))
@@ -102,7 +102,7 @@ class NpySource(UserArraySource):
     def __init__(self, name: str, path: str, kind: str, *, test_fraction: float | None = None,
                  split_seed: int | None = None):
         if kind not in ("npy", "npz"):
-            raise ValueError(f"NpySource kind must be 'npy' or 'npz', got {kind!r}")
+            raise UserDataError(f"NpySource kind must be 'npy' or 'npz', got {kind!r}")
         self.name = name
         self.kind = kind
         self.path = os.path.abspath(os.path.expanduser(path))
@@ -127,7 +127,7 @@ class NpySource(UserArraySource):
         data = _load(self.path, self.kind, self.name, (status.st_mtime_ns, status.st_size))
         if data.splits is not None and self._explicit_split_options:
             key = next(iter(self._explicit_split_options))
-            raise ValueError(f"{self.name}: {key} does not apply: the file holds its own splits "
+            raise UserDataError(f"{self.name}: {key} does not apply: the file holds its own splits "
                              "('x_train' and 'x_test')")
         return data
 

@@ -62,7 +62,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from tfvae.data.sources.base import DatasetInfo, check_split
+from tfvae.data.sources.base import DatasetInfo, UserDataError, check_split
 from tfvae.data.sources.images import check_image_options
 from tfvae.data.sources.user import USER_SPLITS, check_split_options
 
@@ -97,9 +97,9 @@ class FeatureSpec:
 
 def _parse_one(key: str, spec: Any, what: str) -> FeatureSpec:
     if not isinstance(key, str) or not key:
-        raise ValueError(f"{what}: features: a feature name must be a non-empty string, got {key!r}")
+        raise UserDataError(f"{what}: features: a feature name must be a non-empty string, got {key!r}")
     if not isinstance(spec, str):
-        raise ValueError(f"{what}: features[{key!r}]: the spec must be a string ({_GRAMMAR}), got {spec!r}")
+        raise UserDataError(f"{what}: features[{key!r}]: the spec must be a string ({_GRAMMAR}), got {spec!r}")
     text = spec.strip().lower()
     if text in ("png", "jpeg", "jpg"):
         return FeatureSpec(key, spec, "encoded", dtype="uint8")
@@ -107,18 +107,18 @@ def _parse_one(key: str, spec: Any, what: str) -> FeatureSpec:
     if label:
         classes = int(label.group(1)) if label.group(1) is not None else None
         if classes is not None and classes < 1:
-            raise ValueError(f"{what}: features[{key!r}]: {spec!r} declares {classes} classes: K must be >= 1")
+            raise UserDataError(f"{what}: features[{key!r}]: {spec!r} declares {classes} classes: K must be >= 1")
         return FeatureSpec(key, spec, "label", dtype="int64", num_classes=classes)
     fixed = _FIXED.match(text)
     if not fixed:
-        raise ValueError(f"{what}: features[{key!r}]: cannot parse {spec!r}; expected {_GRAMMAR}")
+        raise UserDataError(f"{what}: features[{key!r}]: cannot parse {spec!r}; expected {_GRAMMAR}")
     dtype = fixed.group(1)
     dims = tuple(int(d) for d in fixed.group(2).split(","))
     if any(d < 1 for d in dims):
-        raise ValueError(f"{what}: features[{key!r}]: {spec!r} has a dimension < 1")
+        raise UserDataError(f"{what}: features[{key!r}]: {spec!r} has a dimension < 1")
     if dtype == "uint8":
         if len(dims) not in (2, 3):
-            raise ValueError(f"{what}: features[{key!r}]: uint8 examples are raw images uint8[H,W] or uint8[H,W,C], "
+            raise UserDataError(f"{what}: features[{key!r}]: uint8 examples are raw images uint8[H,W] or uint8[H,W,C], "
                              f"got {spec!r}")
         return FeatureSpec(key, spec, "raw", dims if len(dims) == 3 else (*dims, 1), "uint8")
     return FeatureSpec(key, spec, "fixed", dims, dtype)
@@ -137,24 +137,24 @@ def parse_features(features: Any, what: str) -> tuple[FeatureSpec, FeatureSpec |
     """
     example = '{"x": "float32[8]", "y": "int64"}'
     if not features:
-        raise ValueError(f"{what}: the TFRecord features must be declared: features={example} "
+        raise UserDataError(f"{what}: the TFRecord features must be declared: features={example} "
                          '(data.features = {x = "float32[8]", y = "int64"}); grammar: ' + _GRAMMAR)
     if not isinstance(features, Mapping):
-        raise ValueError(f"{what}: features must be a mapping of feature name -> spec, e.g. {example}; "
+        raise UserDataError(f"{what}: features must be a mapping of feature name -> spec, e.g. {example}; "
                          f"got {features!r}")
     if len(features) > 2:
-        raise ValueError(f"{what}: features declares {len(features)} features ({', '.join(map(str, features))}); "
+        raise UserDataError(f"{what}: features declares {len(features)} features ({', '.join(map(str, features))}); "
                          "give one example feature and at most one label feature")
     specs = [_parse_one(k, v, what) for k, v in features.items()]
     labels = [s for s in specs if s.kind == "label"]
     examples = [s for s in specs if s.kind != "label"]
     if not examples:
         if len(labels) == 2:
-            raise ValueError(f"{what}: features {dict(features)!r}: both entries are scalar int64 labels; the example "
+            raise UserDataError(f"{what}: features {dict(features)!r}: both entries are scalar int64 labels; the example "
                              "feature needs dimensions, e.g. int64[1] or float32[8]")
-        raise ValueError(f"{what}: features {dict(features)!r} has no example feature ({_GRAMMAR})")
+        raise UserDataError(f"{what}: features {dict(features)!r} has no example feature ({_GRAMMAR})")
     if len(examples) == 2:
-        raise ValueError(f"{what}: features {dict(features)!r}: two example features; the second one must be the "
+        raise UserDataError(f"{what}: features {dict(features)!r}: two example features; the second one must be the "
                          "label, a scalar int64 or int64:K")
     return examples[0], (labels[0] if labels else None)
 
@@ -176,6 +176,11 @@ def in_test_split(file_index: tf.Tensor, record_index: tf.Tensor, test_fraction:
     return tf.random.stateless_uniform([], seed=key, alg="philox") < test_fraction
 
 
+def _tf_message(error: tf.errors.OpError) -> str:
+    """The first line of a TensorFlow error, without its ``{{function_node ...}}`` prefix."""
+    return re.sub(r"\{\{[^}]*\}\}\s*", "", error.message.splitlines()[0] if error.message else "").strip()
+
+
 @functools.lru_cache(maxsize=8)
 def _first_image_shape(files: tuple[str, ...], key: str, what: str, stamp: tuple) -> tuple[int, int, int]:
     """``(H, W, default channels)`` of the first encoded image found in ``files`` (``stamp`` only keys the cache)."""
@@ -189,9 +194,9 @@ def _first_image_shape(files: tuple[str, ...], key: str, what: str, stamp: tuple
                 height, width, channels = (int(d) for d in image.shape)
                 return height, width, (1 if channels in (1, 2) else 3)
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
-            raise ValueError(f"{what}: cannot read an encoded image {key!r} from the first record of {path}: "
-                             f"{error.message.splitlines()[0]}") from None
-    raise ValueError(f"{what}: the files hold no record ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})")
+            raise UserDataError(f"{what}: cannot read an encoded image {key!r} from the first record of {path}: "
+                             f"{_tf_message(error)}") from None
+    raise UserDataError(f"{what}: the files hold no record ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})")
 
 
 class TFRecordSource:
@@ -224,7 +229,7 @@ class TFRecordSource:
         self.image_size, self.channels = check_image_options(image_size, channels, name)
         if self.example_spec.kind != "encoded" and (self.image_size or self.channels):
             option = "image_size" if self.image_size else "channels"
-            raise ValueError(f"{name}: {option} applies to encoded images (png/jpeg) only; the example feature "
+            raise UserDataError(f"{name}: {option} applies to encoded images (png/jpeg) only; the example feature "
                              f"{self.example_spec.key!r} is {self.example_spec.spec!r}")
         self.test_fraction, self.split_seed = check_split_options(test_fraction, split_seed, name)
 
@@ -352,8 +357,7 @@ class TFRecordSource:
                 xs.append(x)
                 ys.append(y)
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
-            raise ValueError(f"{self.name}: cannot read the {split!r} records: "
-                             f"{error.message.splitlines()[0]}") from None
+            raise UserDataError(f"{self.name}: cannot read the {split!r} records: {_tf_message(error)}") from None
         if not xs:
             dtype = np.uint8 if self.image_options else np.float32
             return np.zeros((0, *self.example_shape()), dtype), np.zeros((0,), np.int32)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from tfvae.data.sources.base import ArraySource, DatasetInfo, check_split, readonly
+from tfvae.data.sources.base import ArraySource, DatasetInfo, UserDataError, check_split, readonly
 
 __all__ = [
     "DEFAULT_SPLIT_SEED",
@@ -71,10 +71,10 @@ def check_split_options(test_fraction: Any, split_seed: Any, what: str) -> tuple
     """
     fraction = DEFAULT_TEST_FRACTION if test_fraction is None else test_fraction
     if isinstance(fraction, bool) or not isinstance(fraction, numbers.Real) or not 0 < float(fraction) < 1:
-        raise ValueError(f"{what}: test_fraction must be a number in (0, 1), got {test_fraction!r}")
+        raise UserDataError(f"{what}: test_fraction must be a number in (0, 1), got {test_fraction!r}")
     seed = DEFAULT_SPLIT_SEED if split_seed is None else split_seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"{what}: split_seed must be an integer >= 0, got {split_seed!r}")
+        raise UserDataError(f"{what}: split_seed must be an integer >= 0, got {split_seed!r}")
     return float(fraction), int(seed)
 
 
@@ -117,20 +117,20 @@ def check_examples(x: Any, what: str, key: str = "x") -> np.ndarray:
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4:
-            raise ValueError(f"{what}: uint8 examples are images [N, H, W] or [N, H, W, C]; {key!r} has shape "
+            raise UserDataError(f"{what}: uint8 examples are images [N, H, W] or [N, H, W, C]; {key!r} has shape "
                              f"{x.shape}")
         return x
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"{what}: {key!r} holds {x.dtype} values; expected uint8 images (0..255) or float "
+        raise UserDataError(f"{what}: {key!r} holds {x.dtype} values; expected uint8 images (0..255) or float "
                          "examples (convert it with .astype(np.float32) or .astype(np.uint8))")
     if x.ndim < 2:
-        raise ValueError(f"{what}: {key!r} has shape {x.shape}; expected examples [N, ...] with at least one "
+        raise UserDataError(f"{what}: {key!r} has shape {x.shape}; expected examples [N, ...] with at least one "
                          "feature dimension, e.g. [N, D] (reshape it with x[:, None])")
     x = x.astype(np.float32, copy=False)
     finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if not finite.all():
         first = int(np.argmin(finite))
-        raise ValueError(f"{what}: {key!r} holds a NaN or an infinity (first in example {first}); "
+        raise UserDataError(f"{what}: {key!r} holds a NaN or an infinity (first in example {first}); "
                          "float examples must be finite")
     return x
 
@@ -149,16 +149,16 @@ def check_labels(y: Any, n: int, what: str, key: str = "y") -> np.ndarray:
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"{what}: labels {key!r} must be 1-D [N], got shape {y.shape}")
+        raise UserDataError(f"{what}: labels {key!r} must be 1-D [N], got shape {y.shape}")
     if len(y) != n:
-        raise ValueError(f"{what}: {n} examples but {len(y)} labels in {key!r}: they must be as many")
+        raise UserDataError(f"{what}: {n} examples but {len(y)} labels in {key!r}: they must be as many")
     if y.dtype == np.bool_ or not (np.issubdtype(y.dtype, np.integer)
                                    or np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0)):
-        raise ValueError(f"{what}: labels {key!r} must be integers (class indices 0..K-1), got {y.dtype} values")
+        raise UserDataError(f"{what}: labels {key!r} must be integers (class indices 0..K-1), got {y.dtype} values")
     if len(y) and y.min() < 0:
-        raise ValueError(f"{what}: labels {key!r} must be >= 0 (class indices 0..K-1), got {y.min()}")
+        raise UserDataError(f"{what}: labels {key!r} must be >= 0 (class indices 0..K-1), got {y.min()}")
     if len(y) and y.max() > np.iinfo(np.int32).max:
-        raise ValueError(f"{what}: labels {key!r} must fit int32, got {y.max()}")
+        raise UserDataError(f"{what}: labels {key!r} must fit int32, got {y.max()}")
     return y.astype(np.int32)
 
 
@@ -276,7 +276,7 @@ class ArraysSource(UserArraySource):
         self.options = types.MappingProxyType({"test_fraction": self.test_fraction, "split_seed": self.split_seed})
         if isinstance(data, tuple):
             if len(data) != 2:
-                raise ValueError(f"array: expected an array of examples or a tuple (x, y), got a tuple of {len(data)}")
+                raise UserDataError(f"array: expected an array of examples or a tuple (x, y), got a tuple of {len(data)}")
             x, y = data
         else:
             x, y = data, None
