@@ -296,7 +296,8 @@ def test_tfrecord_png_images_shape_from_the_first_record(tmp_path, rng):
     assert batch.shape == (4, 8, 8, 3) and set(np.unique(batch.numpy())) <= {0.0, 1.0}
     small = dataset_info(name, features=features, image_size=[4, 4], channels=1)
     assert small.image_shape == (4, 4, 1)
-    assert load_arrays(name, "test", features=features, image_size=[4, 4], channels=1)[0].shape == (len(test_at), 4, 4, 1)
+    small_images, _ = load_arrays(name, "test", features=features, image_size=[4, 4], channels=1)
+    assert small_images.shape == (len(test_at), 4, 4, 1)
 
 
 def test_tfrecord_raw_uint8_images(tmp_path, rng):
@@ -348,6 +349,10 @@ def test_arrays_from_python(rng):
     assert batch.shape == (2, 5, 5, 1) and 0.0 <= float(tf.reduce_min(batch)) and float(tf.reduce_max(batch)) < 1.0
     with pytest.raises(ValueError, match=r"array: 20 examples but 3 labels"):
         dataset_info((x, y[:3]))
+    binary = x > 0  # bool: float32 0/1
+    bits, _ = load_arrays(binary, "train")
+    assert bits.dtype == np.float32
+    np.testing.assert_array_equal(bits, binary[split_indices(N, 0.1, 0)["train"]].astype(np.float32))
 
 
 def test_idx_directory_without_label_files(tmp_path, rng):
@@ -388,7 +393,7 @@ def test_missing_paths_are_file_not_found_errors_naming_them(tmp_path):
         with pytest.raises(FileNotFoundError) as from_loader:
             dataset_info(name, features={"x": "float32[1]"} if name.startswith("tfrecord:") else None)
         assert str(from_loader.value) == str(from_helper.value)  # the command line's message, word for word
-    with pytest.raises(FileNotFoundError, match=r"no path after 'csv:'"):
+    with pytest.raises(ValueError, match=r"no path after 'csv:': write csv:PATH"):
         check_dataset_path("csv:")
     check_dataset_path("digits")  # not a path: nothing to check
 

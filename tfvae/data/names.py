@@ -90,10 +90,10 @@ def check_dataset_path(name: str) -> None:
       name: a dataset name, e.g. ``"npz:data.npz"`` or ``"tfrecord:/data/part-*.tfrecord"``.
 
     Raises:
-      FileNotFoundError: the prefix is followed by no path (``"csv:"``), the
-        path does not exist, is a directory where a file is needed (``npy:``,
-        ``npz:``, ``csv:``) or a file where a directory is needed
-        (``images:``, ``idx:``), or no file matches a ``tfrecord:`` glob.
+      ValueError: the prefix is followed by no path (``"csv:"``).
+      FileNotFoundError: the path does not exist, is a directory where a file
+        is needed (``npy:``, ``npz:``, ``csv:``) or a file where a directory is
+        needed (``images:``, ``idx:``), or no file matches a ``tfrecord:`` glob.
     """
     parts = split_prefix(name)
     if parts is None:
@@ -102,7 +102,8 @@ def check_dataset_path(name: str) -> None:
     if not path:
         if prefix == "idx:":
             return
-        raise FileNotFoundError(f"{name}: no path after {prefix!r}: write {prefix}PATH, e.g. {prefix}{_EXAMPLE[prefix]}")
+        raise ValueError(f"{name}: no path after {prefix!r}: write {prefix}PATH, "
+                         f"e.g. {prefix}{_EXAMPLE[prefix]}")
     full = os.path.abspath(os.path.expanduser(path))
     if prefix == "tfrecord:":
         if os.path.isdir(full):

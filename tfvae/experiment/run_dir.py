@@ -35,6 +35,7 @@ import csv
 import dataclasses
 import io
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,15 @@ RECORD_FORMAT = 1
 
 class RunError(TfvaeError, RuntimeError):
     """A run directory cannot be used as asked (exists, missing, corrupt)."""
+
+
+def _plain(value):
+    """``value`` with mappings as dicts and tuples as lists (what JSON writes)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 class RunDirectory:
@@ -118,6 +128,8 @@ class RunDirectory:
                 "num_classes": info.num_classes,
                 "has_labels": bool(info.has_labels),
                 "num_examples": {split: int(n) for split, n in info.num_examples.items()},
+                "test_fraction": info.test_fraction,  # a split the source drew itself (None: its own splits)
+                "source_options": _plain(info.options),
                 "preprocessing": {"binarize": config.data.binarize, "dequantize": config.data.dequantize,
                                   **{k: v for k, v in config.data.source_options().items() if k != "data_dir"}},
             },

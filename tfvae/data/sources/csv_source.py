@@ -111,7 +111,7 @@ def _check_header(names: list[str], label_column: str | None, what: str) -> None
     if label_column is not None:
         if label_column not in names:
             raise UserDataError(f"{what}: label_column {label_column!r} is not a column; the columns are: "
-                             f"{', '.join(names)}")
+                                f"{', '.join(names)}")
         if len(names) == 1:
             raise UserDataError(f"{what}: {label_column!r} is the only column: no feature is left")
 

@@ -63,8 +63,9 @@ def check_image_options(image_size: Any, channels: Any, what: str) -> tuple[tupl
     """
     size = None
     if image_size is not None:
-        if isinstance(image_size, (str, bytes)) or not hasattr(image_size, "__len__") or len(image_size) != 2 or not all(
-                isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in image_size):
+        sized = not isinstance(image_size, (str, bytes)) and hasattr(image_size, "__len__") and len(image_size) == 2
+        if not sized or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1
+                                for n in image_size):
             raise UserDataError(f"{what}: image_size must be two positive integers [H, W], got {image_size!r}")
         size = (int(image_size[0]), int(image_size[1]))
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
@@ -92,8 +93,8 @@ def _listing(directory: str, what: str) -> tuple[tuple[str, ...], tuple[int, ...
         return tuple(files), None, ()
     if files:
         raise UserDataError(f"{what}: {directory} holds class subfolders ({', '.join(subdirs[:3])}"
-                         f"{', ...' if len(subdirs) > 3 else ''}) and also images such as {files[0]}: put every "
-                         "image in a class subfolder, or keep no subfolders (then there are no labels)")
+                            f"{', ...' if len(subdirs) > 3 else ''}) and also images such as {files[0]}: put every "
+                            "image in a class subfolder, or keep no subfolders (then there are no labels)")
     paths, labels = [], []
     for label, sub in enumerate(subdirs):
         folder = os.path.join(directory, sub)

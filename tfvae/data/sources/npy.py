@@ -65,7 +65,7 @@ def _load(path: str, kind: str, what: str, stamp: tuple) -> UserData:
                 raise UserDataError(f"{what}: {path} has no array {missing[0]!r} (it holds: {found})")
             if len(labelled) == 1:
                 raise UserDataError(f"{what}: {path} has {labelled[0]!r} but no "
-                                 f"{'y_test' if labelled[0] == 'y_train' else 'y_train'!r}: give both or neither")
+                                    f"{'y_test' if labelled[0] == 'y_train' else 'y_train'!r}: give both or neither")
             splits = {}
             for split in ("train", "test"):
                 x = check_examples(archive[f"x_{split}"], what, f"x_{split}")
@@ -74,8 +74,8 @@ def _load(path: str, kind: str, what: str, stamp: tuple) -> UserData:
             if splits["train"][0].shape[1:] != splits["test"][0].shape[1:] or \
                     splits["train"][0].dtype != splits["test"][0].dtype:
                 raise UserDataError(f"{what}: 'x_train' ({splits['train'][0].dtype} {splits['train'][0].shape[1:]}) "
-                                 f"and 'x_test' ({splits['test'][0].dtype} {splits['test'][0].shape[1:]}) must "
-                                 "hold examples of the same dtype and shape")
+                                    f"and 'x_test' ({splits['test'][0].dtype} {splits['test'][0].shape[1:]}) must "
+                                    "hold examples of the same dtype and shape")
             return UserData(None, None, types.MappingProxyType(splits))
         if "x" not in keys:
             raise UserDataError(f"{what}: {path} has no array 'x' (nor 'x_train' and 'x_test'); it holds: {found}")
@@ -128,7 +128,7 @@ class NpySource(UserArraySource):
         if data.splits is not None and self._explicit_split_options:
             key = next(iter(self._explicit_split_options))
             raise UserDataError(f"{self.name}: {key} does not apply: the file holds its own splits "
-                             "('x_train' and 'x_test')")
+                                "('x_train' and 'x_test')")
         return data
 
     @property

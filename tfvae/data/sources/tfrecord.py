@@ -119,7 +119,7 @@ def _parse_one(key: str, spec: Any, what: str) -> FeatureSpec:
     if dtype == "uint8":
         if len(dims) not in (2, 3):
             raise UserDataError(f"{what}: features[{key!r}]: uint8 examples are raw images uint8[H,W] or uint8[H,W,C], "
-                             f"got {spec!r}")
+                                f"got {spec!r}")
         return FeatureSpec(key, spec, "raw", dims if len(dims) == 3 else (*dims, 1), "uint8")
     return FeatureSpec(key, spec, "fixed", dims, dtype)
 
@@ -138,24 +138,24 @@ def parse_features(features: Any, what: str) -> tuple[FeatureSpec, FeatureSpec |
     example = '{"x": "float32[8]", "y": "int64"}'
     if not features:
         raise UserDataError(f"{what}: the TFRecord features must be declared: features={example} "
-                         '(data.features = {x = "float32[8]", y = "int64"}); grammar: ' + _GRAMMAR)
+                            '(data.features = {x = "float32[8]", y = "int64"}); grammar: ' + _GRAMMAR)
     if not isinstance(features, Mapping):
         raise UserDataError(f"{what}: features must be a mapping of feature name -> spec, e.g. {example}; "
-                         f"got {features!r}")
+                            f"got {features!r}")
     if len(features) > 2:
         raise UserDataError(f"{what}: features declares {len(features)} features ({', '.join(map(str, features))}); "
-                         "give one example feature and at most one label feature")
+                            "give one example feature and at most one label feature")
     specs = [_parse_one(k, v, what) for k, v in features.items()]
     labels = [s for s in specs if s.kind == "label"]
     examples = [s for s in specs if s.kind != "label"]
     if not examples:
         if len(labels) == 2:
-            raise UserDataError(f"{what}: features {dict(features)!r}: both entries are scalar int64 labels; the example "
-                             "feature needs dimensions, e.g. int64[1] or float32[8]")
+            raise UserDataError(f"{what}: features {dict(features)!r}: both entries are scalar int64 labels; the "
+                                "example feature needs dimensions, e.g. int64[1] or float32[8]")
         raise UserDataError(f"{what}: features {dict(features)!r} has no example feature ({_GRAMMAR})")
     if len(examples) == 2:
         raise UserDataError(f"{what}: features {dict(features)!r}: two example features; the second one must be the "
-                         "label, a scalar int64 or int64:K")
+                            "label, a scalar int64 or int64:K")
     return examples[0], (labels[0] if labels else None)
 
 
@@ -195,7 +195,7 @@ def _first_image_shape(files: tuple[str, ...], key: str, what: str, stamp: tuple
                 return height, width, (1 if channels in (1, 2) else 3)
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError) as error:
             raise UserDataError(f"{what}: cannot read an encoded image {key!r} from the first record of {path}: "
-                             f"{_tf_message(error)}") from None
+                                f"{_tf_message(error)}") from None
     raise UserDataError(f"{what}: the files hold no record ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''})")
 
 
@@ -230,7 +230,7 @@ class TFRecordSource:
         if self.example_spec.kind != "encoded" and (self.image_size or self.channels):
             option = "image_size" if self.image_size else "channels"
             raise UserDataError(f"{name}: {option} applies to encoded images (png/jpeg) only; the example feature "
-                             f"{self.example_spec.key!r} is {self.example_spec.spec!r}")
+                                f"{self.example_spec.key!r} is {self.example_spec.spec!r}")
         self.test_fraction, self.split_seed = check_split_options(test_fraction, split_seed, name)
 
     @property
@@ -250,7 +250,7 @@ class TFRecordSource:
         return files
 
     def example_shape(self) -> tuple[int, ...]:
-        """The shape of one example; reads the first record only for an encoded image without ``image_size``/``channels``."""
+        """The shape of one example; reads the first record for an encoded image without ``image_size``/``channels``."""
         spec = self.example_spec
         if spec.kind != "encoded":
             return spec.shape

@@ -18,7 +18,7 @@ order), so ``limit=N`` keeps the first ``N`` of them. The same data,
 Examples are ``uint8`` images ``[H, W, C]`` (``[N, H, W]`` gets ``C = 1``;
 scaled to ``[0, 1]`` by the pipeline; ``binarize``/``dequantize`` apply) or
 float examples of any shape (passed as ``float32``; a NaN or an infinity is an
-error). Labels are optional non-negative integers; without them
+error; ``bool`` arrays become float32 0/1). Labels are optional non-negative integers; without them
 ``has_labels`` is ``False``, ``num_classes`` ``None`` and the labels zeros.
 """
 
@@ -100,7 +100,8 @@ def check_examples(x: Any, what: str, key: str = "x") -> np.ndarray:
     """``x`` as uint8 images ``[N, H, W, C]`` or float32 examples ``[N, ...]``, checked.
 
     Args:
-      x: the examples (``uint8`` ``[N, H, W]`` / ``[N, H, W, C]``, or any float dtype ``[N, ...]``).
+      x: the examples (``uint8`` ``[N, H, W]`` / ``[N, H, W, C]``, or any
+        float dtype ``[N, ...]``; ``bool`` becomes float32 0/1).
       what: the dataset, for the messages.
       key: the name of the array in the file, for the messages.
 
@@ -113,25 +114,27 @@ def check_examples(x: Any, what: str, key: str = "x") -> np.ndarray:
         dimension, or a NaN or infinity in float examples.
     """
     x = np.asarray(x)
+    if x.dtype == np.bool_:  # binary data: 0.0 / 1.0
+        x = x.astype(np.float32)
     if x.dtype == np.uint8:
         if x.ndim == 3:
             x = x[..., None]
         if x.ndim != 4:
             raise UserDataError(f"{what}: uint8 examples are images [N, H, W] or [N, H, W, C]; {key!r} has shape "
-                             f"{x.shape}")
+                                f"{x.shape}")
         return x
     if not np.issubdtype(x.dtype, np.floating):
         raise UserDataError(f"{what}: {key!r} holds {x.dtype} values; expected uint8 images (0..255) or float "
-                         "examples (convert it with .astype(np.float32) or .astype(np.uint8))")
+                            "examples (convert it with .astype(np.float32) or .astype(np.uint8))")
     if x.ndim < 2:
         raise UserDataError(f"{what}: {key!r} has shape {x.shape}; expected examples [N, ...] with at least one "
-                         "feature dimension, e.g. [N, D] (reshape it with x[:, None])")
+                            "feature dimension, e.g. [N, D] (reshape it with x[:, None])")
     x = x.astype(np.float32, copy=False)
     finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
     if not finite.all():
         first = int(np.argmin(finite))
         raise UserDataError(f"{what}: {key!r} holds a NaN or an infinity (first in example {first}); "
-                         "float examples must be finite")
+                            "float examples must be finite")
     return x
 
 
@@ -184,9 +187,11 @@ class UserData:
 
     @property
     def has_labels(self) -> bool:
+        """Whether the data came with labels."""
         return (self.y if self.splits is None else self.splits["train"][1]) is not None
 
     def all_labels(self) -> list[np.ndarray]:
+        """Every label array held (one, or one per split; none without labels)."""
         if self.splits is None:
             return [self.y] if self.y is not None else []
         return [y for _, y in self.splits.values() if y is not None]
@@ -228,6 +233,7 @@ class UserArraySource(ArraySource):
         return x, (y if y is not None else np.zeros(len(x), np.int32))
 
     def info(self) -> DatasetInfo:
+        """What the data holds: the split sizes, example shape and classes (``max(label) + 1``) of :meth:`data`."""
         data = self.data()
         if data.splits is not None:
             counts = {split: len(x) for split, (x, _) in data.splits.items()}
@@ -276,7 +282,8 @@ class ArraysSource(UserArraySource):
         self.options = types.MappingProxyType({"test_fraction": self.test_fraction, "split_seed": self.split_seed})
         if isinstance(data, tuple):
             if len(data) != 2:
-                raise UserDataError(f"array: expected an array of examples or a tuple (x, y), got a tuple of {len(data)}")
+                raise UserDataError(f"array: expected an array of examples or a tuple (x, y), got a tuple of "
+                                    f"{len(data)}")
             x, y = data
         else:
             x, y = data, None
