@@ -88,8 +88,8 @@ def _argv(template: str, place: dict[str, str]) -> list[str]:
     return template.split()
 
 
-# (id, command line with placeholders, words the one error line must contain). All are answered before
-# TensorFlow is imported; DATASET_MISTAKES go last (see there).
+# (id, command line with placeholders, words the one error line must contain), all answered before TensorFlow is
+# imported: paths of runs and outputs, what run.json says a run can do, config mistakes, dataset paths
 PATH_MISTAKES = [
     ("run missing", "evaluate TMP/nosuch", ["run directory not found: TMP/nosuch"]),
     ("run is a file", "plot TMP/afile", ["TMP/afile is a file, not a run directory"]),
@@ -125,10 +125,6 @@ PATH_MISTAKES = [
     ("unknown model", "train vea --out TMP/new", ["neither a config file", "did you mean 'vae'"]),
     ("set unknown key", "train vae --set train.epoch=3 --out TMP/new", ["--set train.epoch: unknown key"]),
     ("epochs 0", "train vae --epochs 0 --out TMP/new", ["train.epochs: must be >= 1, got 0"]),
-]
-# tfvae.data.names is checked without TensorFlow, but importing it runs tfvae/data/__init__.py, which imports
-# TensorFlow: these are answered right, but after that import, until the package imports its modules lazily
-DATASET_MISTAKES = [
     ("npz missing", "train vae --dataset npz:TMP/missing.npz --out TMP/new", ["npz:TMP/missing.npz: no such file"]),
     ("npy missing", "train vae --dataset npy:TMP/missing.npy --out TMP/new", ["no such file"]),
     ("csv missing", "train vae --set data.dataset=\"csv:TMP/missing.csv\" --out TMP/new", ["no such file"]),
@@ -137,9 +133,9 @@ DATASET_MISTAKES = [
     ("tfrecord no match", "train vae --dataset tfrecord:TMP/none-*.tfrecord --out TMP/new", ["no file matches"]),
     ("csv without path", "train vae --dataset csv: --out TMP/new", ["no path after 'csv:'"]),
 ]
-_ALL = PATH_MISTAKES + DATASET_MISTAKES
-_NEEDS_LOCKED = {case for case, template, _ in _ALL if "LOCKED" in template}
+_NEEDS_LOCKED = {case for case, template, _ in PATH_MISTAKES if "LOCKED" in template}
 
+# Runs each command line of stdin in turn; after each: exit status, standard error, whether TensorFlow is imported.
 _CHILD = r"""
 import contextlib, io, json, sys, traceback
 import tfvae.commands._checks
@@ -160,15 +156,19 @@ print(json.dumps({"heavy_after_importing_checks": heavy, "results": results}))
 """
 
 
+def _run_child(argvs: list[list[str]]) -> dict:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps(argvs),
+                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=True)
+    return json.loads(child.stdout.splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def answered(place) -> dict:
-    """Each mistake's exit status, standard error and whether TensorFlow was imported by then (one process)."""
-    cases = [(case, _argv(template, place)) for case, template, _ in _ALL
+    """Each path mistake's exit status, standard error and whether TensorFlow was imported by then (one process)."""
+    cases = [(case, _argv(template, place)) for case, template, _ in PATH_MISTAKES
              if place["LOCKED"] or case not in _NEEDS_LOCKED]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
-    child = subprocess.run([sys.executable, "-c", _CHILD], input=json.dumps([argv for _, argv in cases]),
-                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120, check=True)
-    report = json.loads(child.stdout.splitlines()[-1])
+    report = _run_child([argv for _, argv in cases])
     return {"heavy": report["heavy_after_importing_checks"],
             **{case: result for (case, _), result in zip(cases, report["results"])}}
 
@@ -191,16 +191,6 @@ def test_a_path_mistake_is_one_line_before_tensorflow(case, template, words, ans
         pytest.skip("no directory here refuses new files to this user")
     _check_one_line(answered[case], words, place)
     assert not answered[case]["tensorflow"], f"{template}: answered after importing TensorFlow"
-
-
-@pytest.mark.parametrize("case, template, words", DATASET_MISTAKES, ids=[c for c, _, _ in DATASET_MISTAKES])
-def test_a_dataset_path_mistake_is_one_line(case, template, words, answered, place):
-    _check_one_line(answered[case], words, place)
-
-
-@pytest.mark.xfail(strict=True, reason="tfvae/data/__init__.py imports TensorFlow, so tfvae.data.names does too")
-def test_a_dataset_path_mistake_is_answered_before_tensorflow(answered):
-    assert not any(answered[case]["tensorflow"] for case, _, _ in DATASET_MISTAKES)
 
 
 def test_nothing_is_created_by_a_refused_command(answered, place):
@@ -236,6 +226,18 @@ def test_the_file_names_agree_with_the_modules_that_write_them(tmp_path):
 
 def test_the_status_line_goes_to_a_terminal_only(tmp_path):
     from tfvae.commands._checks import announce_loading
+
+    probe = "import tfvae.commands._checks as c; print(c.STDERR_IS_TERMINAL)"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    master, slave = os.openpty()
+    try:  # standard error a terminal at start (as the command line sees it before its log filter), then a pipe
+        seen = [subprocess.run([sys.executable, "-c", probe], stdout=subprocess.PIPE, stderr=stderr, text=True,
+                               cwd=REPO, env=env, timeout=60, check=True).stdout.strip()
+                for stderr in (slave, subprocess.PIPE)]
+    finally:
+        os.close(slave)
+        os.close(master)
+    assert seen == ["True", "False"]
 
     master, slave = os.openpty()
     with os.fdopen(slave, "w") as terminal:

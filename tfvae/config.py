@@ -373,7 +373,7 @@ class ExperimentConfig:
         from tfvae.data import dataset_info, image_padding
 
         try:
-            info = dataset_info(self.data.dataset, data_dir=self.data.data_dir)
+            info = dataset_info(self.data.dataset, **{**self.data.source_options(), "pad_to": None, "limit": None})
         except Exception:  # noqa: BLE001  (unknown or unavailable dataset: the loader says what is wrong)
             return
         try:

@@ -307,7 +307,7 @@ def dataset_path(name: str | None) -> None:
       FileNotFoundError: the path is missing or of the wrong kind (its message is the line).
       CommandLineError: no path after the prefix.
     """
-    if not name or ":" not in name:  # digits, a tfds or generated name: no path to check
+    if not name:
         return
     from tfvae.data.names import check_dataset_path
 
@@ -317,22 +317,29 @@ def dataset_path(name: str | None) -> None:
         raise CommandLineError(f"data.dataset: {error}") from error
 
 
+#: Whether standard error was a terminal when the command started. The command line imports this module while
+#: it builds its parser, before :func:`tfvae.commands._native_logs.quiet_native_logs` points file descriptor 2 at
+#: the pipe that filters TensorFlow's native log lines (``sys.stderr.isatty()`` is false from then on).
+STDERR_IS_TERMINAL = bool(sys.stderr is not None and sys.stderr.isatty())
+
+
 def announce_loading(run: str | Path, quiet: bool = False, stream: TextIO | None = None) -> bool:
     """Print ``Loading RUN (TensorFlow) ...`` before the slow import, when someone is watching.
 
     The first output of ``evaluate``, ``plot``, ``sample`` and ``export`` comes
     after TensorFlow's import and the run's restore (15-30 s on a 2-core CPU):
-    this line says the command is working. It goes to ``stream`` (standard
-    error) only when that is a terminal and ``quiet`` is false, so a script's
-    standard error stays one ``tfvae: error: ...`` line per mistake.
+    this line says the command is working. It goes to standard error only
+    when that is a terminal (:data:`STDERR_IS_TERMINAL`; with ``stream``: when
+    ``stream`` is one) and ``quiet`` is false, so a script that reads standard
+    error still gets one ``tfvae: error: ...`` line per mistake.
 
     Returns:
       Whether the line was printed.
     """
-    stream = sys.stderr if stream is None else stream
-    if quiet or not stream.isatty():
+    terminal = STDERR_IS_TERMINAL if stream is None else stream.isatty()
+    if quiet or not terminal:
         return False
-    print(f"Loading {run} (TensorFlow) ...", file=stream, flush=True)
+    print(f"Loading {run} (TensorFlow) ...", file=sys.stderr if stream is None else stream, flush=True)
     return True
 
 

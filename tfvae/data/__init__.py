@@ -14,44 +14,41 @@ sets in :mod:`tfvae.data.generated`), :mod:`tfvae.data.preprocessing` for the
 pixel transforms, :mod:`tfvae.data.idx` for the IDX file format,
 :mod:`tfvae.data.ratings` for ratings matrices and :mod:`tfvae.data.pipeline`
 for the ``tf.data`` options every pipeline gets (autotuning off: it stalls
-at epoch ends).
+at epoch ends). Your own files and arrays (``npz:``, ``npy:``, ``images:``,
+``csv:``, ``tfrecord:``, an array) are sources too (:mod:`tfvae.data.sources`).
+
+``import tfvae.data`` is cheap: the names below load their module on first
+use (PEP 562), so :func:`tfvae.data.names.check_dataset_path` answers a
+missing file before TensorFlow is imported.
 """
 
-from tfvae.data import idx, preprocessing
-from tfvae.data.datasets import (
-    DEFAULT_DATASET,
-    FASHION_MNIST_IDX_DIR,
-    DatasetInfo,
-    DatasetUnavailableError,
-    EmptySplitError,
-    dataset_info,
-    image_padding,
-    load_arrays,
-    load_dataset,
-)
-from tfvae.data.idx import IdxFormatError, read_idx, read_idx_header, write_idx
-from tfvae.data.pipeline import in_memory_batches, pipeline_options
-from tfvae.data.preprocessing import bernoulli_binarize, dequantize, scale
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_DATASET",
-    "FASHION_MNIST_IDX_DIR",
-    "DatasetInfo",
-    "DatasetUnavailableError",
-    "EmptySplitError",
-    "IdxFormatError",
-    "bernoulli_binarize",
-    "dataset_info",
-    "dequantize",
-    "idx",
-    "image_padding",
-    "in_memory_batches",
-    "load_arrays",
-    "load_dataset",
-    "pipeline_options",
-    "preprocessing",
-    "read_idx",
-    "read_idx_header",
-    "scale",
-    "write_idx",
-]
+import importlib
+
+_EXPORTS = {
+    "datasets": ("DEFAULT_DATASET", "FASHION_MNIST_IDX_DIR", "DatasetInfo", "DatasetUnavailableError",
+                 "EmptySplitError", "dataset_info", "image_padding", "load_arrays", "load_dataset"),
+    "idx": ("IdxFormatError", "read_idx", "read_idx_header", "write_idx"),
+    "pipeline": ("in_memory_batches", "pipeline_options"),
+    "preprocessing": ("bernoulli_binarize", "dequantize", "scale"),
+    "sources.base": ("UserDataError",),
+    "names": ("check_dataset_path",),
+}
+_SUBMODULES = ("idx", "preprocessing")
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = sorted([*_WHERE, *_SUBMODULES])
+
+
+def __getattr__(name: str):
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    if name in _SUBMODULES:
+        return importlib.import_module(f"tfvae.data.{name}")
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"tfvae.data.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'tfvae.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -213,6 +213,26 @@ def train(
                 run.path.rmdir()
 
 
+def _drop_image_preprocessing(config: ExperimentConfig) -> None:
+    """Turn off ``data.binarize`` / ``data.dequantize`` for data that is not 8-bit images, with a warning.
+
+    Both act on ``uint8`` pixels; a shipped config (``tfvae train vae`` binarises) given float data
+    (``--dataset csv:...``, ``npz:`` of floats) would otherwise be refused by the loader. The run's
+    ``config.json`` records the settings it really trained with.
+    """
+    from tfvae.data.datasets import resolve_source
+
+    options = {k: v for k, v in config.data.source_options().items() if k not in ("pad_to", "limit")}
+    if resolve_source(config.data.dataset, download=False, **options).image_options:
+        return
+    dropped = [f"data.{key} = {value!r}" for key, value in (("binarize", config.data.binarize),
+                                                              ("dequantize", config.data.dequantize)) if value]
+    if dropped:
+        warnings.warn(f"{' and '.join(dropped)} apply to 8-bit images; {config.data.dataset!r} holds other "
+                      "values: turned off for this run (config.json records it)", RuntimeWarning, stacklevel=3)
+        config.data.binarize, config.data.dequantize = None, False
+
+
 def _check_data_values(config: ExperimentConfig, model: GenerativeModel, examples: int = 512) -> None:
     """Refuse, before training, data whose values the model's likelihood cannot model (its first examples).
 
@@ -255,6 +275,8 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
     try:
         data = config.data
         info = run_dataset_info(config)
+        if not resume:
+            _drop_image_preprocessing(config)
         keras.utils.set_random_seed(config.train.seed)  # data order; the model's seed= fixes its weights
 
         def in_scope():

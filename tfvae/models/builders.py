@@ -11,9 +11,12 @@ through :func:`as_layer`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import collections
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 
 import keras
+from keras.src.backend.common import global_state
 
 from tfvae.distributions import Likelihood
 from tfvae.networks import MLP, ConvDecoder
@@ -29,6 +32,25 @@ def as_layer(obj) -> keras.layers.Layer:
 
 #: a user's network: a Keras layer, or ``factory(input_shape=..., output_shape=...) -> keras.layers.Layer``
 NetworkFactory = keras.layers.Layer | Callable[..., keras.layers.Layer]
+
+
+@contextlib.contextmanager
+def fresh_layer_names() -> Iterator[None]:
+    """Keras' automatic layer names (``dense``, ``dense_1``, ...) counted from zero inside, as in a new process.
+
+    A user's factory rarely names its layers; their variables' paths -- the
+    keys of a run's checkpoints -- would then depend on how many layers the
+    process made before (``dense_7`` when training, ``dense_1`` when the run
+    is loaded). Keras keeps the counters in its global state
+    (``keras.src.utils.naming.uniquify``; no public API): they are set aside
+    for the call and restored after it.
+    """
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", collections.defaultdict(int))
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
 
 
 def own_network(
@@ -62,7 +84,8 @@ def own_network(
         return network
     if not callable(network):
         raise TypeError(f"{role} must be a Keras layer or a function returning one, got {type(network).__name__}")
-    layer = network(input_shape=tuple(input_shape), output_shape=tuple(output_shape))
+    with fresh_layer_names():  # the same variable paths in every process: checkpoints restore
+        layer = network(input_shape=tuple(input_shape), output_shape=tuple(output_shape))
     if not isinstance(layer, keras.layers.Layer):
         name = getattr(network, "__qualname__", repr(network))
         raise TypeError(f"{role} factory {name} must return a Keras layer, got {type(layer).__name__}")
