@@ -53,8 +53,7 @@ def write_csv(tmp_path):
     lines = ["a,b,c,d,e,kind"] + [",".join(f"{v:.5f}" for v in row) + f",{i % 3}" for i, row in enumerate(rows)]
     path.write_text("\n".join(lines) + "\n")
     return (f"csv:{path}", path, ["vae", *MLP, "--set", 'model.likelihood="gaussian"', "--set",
-                                  'data.label_column="kind"', "--set", "model.likelihood_kwargs={learn_scale=\"global\"}"],
-            (5,))
+                                  'data.label_column="kind"', "--set", "data.standardize=true"], (5,))
 
 
 def write_tfrecord(tmp_path):
@@ -89,6 +88,10 @@ def test_a_user_source_trains_and_the_commands_work_also_after_the_data_moved(so
     assert tuple(record["data"]["data_shape"]) == shape
     assert record["data"]["source"] in dataset.split(":")[0] or dataset.startswith(record["data"]["source"])
     assert record["data"]["test_fraction"] == 0.1 and record["data"]["source_options"]["split_seed"] == 0
+    if source == "csv":  # standardised: the train statistics are in the run, and binarize (vae.toml) went off
+        scale = np.array(record["data"]["standardization"]["std"])
+        assert scale.shape == (5,) and np.all(np.diff(scale) > 0)  # columns of deviation 1, 2, 3, 4, 5
+        assert json.loads((run / "config.json").read_text())["data"]["binarize"] is None
     summary = json.loads((run / "summary.json").read_text())
     assert np.isfinite(summary["test"]["loss"])
 
@@ -99,6 +102,9 @@ def test_a_user_source_trains_and_the_commands_work_also_after_the_data_moved(so
 
     path.rename(path.with_name(path.name + ".moved"))  # the data goes away
     assert main(["sample", str(run), "-n", "4", "--out", str(tmp_path / "samples.png")]) == 0
+    if source == "csv":  # in the data's own units: the columns' deviations grow 1..5 as the table's do
+        samples = np.load(tmp_path / "samples.npy")
+        assert samples.shape == (4, 5) and np.std(samples[:, 4]) > np.std(samples[:, 0])
     assert main(["export", str(run), "--out-root", str(tmp_path / "served"), "--no-warmup"]) == 0
     assert any((tmp_path / "served").rglob("saved_model.pb"))
     capsys.readouterr()

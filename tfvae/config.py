@@ -154,6 +154,11 @@ class DataConfig:
         user source without a test split (``npy:``, ``npz:``, ``images:``,
         ``csv:``, ``tfrecord:``), in ``(0, 1)``.
       split_seed: the seed of that draw.
+      standardize: subtract each feature's mean and divide by its standard
+        deviation, both over the train split, in every split: real-valued
+        data (a ``csv:`` table) for a Gaussian likelihood. ``tfvae train``
+        records the statistics in the run's ``run.json``. It turns
+        ``binarize`` / ``dequantize`` off (with a warning).
 
     The source options (``image_size`` to ``split_seed``) apply to the
     user's sources only; setting one that the dataset does not take is an
@@ -173,6 +178,7 @@ class DataConfig:
     features: dict[str, str] = field(default_factory=dict)
     test_fraction: float = 0.1
     split_seed: int = 0
+    standardize: bool = False
 
     def __post_init__(self) -> None:
         """Check the source options' values (types are checked when a config is read).
@@ -216,6 +222,8 @@ class DataConfig:
             value = getattr(self, key)
             if value != default:
                 options[key] = list(value) if key == "image_size" else dict(value) if key == "features" else value
+        if self.standardize:
+            options["standardize"] = True
         return options
 
 

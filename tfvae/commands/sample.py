@@ -53,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         raise TfvaeError(f"{args.run} holds {with_article(type(model).__name__)}, which has no prior to sample from")
     samples = np.asarray(samples)
+    standardization = loaded.record.get("data", {}).get("standardization")
+    if standardization:  # a run on standardised data: back to the data's own units
+        samples = samples * np.asarray(standardization["std"], np.float32) + np.asarray(standardization["mean"],
+                                                                                        np.float32)
     out = Path(args.out) if args.out else Path(args.run) / f"samples_n{args.num}_seed{args.seed}.png"
     if samples.ndim == 4 and out.suffix.lower() != ARRAY_SUFFIX:  # an image grid (PNG or JPEG, by the suffix)
         save_png(out, image_grid(samples, columns=args.columns))

@@ -28,7 +28,8 @@ import importlib
 
 _EXPORTS = {
     "datasets": ("DEFAULT_DATASET", "FASHION_MNIST_IDX_DIR", "DatasetInfo", "DatasetUnavailableError",
-                 "EmptySplitError", "dataset_info", "image_padding", "load_arrays", "load_dataset"),
+                 "EmptySplitError", "dataset_info", "feature_statistics", "image_padding", "load_arrays",
+                 "load_dataset"),
     "idx": ("IdxFormatError", "read_idx", "read_idx_header", "write_idx"),
     "pipeline": ("in_memory_batches", "pipeline_options"),
     "preprocessing": ("bernoulli_binarize", "dequantize", "scale"),

@@ -94,6 +94,7 @@ naming it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
 import os
 import types
@@ -112,6 +113,7 @@ from tfvae.data.sources.base import (
     EmptySplitError,
     Source,
     UserDataError,
+    readonly,
 )
 from tfvae.data.sources.digits import DIGITS_NUM_TRAIN, DIGITS_SPLIT_SEED, DigitsSource
 from tfvae.data.sources.csv_source import CsvSource
@@ -132,6 +134,7 @@ __all__ = [
     "DatasetUnavailableError",
     "EmptySplitError",
     "dataset_info",
+    "feature_statistics",
     "image_padding",
     "load_arrays",
     "load_dataset",
@@ -326,6 +329,7 @@ def dataset_info(
     features: Mapping[str, str] | None = None,
     test_fraction: float | None = None,
     split_seed: int | None = None,
+    standardize: bool = False,
 ) -> DatasetInfo:
     """Describe a dataset without loading its images (and without downloading).
 
@@ -349,6 +353,8 @@ def dataset_info(
       features: the TFRecord feature spec (``tfrecord:``).
       test_fraction: fraction of the examples drawn into ``"test"`` (default 0.1).
       split_seed: seed of that draw (default 0).
+      standardize: record ``standardize`` in ``options`` (the examples are
+        standardised by :func:`load_dataset` with the same option).
 
     Returns:
       A frozen :class:`DatasetInfo`.
@@ -365,7 +371,10 @@ def dataset_info(
     source = resolve_source(name, data_dir, download=False, image_size=image_size, channels=channels,
                             label_column=label_column, features=features, test_fraction=test_fraction,
                             split_seed=split_seed)
-    return _adjust_info(source.info(), pad_to, limit)
+    info = _adjust_info(source.info(), pad_to, limit)
+    if standardize:  # what load_dataset(standardize=True) does to the examples; the statistics: feature_statistics
+        info = dataclasses.replace(info, options=types.MappingProxyType({**info.options, "standardize": True}))
+    return info
 
 
 def load_arrays(
@@ -383,6 +392,7 @@ def load_arrays(
     features: Mapping[str, str] | None = None,
     test_fraction: float | None = None,
     split_seed: int | None = None,
+    standardize: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Load a whole split into memory as numpy arrays.
 
@@ -407,6 +417,8 @@ def load_arrays(
       features: the TFRecord feature spec (``tfrecord:``).
       test_fraction: fraction of the examples drawn into ``"test"`` (default 0.1).
       split_seed: seed of that draw (default 0).
+      standardize: standardise the examples as :func:`load_dataset` does
+        (float32 then).
 
     Returns:
       ``(x, y)``: ``x`` uint8 ``[N, H, W, C]`` (0..255; a generated dataset's
@@ -432,7 +444,69 @@ def load_arrays(
     if pad_to is not None:
         padding = image_padding(x.shape[1:], pad_to, source.name)
         x = np.pad(x, ((0, 0), *padding, (0, 0)))
+    if standardize:  # float32, as load_dataset(standardize=True) yields them (uint8 scaled to [0, 1] first)
+        mean, std = feature_statistics(name, data_dir, pad_to=pad_to, limit=limit, image_size=image_size,
+                                       channels=channels, label_column=label_column, features=features,
+                                       test_fraction=test_fraction, split_seed=split_seed)
+        x = ((x / 255.0 if x.dtype == np.uint8 else x) - mean) / std
+        x = x.astype(np.float32)
     return x, y
+
+
+def feature_statistics(
+    name: str | np.ndarray | tuple,
+    data_dir: str | None = None,
+    *,
+    pad_to: int | None = None,
+    limit: int | None = None,
+    **options,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The per-feature mean and standard deviation of the ``"train"`` split, as ``load_dataset(standardize=True)`` uses.
+
+    Computed in float64 over the examples as the pipeline yields them before
+    standardisation (uint8 images scaled to ``[0, 1]``), one pass over the
+    split in batches (a streamed source is read once; the result is cached
+    in-process for a dataset named by a string). A feature whose deviation is
+    below ``1e-6`` (constant) gets 1, so it is only centred.
+
+    Args:
+      name: the dataset (see :func:`load_dataset`).
+      data_dir: IDX or tfds directory.
+      pad_to: as in :func:`load_dataset`.
+      limit: as in :func:`load_dataset`.
+      **options: the source options (``image_size``, ``channels``,
+        ``label_column``, ``features``, ``test_fraction``, ``split_seed``;
+        a ``standardize`` among them is ignored, so a config's
+        ``source_options()`` can be passed as they are).
+
+    Returns:
+      ``(mean, std)``, float32 arrays of the example shape.
+    """
+    options.pop("standardize", None)  # the statistics are of the data before standardisation
+    if isinstance(name, str):
+        key = json.dumps([name, data_dir, pad_to, limit, {k: v for k, v in sorted(options.items())}], default=str)
+        if key not in _STATISTICS:
+            _STATISTICS[key] = _feature_statistics(name, data_dir, pad_to, limit, options)
+        return _STATISTICS[key]
+    return _feature_statistics(name, data_dir, pad_to, limit, options)
+
+
+_STATISTICS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _feature_statistics(name, data_dir, pad_to, limit, options) -> tuple[np.ndarray, np.ndarray]:
+    batches = load_dataset(name, "train", 1024, shuffle=False, cache=False, data_dir=data_dir, pad_to=pad_to,
+                           limit=limit, **options)
+    count, total, squares = 0, 0.0, 0.0
+    for batch in batches:
+        x = np.asarray(batch, np.float64)
+        count += len(x)
+        total = total + x.sum(axis=0)
+        squares = squares + np.square(x).sum(axis=0)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - np.square(mean), 0.0))
+    std = np.where(std < 1e-6, 1.0, std)
+    return readonly(mean.astype(np.float32), std.astype(np.float32))
 
 
 def load_dataset(
@@ -458,6 +532,7 @@ def load_dataset(
     features: Mapping[str, str] | None = None,
     test_fraction: float | None = None,
     split_seed: int | None = None,
+    standardize: bool = False,
 ) -> tf.data.Dataset:
     """Build the batched, shuffled, cached, prefetched input pipeline of a dataset.
 
@@ -505,6 +580,10 @@ def load_dataset(
       test_fraction: fraction of the examples drawn into ``"test"`` (user
         sources without a test split; default 0.1).
       split_seed: seed of that draw (default 0).
+      standardize: subtract each feature's mean and divide by its standard
+        deviation, both over the ``"train"`` split
+        (:func:`feature_statistics`), in every split: real-valued data for a
+        Gaussian likelihood. Not combinable with ``binarize`` or ``dequantize``.
 
     Returns:
       A ``tf.data.Dataset`` of float32 images ``[batch, H, W, C]`` in
@@ -527,9 +606,13 @@ def load_dataset(
         raise ValueError(f"binarize must be None, 'dynamic' or 'static', got {binarize!r}")
     if binarize is not None and dequantize:
         raise ValueError("binarize and dequantize are mutually exclusive: choose one")
-    source = resolve_source(name, data_dir, download=download, manual_dir=manual_dir, image_size=image_size,
-                            channels=channels, label_column=label_column, features=features,
-                            test_fraction=test_fraction, split_seed=split_seed)
+    if standardize and (binarize is not None or dequantize):
+        raise ValueError("standardize applies to real values: it cannot be combined with binarize or dequantize")
+    options = dict(image_size=image_size, channels=channels, label_column=label_column, features=features,
+                   test_fraction=test_fraction, split_seed=split_seed)
+    source = resolve_source(name, data_dir, download=download, manual_dir=manual_dir, **options)
+    statistics = (feature_statistics(name, data_dir, pad_to=pad_to, limit=limit, **options) if standardize
+                  else None)
     name = source.name  # "array" for arrays from Python, in the messages below
     if not source.image_options and (binarize or dequantize):
         raise ValueError(f"{name!r} is a {source.info().source} dataset without uint8 images: binarize and "
@@ -580,6 +663,8 @@ def load_dataset(
             )
         else:  # float examples (generated sequences, ratings) as they are
             x = tf.cast(images, tf.float32)
+        if statistics is not None:
+            x = (x - statistics[0]) / statistics[1]
         return (x, labels) if with_labels else x
 
     if noisy:

@@ -135,6 +135,11 @@ class RunDirectory:
             },
             "capabilities": dataclasses.asdict(capabilities),
         }
+        if config.data.standardize:  # what a served model's inputs are expected to be, and samples to undo
+            from tfvae.data import feature_statistics
+
+            mean, std = feature_statistics(config.data.dataset, **config.data.source_options())
+            record["data"]["standardization"] = {"mean": mean.tolist(), "std": std.tolist()}
         if model_file is not None:
             record["model_file"] = model_file
         atomic_write_text(self.record_path, json.dumps(record, indent=2) + "\n")
@@ -319,6 +324,8 @@ class LoadedRun:
     directory: Path
     epochs_done: int
     data_shape: tuple[int, ...]
+    record: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The run's ``run.json`` (empty for a run written before it existed)."""
 
 
 def load_run(path: str | Path) -> LoadedRun:
@@ -352,7 +359,8 @@ def load_run(path: str | Path) -> LoadedRun:
         raise RunError(f"run directory not found: {run.path}")
     config = run.read_config()
     data_shape, num_classes = run_shape(run, config)
-    model_file = (run.read_record() or {}).get("model_file")
+    record = run.read_record() or {}
+    model_file = record.get("model_file")
     if model_file is not None:  # saved from Python (save_run): the model is its .keras file
         from tfvae.export.keras_file import load_keras
 
@@ -367,7 +375,7 @@ def load_run(path: str | Path) -> LoadedRun:
         model = build_model(config.model, data_shape, seed=config.train.seed, num_classes=num_classes)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
     epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
-    return LoadedRun(config, model, run.path, epochs_done, data_shape)
+    return LoadedRun(config, model, run.path, epochs_done, data_shape, record)
 
 
 def run_shape(run: RunDirectory, config: ExperimentConfig) -> tuple[tuple[int, ...], int | None]:

@@ -222,14 +222,17 @@ def _drop_image_preprocessing(config: ExperimentConfig) -> None:
     """
     from tfvae.data.datasets import resolve_source
 
-    options = {k: v for k, v in config.data.source_options().items() if k not in ("pad_to", "limit")}
-    if resolve_source(config.data.dataset, download=False, **options).image_options:
+    options = {k: v for k, v in config.data.source_options().items() if k not in ("pad_to", "limit", "standardize")}
+    images = resolve_source(config.data.dataset, download=False, **options).image_options
+    if images and not config.data.standardize:
         return
     dropped = [f"data.{key} = {value!r}" for key, value in (("binarize", config.data.binarize),
                                                               ("dequantize", config.data.dequantize)) if value]
     if dropped:
-        warnings.warn(f"{' and '.join(dropped)} apply to 8-bit images; {config.data.dataset!r} holds other "
-                      "values: turned off for this run (config.json records it)", RuntimeWarning, stacklevel=3)
+        why = ("data.standardize = true asks for real values" if images
+               else f"{config.data.dataset!r} holds other values")
+        warnings.warn(f"{' and '.join(dropped)} apply to 8-bit images; {why}: turned off for this run "
+                      "(config.json records it)", RuntimeWarning, stacklevel=3)
         config.data.binarize, config.data.dequantize = None, False
 
 
