@@ -7,9 +7,10 @@ ending in ``.keras``; ``evaluate --out`` into a missing directory; a dataset
 path that does not exist) must answer before TensorFlow is imported: the
 target is under 1.5 s wall time each on the 2-core CPU machine. The runs and
 files those rows name are made in a temporary directory, without training
-(a ``config.json``, and an empty checkpoint list for a "trained" run). Each row runs the real ``tfvae`` console script (the one
-next to this Python) in a fresh process, ``--rounds`` times, the rows
-interleaved so a slow spell of the machine hits every row alike; it prints the
+(a ``config.json``, and an empty checkpoint list for a "trained" run).
+Each row runs the real ``tfvae`` console script (the one next to this
+Python) in a fresh process, ``--rounds`` times, the rows interleaved so a
+slow spell of the machine hits every row alike; it prints the
 median wall time, the peak memory of the process and the ratio to the
 reference row ``import tensorflow`` (what each command would cost at least if
 it imported TensorFlow), plus ``python -c pass`` as the floor.
@@ -50,14 +51,16 @@ def make_runs(workdir: Path) -> dict[str, Path]:
 
     ``untrained``: a ``config.json`` only; ``trained``: the same and an empty
     ``checkpoints/checkpoint`` list (what the command checks before loading);
-    ``file``: a file.
+    ``file``: a file. The config is written by a child process: importing
+    tfvae here would grow this process, and a child's peak memory counts the
+    pages it shares with this one before it runs its program.
     """
-    from tfvae.config import ExperimentConfig
-
+    config = subprocess.run([sys.executable, "-c", "from tfvae.config import ExperimentConfig; "
+                             "print(ExperimentConfig().to_json())"], capture_output=True, text=True, check=True).stdout
     paths = {name: workdir / name for name in ("untrained", "trained", "file", "missing")}
     for name in ("untrained", "trained"):
         (paths[name] / "checkpoints").mkdir(parents=True)
-        (paths[name] / "config.json").write_text(ExperimentConfig().to_json() + "\n")
+        (paths[name] / "config.json").write_text(config)
     (paths["trained"] / "checkpoints" / "checkpoint").write_text("")
     paths["file"].write_text("not a run")
     return paths

@@ -46,7 +46,8 @@ PRIOR_FILES = (("prior.keras",), ("top.keras", "bottom.keras"))
 #: ``tfvae sample --out``: the image grid's formats, and the array.
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ARRAY_SUFFIX = ".npy"
-#: A model name usable as one folder and as TF Serving's ``--model_name`` (:func:`tfvae.export.layout.check_model_name`).
+#: A model name usable as one folder and as TF Serving's ``--model_name``
+#: (:func:`tfvae.export.layout.check_model_name`).
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 

@@ -92,5 +92,6 @@ def register(commands) -> None:
     parser.add_argument("--out", metavar="FILE",
                         help="output file: .png, .jpg or .jpeg (the image grid) or .npy (the array); "
                              "default RUN/samples_n<N>_seed<S>.png")
-    parser.add_argument("--npy", action="store_true", help="with an image grid, also save the samples beside it as .npy")
+    parser.add_argument("--npy", action="store_true",
+                        help="with an image grid, also save the samples beside it as .npy")
     parser.set_defaults(handler=run)
