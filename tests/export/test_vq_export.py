@@ -12,6 +12,7 @@ import tensorflow as tf
 import tfvae.experiment
 from tfvae import VAE, VQVAE, VQVAE2
 from tfvae.cli import main
+from tfvae.config import ExperimentConfig
 from tfvae.experiment import prior_directory, save_prior
 from tfvae.export import (
     ExportError,
@@ -195,6 +196,9 @@ def test_priors_that_do_not_fit_are_refused(vq, vq2, tmp_path):
 
 def test_cli_export_adds_sample_when_the_run_has_a_trained_prior(vq, monkeypatch, tmp_path, capsys):
     directory = tmp_path / "run"
+    (directory / "checkpoints").mkdir(parents=True)  # what the command line checks before loading the run
+    (directory / "config.json").write_text(ExperimentConfig(name="vqvae").to_json())
+    (directory / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-3"\n')
     run = SimpleNamespace(config=SimpleNamespace(name="vqvae"), model=vq.model, directory=directory, epochs_done=3,
                           data_shape=(28, 28, 1))
     monkeypatch.setattr(tfvae.experiment, "load_run", lambda path: run)  # the VQ-VAE checkpoint, without training one
