@@ -176,3 +176,23 @@ def test_a_config_names_the_users_encoder_and_the_run_trains_and_reloads(own_net
     assert main(["train", "cvae", "--out", str(tmp_path / "bad"), *TINY,
                  "--set", f'model.encoder="{own_networks}:make_encoder"']) == 2
     assert "model.encoder does not apply to model 'cvae'" in one_error_line(capsys)
+
+
+def test_wrong_shapes_are_one_tfvae_error_naming_both_shapes_at_every_door():
+    from tfvae.errors import TfvaeError
+    from tfvae.loops import train_loop
+    from tfvae.validation import DataShapeError
+
+    assert issubclass(DataShapeError, TfvaeError) and issubclass(DataRangeError, TfvaeError)  # one CLI line each
+    model = tfvae.VAE.mlp(data_shape=SHAPE, latent_dim=2, hidden_units=(8,), seed=0)
+    model.compile()
+    flat = np.zeros((16, 64), "float32")
+    doors = {
+        "fit": lambda: model.fit(flat, verbose=0),
+        "train_loop": lambda: train_loop(model, flat, batch_size=8, epochs=1, verbose=0),
+        "encode": lambda: model.encode(flat),
+        "elbo": lambda: model.elbo(flat),
+    }
+    for door, call in doors.items():
+        with pytest.raises(DataShapeError, match=r"must have shape \(batch, 8, 8, 1\), got \((16|8|None), 64\)"):
+            call()

@@ -272,6 +272,8 @@ def train_loop(
     strategy, jit_compile, steps_per_execution = _execution(model, jit_compile, steps_per_execution)
     optimizer = _prepare_optimizer(model, optimizer, strategy)
     dataset = _as_dataset(data, batch_size)
+    if strategy is None:  # a wrong shape named here, not from inside the traced step
+        model.check_batch_spec(dataset.element_spec)
     pending = None
     if requested == AUTO and strategy is None:  # a long enough run times both (tfvae.models.jit_trial)
         jit_compile = jit_trial.decide(

@@ -381,6 +381,26 @@ class GenerativeModel(keras.Model):
     def metrics(self):
         return list(self.term_trackers)
 
+    def unpack_data(self, data):
+        """The model's inputs of a batch (``x``, ``(x,)``, ``(x, y)``, ...), checked; families override it.
+
+        Raises:
+          DataShapeError: a batch of another shape than the model takes (both shapes named).
+        """
+        return data
+
+    def check_batch_spec(self, element_spec) -> None:
+        """Refuse, before anything is traced, batches whose static shapes the model does not take.
+
+        ``element_spec`` is a ``tf.data`` dataset's (nested ``tf.TensorSpec``);
+        the check traces :meth:`unpack_data` alone on it (nothing runs), so a
+        wrong shape is a :class:`DataShapeError` naming both shapes instead of
+        an error from inside the traced training step.
+        """
+        if not all(isinstance(spec, tf.TensorSpec) for spec in tf.nest.flatten(element_spec)):
+            return  # ragged or sparse batches: left to the step
+        tf.function(lambda batch: self.unpack_data(batch), autograph=False).get_concrete_function(element_spec)
+
     def loss_terms(self, data, training: bool = False) -> dict[str, tf.Tensor]:
         raise NotImplementedError
 
