@@ -308,8 +308,8 @@ def test_two_workers_match_one_process_and_only_the_chief_writes(tmp_path):
     assert sorted(p.name for p in (run / "checkpoints").iterdir() if p.name.startswith("ckpt-1.index")) == [
         "ckpt-1.index"
     ]
-    assert {p.name for p in run.iterdir()} == {"config.json", "history.csv", "logs", "checkpoints", "summary.json",
-                                               "reconstructions.png"}
+    assert {p.name for p in run.iterdir()} == {"config.json", "run.json", "history.csv", "logs", "checkpoints",
+                                               "summary.json", "reconstructions.png"}
     assert not any("worker" in p.name for p in run.rglob("*"))
 
 
