@@ -308,7 +308,8 @@ class ExperimentConfig:
         """Range and choice checks that types alone do not catch."""
         from tfvae.registry import ACTIVATIONS, LIKELIHOODS, MODELS, RUN_KINDS
 
-        if self.name.strip() != self.name or self.name in ("", ".", "..") or any(c in self.name for c in "/\\"):
+        if (self.name.strip() != self.name or self.name in ("", ".", "..") or any(c in self.name for c in "/\\")
+                or any(ord(c) < 32 or ord(c) == 127 for c in self.name)):
             raise ConfigError(f"name: must be a plain name (it names the run directory runs/<name>), got {self.name!r}")
         if self.kind not in RUN_KINDS:
             raise ConfigError(f"kind: must be one of {RUN_KINDS.names()}, got {self.kind!r}")
@@ -464,6 +465,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw
+    except RecursionError:
+        raise ConfigError(f"override {text!r}: the value is nested too deeply") from None
     return path, value
 
 
@@ -501,6 +504,8 @@ def load_config(
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not a usable config: its tables or arrays are nested too deeply") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not valid TOML: the file is not UTF-8 text") from None
     except OSError as error:

@@ -48,7 +48,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 ARRAY_SUFFIX = ".npy"
 #: A model name usable as one folder and as TF Serving's ``--model_name``
 #: (:func:`tfvae.export.layout.check_model_name`).
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # matched in full: "$" would let a final newline in
 
 
 class CommandLineError(TfvaeError, ValueError):
@@ -106,6 +106,8 @@ def run_config(run: Path) -> dict[str, Any]:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise CommandLineError(f"{path} is not a valid run config: {error}") from error
+    except RecursionError:
+        raise CommandLineError(f"{path} is not a valid run config: it is nested too deeply") from None
     except OSError as error:
         raise CommandLineError(f"{path} cannot be read: {error.strerror or error}") from error
     if not isinstance(config, dict):
@@ -122,7 +124,7 @@ def run_record(run: Path) -> dict[str, Any] | None:
     """
     try:
         record = json.loads((run / RECORD_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 
@@ -291,7 +293,7 @@ def export_target(out_root: str | Path, name: str | None, version: int | None) -
 
 def model_name(name: str) -> str:
     """A model name usable as one folder and in TF Serving's ``--model_name`` (the export's rule)."""
-    if not _MODEL_NAME.match(name or ""):
+    if not _MODEL_NAME.fullmatch(name or ""):
         raise CommandLineError(
             f"model name {name!r} must start with a letter or digit and use only letters, digits, '.', '_' or '-'"
         )

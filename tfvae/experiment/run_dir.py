@@ -108,6 +108,8 @@ class RunDirectory:
             return ExperimentConfig.from_dict(json.loads(self.config_path.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, UnicodeDecodeError, ConfigError) as error:
             raise RunError(f"{self.config_path} is not a valid run config: {error}") from error
+        except RecursionError:
+            raise RunError(f"{self.config_path} is not a valid run config: it is nested too deeply") from None
         except OSError as error:
             raise RunError(f"{self.config_path} cannot be read: {error.strerror or error}") from error
 
@@ -163,6 +165,8 @@ class RunDirectory:
                 raise ValueError(f"data.num_classes must be a positive integer or null, got {classes!r}")
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
             raise RunError(f"{self.record_path} is not a valid run record: {error}") from error
+        except RecursionError:
+            raise RunError(f"{self.record_path} is not a valid run record: it is nested too deeply") from None
         except OSError as error:
             raise RunError(f"{self.record_path} cannot be read: {error.strerror or error}") from error
         return record

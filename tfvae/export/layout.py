@@ -18,13 +18,13 @@ from pathlib import Path
 
 from tfvae.export.errors import ExportError
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # matched in full: "$" would let a final newline in
 STAGING_PREFIX = ".tmp-"
 
 
 def check_model_name(name: str) -> str:
     """A model name usable as one folder and in TF Serving's ``--model_name``."""
-    if not _NAME.match(name or ""):
+    if not _NAME.fullmatch(name or ""):
         raise ExportError(
             f"model name {name!r} must start with a letter or digit and use only letters, digits, '.', '_' or '-'"
         )
