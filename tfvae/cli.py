@@ -8,7 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 import warnings
 
 from tfvae.commands import command_names
@@ -51,7 +53,12 @@ def main(argv: list[str] | None = None) -> int:
     Errors a user can fix (:class:`tfvae.errors.TfvaeError`, a file that is
     missing or cannot be read or written) are printed as one
     ``tfvae: error: ...`` line with exit status 2, without a traceback;
-    Ctrl-C exits with status 130. tfvae's warnings (a checkpoint skipped, a
+    Ctrl-C exits with status 130 and SIGTERM (what a scheduler sends before
+    it kills a job) with 143, each after the same clean-up: the run's lock is
+    released and nothing half-written is left, so ``--resume`` continues from
+    the last checkpoint; ``tfvae: interrupted`` / ``tfvae: terminated`` is
+    printed on a line of its own (after a progress bar's unfinished line).
+    tfvae's warnings (a checkpoint skipped, a
     stale lock taken over) are printed as ``tfvae: warning: ...`` lines.
     TensorFlow's native start-up log lines are hidden unless ``--verbose``
     is given or ``TF_CPP_MIN_LOG_LEVEL`` is set
@@ -62,17 +69,44 @@ def main(argv: list[str] | None = None) -> int:
 
     previous = warnings.formatwarning
     warnings.formatwarning = _format_warning
+    previous_sigterm = _handle_sigterm()
     try:
         with quiet_native_logs(verbose=args.verbose):
             return args.handler(args)
     except (TfvaeError, OSError) as error:
         print(f"tfvae: error: {_one_line(error)}", file=sys.stderr)
         return 2
+    except Terminated:
+        print(f"{_line_start()}tfvae: terminated (SIGTERM); the last checkpoint is kept: continue with --resume",
+              file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("tfvae: interrupted", file=sys.stderr)
+        print(f"{_line_start()}tfvae: interrupted", file=sys.stderr)
         return 130
     finally:
         warnings.formatwarning = previous
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is (as Ctrl-C raises ``KeyboardInterrupt``), so the same clean-up runs."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated
+
+
+def _handle_sigterm():
+    """Turn SIGTERM into :class:`Terminated` while a command runs; returns the handler to restore (None: not set)."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _line_start() -> str:
+    """A newline when a terminal may hold a progress bar's unfinished line, else nothing."""
+    return "\n" if sys.stdout.isatty() or sys.stderr.isatty() else ""
 
 
 def _one_line(error: BaseException) -> str:
