@@ -121,6 +121,22 @@ class DirectoryLock:
         return (f"{owner.get('purpose', 'a tfvae process')} (pid {owner['pid']} on {owner.get('host', '?')}, "
                 f"since {owner.get('started', '?')})")
 
+    def _busy(self, owner: dict | None) -> LockError:
+        return LockError(f"{self.directory} is in use by {self._describe(owner)}: wait for it to finish or use "
+                         f"another directory (--out); if no such process runs, delete {self.path}")
+
+    def check_free(self) -> None:
+        """Raise the :class:`LockError` :meth:`acquire` would raise when a live process holds the lock.
+
+        Takes nothing (a stale or absent lock passes): the command line asks
+        it before importing TensorFlow, so a busy run directory is answered at
+        once; :meth:`acquire` still decides.
+        """
+        if self.path.exists():
+            _, owner = self._read()
+            if not self._stale(owner):
+                raise self._busy(owner)
+
     def acquire(self) -> DirectoryLock:
         self.directory.mkdir(parents=True, exist_ok=True)
         for attempt in range(3):
@@ -129,10 +145,7 @@ class DirectoryLock:
             except FileExistsError:
                 raw, owner = self._read()
                 if not self._stale(owner):
-                    raise LockError(
-                        f"{self.directory} is in use by {self._describe(owner)}: wait for it to finish or use "
-                        f"another directory (--out); if no such process runs, delete {self.path}"
-                    ) from None
+                    raise self._busy(owner) from None
                 self._take_over(raw, owner)
                 continue
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -53,3 +53,29 @@ def test_deeply_nested_configs_are_one_line(tmp_path, capsys):
     for command in (["export", str(run)], ["evaluate", str(run)], ["sample", str(run)]):
         assert main(command) == 2
         assert "is not a valid run config: it is nested too deeply" in one_error(capsys)
+
+
+def test_a_busy_run_directory_is_refused_before_tensorflow_is_imported(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (run / ".lock").write_text(json.dumps({"pid": holder.pid, "host": socket.gethostname(),
+                                               "purpose": "tfvae train", "started": "2026-12-07 16:00:00"}))
+        code = ("import sys; from tfvae.cli import main; status = main(['train', 'vae', '--out', sys.argv[1]]); "
+                "print(status, 'tensorflow' in sys.modules)")
+        done = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=60)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.stdout.split() == ["2", "False"], done.stdout + done.stderr
+    err = done.stderr.strip().splitlines()
+    assert err == [f"tfvae: error: {run} is in use by tfvae train (pid {holder.pid} on {socket.gethostname()}, "
+                   f"since 2026-12-07 16:00:00): wait for it to finish or use another directory (--out); if no such "
+                   f"process runs, delete {run / '.lock'}"], done.stderr
+    assert sorted(p.name for p in run.iterdir()) == [".lock"]  # nothing written

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tfvae.errors import TfvaeError
+from tfvae.fileio import DirectoryLock
 
 #: The run directory's files (:mod:`tfvae.experiment.run_dir`, :mod:`tfvae.experiment.checkpoint`).
 CONFIG_FILE = "config.json"
@@ -256,6 +257,7 @@ def run_out(path: str | Path, flag: str = "--out") -> Path:
     existing = _nearest_existing(out)
     if not existing.is_dir():
         raise CommandLineError(f"{flag} {out}: {existing} is a file, not a directory")
+    DirectoryLock(out).check_free()  # another tfvae train writing there: answered now, not after TensorFlow's import
     return out
 
 
