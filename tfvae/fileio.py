@@ -128,13 +128,15 @@ class DirectoryLock:
     def check_free(self) -> None:
         """Raise the :class:`LockError` :meth:`acquire` would raise when a live process holds the lock.
 
-        Takes nothing (a stale or absent lock passes): the command line asks
+        Takes nothing (a stale, unreadable or absent lock passes): the command line asks
         it before importing TensorFlow, so a busy run directory is answered at
         once; :meth:`acquire` still decides.
         """
         if self.path.exists():
             _, owner = self._read()
-            if not self._stale(owner):
+            # an unreadable lock (being written, or left half-written by a kill) is for acquire() to judge, after
+            # its grace period: refused here it would turn a relaunch right after a kill into an error
+            if owner and not self._stale(owner):
                 raise self._busy(owner)
 
     def acquire(self) -> DirectoryLock:

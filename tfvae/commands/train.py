@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         dataset_path(config.data.dataset)  # also set by --set data.dataset=... or the config file
     if args.out or kind.name == "model":
         run_out(args.out or Path("runs") / config.name)  # a file there: --out, or --resume of it
-    kind.train(config, out=args.out, resume=args.resume, from_run=args.from_run, verbose=verbose)
+    changed = set(_override_labels(args))  # on --resume only what the command line set counts as a change
+    kind.train(config, out=args.out, resume=args.resume, from_run=args.from_run, verbose=verbose, changed=changed)
     return 0
 
 

@@ -42,8 +42,11 @@ class RunKind:
         """Raise :class:`~tfvae.config.ConfigError` for a command line this kind cannot run."""
 
     def train(self, config: ExperimentConfig, out: str | Path | None = None, resume: bool = False,
-              from_run: str | Path | None = None, verbose: int = 1) -> Any:
-        """Train ``config``; returns what the kind's trainer returns."""
+              from_run: str | Path | None = None, verbose: int = 1, changed=None) -> Any:
+        """Train ``config``; returns what the kind's trainer returns.
+
+        ``changed``: the dotted keys the command line set (``--set``, flags), for a resume.
+        """
         raise NotImplementedError
 
 
@@ -57,10 +60,10 @@ class ModelRun(RunKind):
         if from_run:
             raise ConfigError(f"--from applies to priors (vq_prior), not to model {config.model.name!r}")
 
-    def train(self, config, out=None, resume=False, from_run=None, verbose=1):
+    def train(self, config, out=None, resume=False, from_run=None, verbose=1, changed=None):
         from tfvae.experiment.training import train
 
-        return train(config, out=out, resume=resume, verbose=verbose)
+        return train(config, out=out, resume=resume, verbose=verbose, changed=changed)
 
 
 @RUN_KINDS.register("prior")
@@ -81,7 +84,7 @@ class PriorRun(RunKind):
         if config.train.strategy != "none":
             raise ConfigError("--strategy does not apply to vq_prior: its prior trains on one device")
 
-    def train(self, config, out=None, resume=False, from_run=None, verbose=1):
+    def train(self, config, out=None, resume=False, from_run=None, verbose=1, changed=None):
         from tfvae.experiment.prior import train_prior
 
         return train_prior(config, from_run, out=out, verbose=verbose)

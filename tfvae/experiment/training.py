@@ -145,18 +145,80 @@ def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.nda
     return written
 
 
+#: the settings a resume takes from the caller: how the run goes on, not what it computes (the rest is refused)
+RESUME_SETTINGS = ("train.epochs", "train.learning_rate", "train.strategy", "train.on_nonfinite", "train.pictures",
+                   "data.data_dir",  # the data moved: the same data, elsewhere
+                   "train.precision", "train.jit_compile", "train.steps_per_execution", "train.checkpoint_every",
+                   "train.keep_checkpoints")
+
+
+def _flat(table: dict, prefix: str = "") -> dict:
+    """``{"model.latent_dim": 16, ...}``: the config's keys, tables flattened (``options`` kept whole)."""
+    flat = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and prefix.count(".") < 1 and key in ("model", "data", "train"):
+            flat.update(_flat(value, f"{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def resume_config(saved: ExperimentConfig, config: ExperimentConfig, changed, run: RunDirectory):
+    """The config a resume goes on with: the saved one, with the caller's changes that a resume can take.
+
+    Args:
+      saved: the run's ``config.json``.
+      config: what the caller asks for.
+      changed: the dotted keys the caller set (``--set``, flags); ``None``:
+        every key where ``config`` differs from ``saved`` (the Python API).
+      run: the run directory, for the messages.
+
+    Returns:
+      ``(config, applied)``: the config to go on with, and ``{key: (before, after)}`` of what it changed.
+
+    Raises:
+      RunError: a change a resume cannot take (the model, the data, the seed,
+        the driver): the checkpoints hold that run; the message names the key.
+    """
+    old, new = _flat(saved.to_dict()), _flat(config.to_dict())
+    old.pop("name"), new.pop("name")
+
+    def asked(key: str) -> bool:
+        return changed is None or any(c == key or c.startswith(key + ".") for c in changed)
+
+    differences = {key: (old[key], new[key]) for key in old if old[key] != new.get(key) and asked(key)}
+    refused = [key for key in differences if key not in RESUME_SETTINGS]
+    if refused:
+        key = refused[0]
+        raise RunError(
+            f"--resume continues {run.path} as it was saved: {key} is {differences[key][0]!r} there, not "
+            f"{differences[key][1]!r} (its checkpoints hold that run); leave {key} out to continue it, or train a "
+            "new run with another --out"
+        )
+    merged = ExperimentConfig.from_dict(saved.to_dict())
+    for key, (_, after) in differences.items():
+        table, name = key.split(".", 1)
+        setattr(getattr(merged, table), name, after)
+    merged.validate()
+    return merged, differences
+
+
 def train(
     config: ExperimentConfig,
     out: str | Path | None = None,
     resume: bool = False,
     verbose: int = 1,
+    changed=None,
 ) -> RunResult:
     """Train ``config`` into a run directory; resume it from its last checkpoint.
 
     Args:
-      config: the experiment (ignored on resume except ``train.epochs``, which
-        may extend the run, and ``train.strategy``: the saved config is the
-        one that continues).
+      config: the experiment. On resume the saved ``config.json`` goes on,
+        with the caller's changes of :data:`RESUME_SETTINGS` (epochs,
+        learning rate, how the run is carried out; each said in a line and
+        written to ``config.json``); a change of anything else (the model,
+        the data, the seed, the driver) is refused by name. ``train.epochs``
+        may not go below the epochs done.
       out: the run directory; defaults to ``runs/<config.name>``.
       resume: continue the run in ``out`` from its newest checkpoint. A
         directory with nothing to resume (absent, only a stale ``.lock``, or
@@ -165,6 +227,10 @@ def train(
         command line.
       verbose: 0 silent, 1 progress bars and a summary line (on the chief only
         when several workers train).
+      changed: on resume, the dotted keys the caller set (the command line's
+        ``--set`` keys and flags): only those count as changes, so a value
+        the caller did not ask for (``tfvae train vae``'s 20 epochs) never
+        replaces the run's own. ``None``: every difference from the saved config.
 
     Under ``train.strategy`` ``"mirrored"`` or ``"multi_worker"`` the model and
     optimizer are built in the strategy's scope and ``data.batch_size`` is the
@@ -185,18 +251,14 @@ def train(
             raise RunError(f"{run.path} was saved from Python (tfvae.experiment.save_run): its model is "
                            f"{run.path / 'model.keras'}, not the config, so --resume cannot rebuild it; continue "
                            "training it in Python")
-        if config.train.epochs != saved.train.epochs:
-            saved.train.epochs = config.train.epochs
-        for how in ("strategy", "on_nonfinite", "pictures"):  # how to run it, not what to run
-            if getattr(config.train, how) != getattr(saved.train, how):
-                setattr(saved.train, how, getattr(config.train, how))
-                saved.validate()
-        config = saved
+        config, applied = resume_config(saved, config, changed, run)  # written once the checkpoint agrees
+    else:
+        applied = {}
     # A multi-worker strategy must exist before TensorFlow runs any op.
     strategy = make_strategy(config.train.strategy)
     chief = is_chief(strategy)
     if not chief:
-        return _train(config, run, resume, 0, strategy, chief)
+        return _train(config, run, resume, 0, strategy, chief, applied)
     # One writer per run directory: the lock is taken before looking at what the directory holds, so
     # two runs started together cannot both find it empty.
     created = not run.path.exists()
@@ -206,7 +268,7 @@ def train(
                 raise RunError(
                     f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
                 )
-            return _train(config, run, resume, verbose, strategy, chief)
+            return _train(config, run, resume, verbose, strategy, chief, applied)
     finally:
         if created:  # failed before writing anything: leave no empty directory behind
             with contextlib.suppress(OSError):
@@ -270,7 +332,8 @@ def _skip_epochs(dataset: tf.data.Dataset, epochs: int, driver: str) -> None:
         iter(dataset)
 
 
-def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: int, strategy, chief: bool) -> RunResult:
+def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: int, strategy, chief: bool,
+           applied: dict) -> RunResult:
     from tfvae.data import load_dataset
 
     distributed = is_distributed(strategy)
@@ -313,6 +376,14 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             print(f"Nothing to resume in {run.path} (no checkpoint yet): starting the run from scratch")
         if resume:
             initial_epoch = checkpointer.restore_latest() if resume_from_checkpoint else 0
+            if config.train.epochs < initial_epoch:
+                raise RunError(f"{run.path} has trained {initial_epoch} epochs: train.epochs = {config.train.epochs} "
+                               f"would go back (the checkpoints keep the newest); pass --epochs {initial_epoch} or more")
+            model.optimizer.learning_rate.assign(config.train.learning_rate)  # the restore brought back the saved one
+            if applied and chief:
+                run.write_config(config)  # config.json tells what the run goes on with
+            for key, (before, after) in applied.items() if verbose else ():
+                print(f"Resuming with {key} = {after!r} (was {before!r})")
             dropped = run.truncate_history(initial_epoch) if chief else []
             if dropped:
                 warnings.warn(
