@@ -128,7 +128,7 @@ def test_history_rows_round_trip_and_truncating_every_row_keeps_the_header(tmp_p
     run.write_history([{"epoch": 1, "loss": 2.0, "top_loss": 1.0}, {"epoch": 2, "loss": 1.5, "top_loss": 0.5}])
     assert run.read_history() == [{"epoch": 1.0, "loss": 2.0, "top_loss": 1.0},
                                   {"epoch": 2.0, "loss": 1.5, "top_loss": 0.5}]
-    assert run.truncate_history(0) == [1, 2]
+    assert run.repair_history(0) == ([1, 2], [])
     run.append_history(1, {"top_loss": 3.0, "loss": 4.0})
     assert run.read_history() == [{"epoch": 1.0, "loss": 4.0, "top_loss": 3.0}]
 

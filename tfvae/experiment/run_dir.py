@@ -58,6 +58,17 @@ class RunError(TfvaeError, RuntimeError):
     """A run directory cannot be used as asked (exists, missing, corrupt)."""
 
 
+def _ranges(numbers: list[int]) -> str:
+    """``"2, 4-6"`` for ``[2, 4, 5, 6]``."""
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        start = n if start is None else start
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(n) if start == n else f"{start}-{n}")
+            start = None
+    return ", ".join(parts)
+
+
 def _plain(value):
     """``value`` with mappings as dicts and tuples as lists (what JSON writes)."""
     if isinstance(value, Mapping):
@@ -178,13 +189,13 @@ class RunDirectory:
         return json.loads(self.summary_path.read_text(encoding="utf-8"))
 
     def append_history(self, epoch: int, logs: dict[str, float]) -> None:
-        """Add the row of ``epoch`` (the whole file is replaced atomically)."""
+        """Add the row of ``epoch`` (the whole file is replaced atomically; every line ends in ``\\n``)."""
         row = {"epoch": epoch, **{k: float(v) for k, v in sorted(logs.items())}}
-        existing = self.history_path.read_text(encoding="utf-8") if self.history_path.exists() else ""
+        existing = self.history_path.read_bytes().decode("utf-8") if self.history_path.exists() else ""
         if existing and not existing.endswith("\n"):
-            existing += "\r\n"
+            existing += "\n"
         lines = io.StringIO()
-        writer = csv.DictWriter(lines, fieldnames=list(row))
+        writer = csv.DictWriter(lines, fieldnames=list(row), lineterminator="\n")
         if not existing:
             writer.writeheader()
         writer.writerow(row)
@@ -194,7 +205,7 @@ class RunDirectory:
         """Replace the history with ``rows`` (each with its ``epoch``; columns ``fields``), atomically."""
         fields = fields or list(dict.fromkeys(key for row in rows for key in row))
         lines = io.StringIO()
-        writer = csv.DictWriter(lines, fieldnames=fields)
+        writer = csv.DictWriter(lines, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
         atomic_write_text(self.history_path, lines.getvalue())
@@ -205,18 +216,64 @@ class RunDirectory:
         with self.history_path.open(newline="") as handle:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
-    def truncate_history(self, epochs_done: int) -> list[int]:
-        """Drop the rows of epochs after ``epochs_done`` (trained, but not checkpointed); returns their epochs."""
+    def repair_history(self, epochs_done: int) -> tuple[list[int], list[int]]:
+        """Make ``history.csv`` hold epochs ``1..epochs_done`` once each, as a resume from that checkpoint needs.
+
+        Rows after ``epochs_done`` (trained, not checkpointed) are dropped, and
+        so are damaged rows (a row cut short by a kill, a value that is not a
+        number, a repeated epoch: the first good row of an epoch is kept); the
+        file is then rewritten whole, every line ending in ``\\n`` (older runs
+        wrote ``\\r\\n`` and appended ``\\n``). Epochs the
+        checkpoint holds but no row records cannot be rebuilt (the checkpoints
+        keep no metrics): that is refused before any training.
+
+        Returns:
+          ``(dropped, damaged)``: the epochs dropped after ``epochs_done``, and
+          the line numbers of the damaged rows removed.
+
+        Raises:
+          RunError: rows of epochs ``<= epochs_done`` are missing (named), or
+            the header is not a history's.
+        """
         if not self.history_path.exists():
-            return []
-        with self.history_path.open(newline="") as handle:
-            reader = csv.DictReader(handle)
-            fields, rows = reader.fieldnames, list(reader)
+            rows, fields, damaged = [], None, []
+        else:
+            try:
+                text = self.history_path.read_bytes().decode("utf-8")  # line endings as they are
+            except UnicodeDecodeError as error:
+                raise RunError(f"{self.history_path} is not a history (not UTF-8 text): {error}") from error
+            reader = csv.DictReader(io.StringIO(text, newline=""))
+            fields = reader.fieldnames
+            if text.strip() and (not fields or fields[0] != "epoch"):
+                raise RunError(f"{self.history_path} is not a history: its header is {fields!r}, not 'epoch,...'")
+            rows, damaged, seen = [], [], set()
+            for row in reader:
+                try:
+                    if None in row or None in row.values():  # too many or too few fields
+                        raise ValueError
+                    values = {k: float(v) for k, v in row.items()}
+                    epoch = values["epoch"]
+                    if not epoch.is_integer() or epoch < 1 or int(epoch) in seen:
+                        raise ValueError
+                except ValueError:
+                    damaged.append(reader.line_num)
+                    continue
+                seen.add(int(epoch))
+                rows.append(row)
         keep = [row for row in rows if float(row["epoch"]) <= epochs_done]
         dropped = [int(float(row["epoch"])) for row in rows if float(row["epoch"]) > epochs_done]
-        if dropped:
+        missing = sorted(set(range(1, epochs_done + 1)) - {int(float(row["epoch"])) for row in keep})
+        if missing:
+            raise RunError(
+                f"{self.history_path} has no row for epoch(s) {_ranges(missing)}, which the checkpoint of epoch "
+                f"{epochs_done} includes: the checkpoints keep no metrics to rebuild them. Put the file back, or "
+                "train a new run with another --out"
+            )
+        crlf = bool(rows) and "\r\n" in text  # written by an older tfvae (or edited): made "\n" like new rows
+        if dropped or damaged or crlf:
+            keep.sort(key=lambda row: float(row["epoch"]))
             self.write_history(keep, fields)
-        return dropped
+        return dropped, damaged
 
 
 class RunDataMissingError(RunError):

@@ -90,7 +90,7 @@ class RunLogger(keras.callbacks.Callback):
         check_finite_weights(self.model, done)  # before anything of the epoch is written
         self.rows.append({"epoch": float(done), **{k: float(v) for k, v in logs.items()}})
         # The row first, then the checkpoint: a run killed between the two resumes from the previous
-        # checkpoint and drops this row (RunDirectory.truncate_history), so no epoch is missing or repeated.
+        # checkpoint and drops this row (RunDirectory.repair_history), so no epoch is missing or repeated.
         if self.write_files:
             self.run.append_history(done, logs)
             with self.writer.as_default(step=done):
@@ -380,11 +380,15 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
                 raise RunError(f"{run.path} has trained {initial_epoch} epochs: train.epochs = {config.train.epochs} "
                                f"would go back (the checkpoints keep the newest); pass --epochs {initial_epoch} or more")
             model.optimizer.learning_rate.assign(config.train.learning_rate)  # the restore brought back the saved one
+            # history.csv must hold the checkpoint's epochs once each: repaired, or refused before any change
+            dropped, damaged = run.repair_history(initial_epoch) if chief else ([], [])
             if applied and chief:
                 run.write_config(config)  # config.json tells what the run goes on with
             for key, (before, after) in applied.items() if verbose else ():
                 print(f"Resuming with {key} = {after!r} (was {before!r})")
-            dropped = run.truncate_history(initial_epoch) if chief else []
+            if damaged:
+                warnings.warn(f"{run.history_path}: removed damaged row(s) at line(s) {', '.join(map(str, damaged))} "
+                              "(cut short, not numbers, or repeated)", RuntimeWarning, stacklevel=2)
             if dropped:
                 warnings.warn(
                     f"{run.history_path}: dropped the rows of epoch(s) {', '.join(map(str, dropped))}, which "
