@@ -37,19 +37,49 @@ class LockError(TfvaeError, RuntimeError):
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` to ``path`` atomically (temporary file, fsync, ``os.replace``)."""
+    """Write ``text`` to ``path`` atomically, as UTF-8 (see :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically: a new temporary file beside it, fsync, ``os.replace``.
+
+    Never through a symlink: the temporary file is created with ``O_EXCL |
+    O_NOFOLLOW`` and ``os.replace`` replaces a link planted at ``path`` (the
+    file it pointed to is left alone), so a prepared run directory cannot make
+    tfvae overwrite a file outside it. A reader sees the old file or the new
+    one, never half of one; a failed write leaves no temporary file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        with open(partial, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+    return path
+
+
+class SymlinkError(TfvaeError, OSError):
+    """A folder tfvae writes into is a symbolic link (planted in a run directory)."""
+
+
+def refuse_symlink(path: str | Path, what: str) -> Path:
+    """``path`` unless it is a symbolic link; tfvae writes its own sub-folders only where they really are.
+
+    Raises:
+      SymlinkError: naming the link and where it points.
+    """
+    path = Path(path)
+    if path.is_symlink():
+        raise SymlinkError(f"{path} ({what}) is a symbolic link to {os.readlink(path)}: tfvae does not write "
+                           "through links planted in a run directory; remove it")
     return path
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from tfvae.commands._checks import announce_loading, existing_run, writable_dir
 from tfvae.commands._common import DefaultsHelpFormatter, positive_int
+from tfvae.fileio import refuse_symlink
 
 PLOTS_DIR = "plots"
 
 
 def run(args: argparse.Namespace) -> int:
     run_dir = existing_run(args.run)  # the mistakes a path can reveal, before TensorFlow is imported
+    if not args.out:  # the run's own folder: never written through a link planted there
+        refuse_symlink(run_dir / PLOTS_DIR, "the run's plots folder")
     writable_dir(args.out if args.out else run_dir / PLOTS_DIR, "--out")
     announce_loading(run_dir)
 

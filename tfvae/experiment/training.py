@@ -61,7 +61,7 @@ from tfvae.experiment.run_dir import (
     run_data,
     run_dataset_info,
 )
-from tfvae.fileio import DirectoryLock
+from tfvae.fileio import DirectoryLock, refuse_symlink
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
 from tfvae.performance import resolve_jit_compile, resolve_precision
@@ -339,6 +339,8 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
     distributed = is_distributed(strategy)
     precision = _set_precision(config.train.precision)  # "auto" -> the policy this device computes fastest
     try:
+        for folder, what in ((run.path / "logs", "TensorBoard logs"), (run.checkpoint_dir, "checkpoints")):
+            refuse_symlink(folder, f"the run's {what}")  # TensorFlow's writers would follow a planted link
         data = config.data
         info = run_dataset_info(config)
         if not resume:

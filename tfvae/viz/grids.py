@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from tfvae.fileio import atomic_write_bytes
 
 
 def image_grid(images, columns: int = 8, padding: int = 1) -> np.ndarray:
@@ -34,12 +37,16 @@ def image_grid(images, columns: int = 8, padding: int = 1) -> np.ndarray:
 
 
 def save_png(path: str | Path, grid: np.ndarray, scale: int = 2) -> Path:
-    """Write a uint8 ``(H, W, C)`` picture as PNG, enlarged ``scale`` times."""
+    """Write a uint8 ``(H, W, C)`` picture, enlarged ``scale`` times, as PNG (JPEG for a ``.jpg``/``.jpeg`` name).
+
+    Written atomically and never through a symlink planted at ``path``
+    (:func:`tfvae.fileio.atomic_write_bytes`).
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     array = grid[..., 0] if grid.shape[-1] == 1 else grid
     image = Image.fromarray(array)
     if scale > 1:
         image = image.resize((image.width * scale, image.height * scale), Image.NEAREST)
-    image.save(path)
-    return path
+    encoded = io.BytesIO()
+    image.save(encoded, format="JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG")
+    return atomic_write_bytes(path, encoded.getvalue())
