@@ -66,3 +66,19 @@ def test_damaged_rows_are_removed_with_a_warning_and_the_resume_trains(trained, 
     assert epochs(run) == [1, 2, 3]
     text = path.read_bytes().decode()
     assert text.count("\n") == 4 and "\r" not in text  # one kind of line ending
+
+
+def test_resume_removes_what_killed_writes_left_and_says_so(trained, tmp_path, capsys):
+    run = copy(trained, tmp_path)
+    planted = [run / ".history.csv.1a2b3c4d.partial", run / "checkpoints" / "checkpoint.tmp5e6f",
+               run / "checkpoints" / "ckpt-7_temp" / "part-00000-of-00001.data-00000-of-00001"]
+    for path in planted:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    assert main(["train", "vae", "--out", str(run), "--resume", "--epochs", "3", *TINY[:-1]]) == 0
+    out = capsys.readouterr().out
+    assert (f"Removed what an interrupted write left in {run}: .history.csv.1a2b3c4d.partial, "
+            "checkpoints/checkpoint.tmp5e6f, checkpoints/ckpt-7_temp") in out
+    assert not any(path.exists() for path in planted) and not (run / "checkpoints" / "ckpt-7_temp").exists()
+    assert {"ckpt-2.index", "ckpt-3.index"} <= {p.name for p in (run / "checkpoints").iterdir()}  # real ones stay
+    assert epochs(run) == [1, 2, 3]

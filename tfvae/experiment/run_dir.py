@@ -35,6 +35,7 @@ import csv
 import dataclasses
 import io
 import json
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,6 +182,28 @@ class RunDirectory:
         except OSError as error:
             raise RunError(f"{self.record_path} cannot be read: {error.strerror or error}") from error
         return record
+
+    def remove_leftovers(self) -> list[str]:
+        """Delete what a process killed while writing left behind; returns the names removed (sorted).
+
+        Only files no finished write leaves: tfvae's temporary files
+        (``.NAME.XXXXXXXX.partial``, anywhere in the run), TensorFlow's
+        half-written checkpoints (``checkpoints/ckpt-N_temp/``) and temporary
+        checkpoint lists (``checkpoints/checkpoint.tmp*``). Call it holding the
+        run's lock (no other writer runs).
+        """
+        removed = []
+        candidates = [*self.path.rglob(".*.partial"), *self.checkpoint_dir.glob("ckpt-*_temp*"),
+                      *self.checkpoint_dir.glob("checkpoint.tmp*")]
+        for path in candidates:
+            if path.is_symlink() or path.is_file():
+                path.unlink(missing_ok=True)
+            elif path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                continue
+            removed.append(str(path.relative_to(self.path)))
+        return sorted(removed)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         atomic_write_text(self.summary_path, json.dumps(summary, indent=2) + "\n")

@@ -268,6 +268,9 @@ def train(
                 raise RunError(
                     f"{run.path} already holds a run; pass --resume to continue it, or --out for a new directory"
                 )
+            removed = run.remove_leftovers() if resume else []
+            if removed and verbose:
+                print(f"Removed what an interrupted write left in {run.path}: {', '.join(removed)}")
             return _train(config, run, resume, verbose, strategy, chief, applied)
     finally:
         if created:  # failed before writing anything: leave no empty directory behind
