@@ -215,13 +215,13 @@ def test_the_file_names_agree_with_the_modules_that_write_them(tmp_path):
     assert run_dir.RunDirectory(tmp_path).checkpoint_dir == tmp_path / _checks.CHECKPOINT_DIR
     assert prior.prior_directory(tmp_path) == tmp_path / _checks.PRIOR_DIR
     assert _checks.PRIOR_FILES == (("prior.keras",), tuple(f"{level}.keras" for level in prior.LEVELS))
-    for name in ("vae", "digits-2", "a.b_c", "../up", ".hidden", "", "a b"):
+    for name in ("vae", "digits-2", "a.b_c", "../up", ".hidden", "", "a b", "vae\n", "v\x00ae"):
         try:
             check_model_name(name)
             accepted = True
         except ValueError:
             accepted = False
-        assert _checks._MODEL_NAME.match(name) is not None if accepted else _checks._MODEL_NAME.match(name) is None
+        assert (_checks._MODEL_NAME.fullmatch(name) is not None) == accepted, name
 
 
 def test_the_status_line_goes_to_a_terminal_only(tmp_path):

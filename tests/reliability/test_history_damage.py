@@ -13,6 +13,8 @@ import pytest
 from tfvae.cli import main
 from tfvae.experiment import RunDirectory
 
+pytestmark = pytest.mark.slow  # resumes of a damaged run: the reliability suite of CI's slow pass
+
 TINY = ["--set", "train.pictures=false", "--batch-size", "100", "--set", "data.limit=200", "--set",
         "model.hidden_units=[8]", "--set", "model.latent_dim=2", "--quiet"]
 
