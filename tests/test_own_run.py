@@ -67,6 +67,7 @@ def test_save_run_writes_what_tfvae_train_writes(python_run):
     assert loaded.epochs_done == 2
 
 
+@pytest.mark.slow  # four commands and an export: CI's slow pass (the fast one runs them on an npz run)
 def test_the_commands_work_on_a_python_run_and_export_and_sample_without_its_data(python_run, tmp_path, capsys):
     source, _ = python_run
     run = tmp_path / "copy"
@@ -151,6 +152,7 @@ def own_networks(tmp_path, monkeypatch):
     return name
 
 
+@pytest.mark.slow  # a CLI run with the user's network and four refusals: CI's slow pass
 def test_a_config_names_the_users_encoder_and_the_run_trains_and_reloads(own_networks, tmp_path, capsys):
     data = tmp_path / "x.npz"
     np.savez(data, x=binary_images(40))

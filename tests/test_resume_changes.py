@@ -4,6 +4,7 @@ import csv
 import json
 
 import numpy as np
+import pytest
 
 from tfvae.cli import main
 from tfvae.experiment import load_run
@@ -17,6 +18,7 @@ def epochs(run):
         return [int(float(row["epoch"])) for row in csv.DictReader(handle)]
 
 
+@pytest.mark.slow  # five resumes of one run: CI's slow pass (the fast pass resumes in tests/test_cli.py)
 def test_resume_keeps_the_runs_own_settings_refuses_what_it_cannot_take_and_says_what_it_applies(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "vae", "--out", str(run), "--epochs", "2", *TINY]) == 0
