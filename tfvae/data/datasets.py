@@ -89,6 +89,14 @@ same way in all three functions: ``image_size=(H, W)`` and ``channels``
 user source that makes its own test split). An option set to a value other
 than its default for a source that does not take it is a ``ValueError``
 naming it.
+
+One module on purpose (about 680 lines, half of them docstrings): it is the
+data layer's public front -- name -> source (:func:`resolve_source`) and the
+three functions that share one set of options (:func:`dataset_info`,
+:func:`load_arrays`, :func:`load_dataset`, with :func:`feature_statistics`,
+which runs the same pipeline). Their keyword lists repeat the source options
+so that each public signature documents itself; the sources themselves live
+in :mod:`tfvae.data.sources`.
 """
 
 from __future__ import annotations
