@@ -95,8 +95,8 @@ def test_importing_the_lower_layers_loads_no_upper_layer():
 #: The layers of docs/contributing.md, bottom to top: a module imports only from its own layer or a lower one.
 LAYERS = (
     ("tfvae._backend", "tfvae.errors", "tfvae.registry", "tfvae.validation", "tfvae.random", "tfvae.kl",
-     "tfvae.fileio", "tfvae.functions", "tfvae.progress", "tfvae.performance", "tfvae.config", "tfvae.distribute",
-     "tfvae.data", "tfvae.distributions", "tfvae.networks", "tfvae.layers"),
+     "tfvae.fileio", "tfvae.functions", "tfvae.progress", "tfvae.performance", "tfvae.config", "tfvae.sizes",
+     "tfvae.distribute", "tfvae.data", "tfvae.distributions", "tfvae.networks", "tfvae.layers"),
     ("tfvae.models",),
     ("tfvae.loops", "tfvae.metrics", "tfvae.export", "tfvae.viz", "tfvae.applications"),
     ("tfvae.experiment",),

@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfvae`` script; returns the exit status.
 
     Errors a user can fix (:class:`tfvae.errors.TfvaeError`, a file that is
-    missing or cannot be read or written) are printed as one
+    missing or cannot be read or written, a full disk:
+    :class:`tfvae.errors.DiskWriteError` names the path and the space) are printed as one
     ``tfvae: error: ...`` line with exit status 2, without a traceback;
     Ctrl-C exits with status 130 and SIGTERM (what a scheduler sends before
     it kills a job) with 143, each after the same clean-up: the run's lock is

@@ -357,6 +357,9 @@ class ExperimentConfig:
                 f"data.dequantize: cannot be combined with data.binarize = {self.data.binarize!r} "
                 "(dequantisation is for 8-bit grey levels; binarised pixels are 0/1): set one of them"
             )
+        from tfvae.sizes import check_config  # no TensorFlow: sizes of 1e9 are answered before its import
+
+        check_config(self)  # layers, parameters, samples and one step's memory within tfvae.sizes' limits
         if self.data.pad_to is not None:
             self._check_pad_to()
         if self.train.strategy == "multi_worker" and self.train.driver == "fit":

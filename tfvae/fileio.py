@@ -7,9 +7,11 @@ a mix.
 
 ``DirectoryLock`` keeps two processes from writing the same run directory:
 the lock file is created with ``O_CREAT | O_EXCL`` (exactly one process can
-create it) and holds the owner's pid and host. A lock left by a process
-that no longer runs (killed with SIGKILL, a crashed machine) is taken over
-with a warning; a live owner's lock is an error that names it.
+create it) and holds the owner's pid and host, and on Linux the boot and the
+process's start time (``/proc``), so a pid handed to another process since,
+or a restarted machine, is seen. A lock left by a process that no longer
+runs (killed with SIGKILL, a crashed machine) is taken over with a warning;
+a live owner's lock is an error that names it.
 """
 
 from __future__ import annotations
@@ -83,6 +85,33 @@ def refuse_symlink(path: str | Path, what: str) -> Path:
     return path
 
 
+def _boot_id() -> str | None:
+    """This boot of the machine (Linux ``/proc/sys/kernel/random/boot_id``); ``None`` where it cannot be read."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (field 22 of Linux ``/proc/PID/stat``).
+
+    A pid is handed to a new process once its owner has gone; the start time tells the two apart.
+
+    Args:
+      pid: the process.
+
+    Returns:
+      The ticks, or ``None`` where ``/proc`` is missing or the process is gone.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace")
+        # the command name (field 2) may hold spaces and parentheses: count the fields after its last ")"
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -115,8 +144,13 @@ class DirectoryLock:
         self.held = False
 
     def _record(self) -> str:
-        return json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "purpose": self.purpose,
-                           "started": time.strftime("%Y-%m-%d %H:%M:%S")})
+        record = {"pid": os.getpid(), "host": socket.gethostname(), "purpose": self.purpose,
+                  "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        # what tells this process from a later one given the same pid (Linux; absent where /proc is missing)
+        for key, value in (("boot_id", _boot_id()), ("start_ticks", _start_ticks(os.getpid()))):
+            if value is not None:
+                record[key] = value
+        return json.dumps(record)
 
     def _read(self) -> tuple[str, dict | None]:
         try:
@@ -143,7 +177,26 @@ class DirectoryLock:
             return False  # cannot see that machine's processes: assume it is running
         if owner["pid"] == os.getpid():
             return str(self.path.resolve()) not in _HELD_HERE
-        return not _pid_alive(owner["pid"])
+        return not _pid_alive(owner["pid"]) or self._pid_reused(owner) is not None
+
+    @staticmethod
+    def _pid_reused(owner: dict) -> str | None:
+        """Why the live process with the owner's pid is not the owner (``None``: it is, or cannot be told).
+
+        A lock written before these were recorded (no ``boot_id`` / ``start_ticks``), or a
+        system without ``/proc``, is judged by the pid alone, as before.
+
+        Args:
+          owner: the lock file's record (its ``pid`` alive on this host).
+        """
+        boot, ticks = owner.get("boot_id"), owner.get("start_ticks")
+        now_boot = _boot_id()
+        if isinstance(boot, str) and now_boot is not None and boot != now_boot:
+            return "the machine has restarted since"
+        now_ticks = _start_ticks(owner["pid"])
+        if isinstance(ticks, int) and now_ticks is not None and ticks != now_ticks:
+            return f"pid {owner['pid']} now belongs to another process"
+        return None
 
     def _describe(self, owner: dict | None) -> str:
         if not owner:
@@ -178,7 +231,7 @@ class DirectoryLock:
                 raw, owner = self._read()
                 if not self._stale(owner):
                     raise self._busy(owner) from None
-                self._take_over(raw, owner)
+                self._take_over(raw, owner, self._pid_reused(owner) if owner else None)
                 continue
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(self._record())
@@ -189,8 +242,14 @@ class DirectoryLock:
             return self
         raise LockError(f"could not lock {self.directory}: {self.path} keeps changing; another process is starting")
 
-    def _take_over(self, raw: str, owner: dict | None) -> None:
-        """Remove a stale lock, unless another process replaced it meanwhile."""
+    def _take_over(self, raw: str, owner: dict | None, reused: str | None = None) -> None:
+        """Remove a stale lock, unless another process replaced it meanwhile.
+
+        Args:
+          raw: the lock file's text when it was judged stale.
+          owner: its record (``None``: unreadable).
+          reused: why the live process with the owner's pid is another one, for the warning.
+        """
         with _exclusive(self.directory):  # two processes taking over the same stale lock: one at a time
             if self._read()[0] != raw:
                 return  # someone else took it over (or released it): try again from the start
@@ -198,7 +257,7 @@ class DirectoryLock:
                 self.path.unlink()
         warnings.warn(
             f"{self.directory} was locked by {self._describe(owner)}, which is no longer running "
-            "(killed or crashed): taking the lock over",
+            f"({reused or 'killed or crashed'}): taking the lock over",
             RuntimeWarning,
             stacklevel=4,
         )

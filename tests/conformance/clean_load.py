@@ -1,7 +1,8 @@
 """Load exported SavedModels the way a server does, in a process without tfvae or TFP.
 
 Run as ``python clean_load.py JOBS.json``; JOBS.json lists
-``{"export_dir", "inputs" (an .npz of "<signature>/<input>" arrays), "outputs" (an .npz to write)}``
+``{"export_dir", "inputs" (an .npz of "<signature>/<input>" arrays), "outputs" (an .npz to write),
+"refused" (an .npz of "<case>//<input>" arrays: requests to refuse), "cases" ({case: signature})}``
 and names the report to write (``"report"``). For each export this script
 
 * calls every signature of ``tf.saved_model.load`` on the given inputs (twice
@@ -11,6 +12,9 @@ and names the report to write (``"report"``). For each export this script
 * parses the TF Serving warmup file and replays each request through the
   TF1 session loader (``SavedModelBundle`` + ``Session::Run``, as TF Serving does);
 * feeds inputs with a wrong inner shape through that session and records the error;
+* sends each request of ``refused`` (tests/conformance/refusals.py: a wrong rank, NaN, values
+  outside the input's domain, codes and labels out of range, too many rows) through that session
+  and records the error (``None``: it was answered);
 
 then records which forbidden modules got imported. It must never import tfvae
 or tensorflow_probability: the parent test asserts that on the report.
@@ -72,9 +76,22 @@ def wrong_shape(spec_shape, dtype):
     return np.zeros(shape, dtype)
 
 
-def session_checks(export_dir, records):
-    """Replay the warmup requests and wrong-shape requests through a TF1 session."""
-    replayed, wrong = {}, {}
+def session_call(session, signature, values):
+    """Run ``signature`` on ``values`` (name -> array) without Python's feed checks; the error message or None."""
+    names = sorted(signature.inputs)
+    feeds = [signature.inputs[k].name for k in names]
+    fetch = [next(iter(signature.outputs.values())).name]
+    callable_ = session._make_callable_from_options(config_pb2.CallableOptions(feed=feeds, fetch=fetch))
+    try:
+        callable_(*[values[k] for k in names])
+    except tf.errors.InvalidArgumentError as error:
+        return error.message
+    return None
+
+
+def session_checks(export_dir, records, refused, cases):
+    """Replay the warmup requests, wrong-shape requests and the ``refused`` cases through a TF1 session."""
+    replayed, wrong, refusals = {}, {}, {}
     graph = tf.Graph()
     with tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export_dir)
@@ -96,21 +113,16 @@ def session_checks(export_dir, records):
                 continue
             for key, info in signature.inputs.items():
                 shape = [d.size for d in info.tensor_shape.dim]
-                feeds = [signature.inputs[k].name for k in sorted(signature.inputs)]
-                values = []
-                for k in sorted(signature.inputs):
-                    other = signature.inputs[k]
+                values = {}
+                for k, other in signature.inputs.items():
                     other_shape = [2] + [1 if d.size == -1 else d.size for d in other.tensor_shape.dim[1:]]
                     dtype = tf.dtypes.as_dtype(other.dtype).as_numpy_dtype
-                    values.append(wrong_shape(shape, dtype) if k == key else np.full(other_shape, 0.5).astype(dtype))
-                fetch = [next(iter(signature.outputs.values())).name]
-                callable_ = session._make_callable_from_options(config_pb2.CallableOptions(feed=feeds, fetch=fetch))
-                try:
-                    callable_(*values)
-                    wrong[f"{name}/{key}"] = None
-                except tf.errors.InvalidArgumentError as error:
-                    wrong[f"{name}/{key}"] = error.message
-    return replayed, wrong
+                    values[k] = wrong_shape(shape, dtype) if k == key else np.full(other_shape, 0.5).astype(dtype)
+                wrong[f"{name}/{key}"] = session_call(session, signature, values)
+        for case, signature_name in cases.items():
+            values = {key.split("//", 1)[1]: refused[key] for key in refused if key.startswith(case + "//")}
+            refusals[case] = session_call(session, meta_graph.signature_def[signature_name], values)
+    return replayed, wrong, refusals
 
 
 def main(jobs_file):
@@ -125,13 +137,15 @@ def main(jobs_file):
         np.savez(job["outputs"], **outputs)
         warmup = os.path.join(export_dir, "assets.extra", "tf_serving_warmup_requests")
         records = [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(warmup)]
-        replayed, wrong = session_checks(export_dir, records)
+        refused = dict(np.load(job["refused"])) if job.get("refused") else {}
+        replayed, wrong, refusals = session_checks(export_dir, records, refused, job.get("cases", {}))
         report["exports"][export_dir] = {
             "signatures": specs,
             "saved_model_cli": show_all(export_dir),
             "warmup_records": len(records),
             "warmup": replayed,
             "wrong_shape": wrong,
+            "refused": refusals,
         }
     report["forbidden_modules"] = sorted(
         m for m in sys.modules if m.split(".")[0] in ("tfvae", "tensorflow_probability")

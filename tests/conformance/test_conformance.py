@@ -19,8 +19,9 @@ import pytest
 import tensorflow as tf
 from conformance.cli_output import parse_show_all
 from conformance.families import FAMILIES, tiered
+from conformance.refusals import bad_requests, expected_message
 
-from tfvae.export import ServingModule, export_saved_model, load_keras, save_keras
+from tfvae.export import ServingModule, export_saved_model, load_keras, save_keras, serving_signatures
 from tfvae.models import gradient_step
 
 CLEAN_LOAD = Path(__file__).with_name("clean_load.py")
@@ -57,9 +58,13 @@ def served(tmp_path_factory, request):
         export_dir = export_saved_model(model, root / "saved_models" / name, prior=prior)
         flat = {f"{sig}/{key}": value for sig, feed in inputs.items() for key, value in feed.items()}
         np.savez(root / f"{name}-inputs.npz", **flat)
+        refused = bad_requests(serving_signatures(model, prior=prior))  # what the model declares: nothing traced
+        np.savez(root / f"{name}-refused.npz",
+                 **{f"{case['case']}//{key}": value for case in refused for key, value in case["feeds"].items()})
         jobs.append({"export_dir": str(export_dir), "inputs": str(root / f"{name}-inputs.npz"),
-                     "outputs": str(root / f"{name}-outputs.npz")})
-        results[name] = {"model": model, "export_dir": export_dir, "inputs": inputs,
+                     "outputs": str(root / f"{name}-outputs.npz"), "refused": str(root / f"{name}-refused.npz"),
+                     "cases": {case["case"]: case["signature"] for case in refused}})
+        results[name] = {"model": model, "export_dir": export_dir, "inputs": inputs, "refused": refused,
                          "expected": reference_outputs(family, model, prior, inputs)}
     processes = []
     parts = min(2, len(jobs) // 8 + 1)  # one clean process for the fast tier (xdist runs other modules beside it)
@@ -141,6 +146,19 @@ def test_wrong_inner_shapes_fail_clearly_in_a_serving_session(name, served):
         # a free inner dimension is the time axis of a sequence model
         wanted = f"{input_name} must have shape (batch{''.join(f', {d}' if d != -1 else ', time' for d in shape[1:])}"
         assert message is not None and wanted in message, (key, message)
+
+
+@pytest.mark.parametrize("name", TIERED)
+def test_bad_requests_are_refused_by_name_in_a_serving_session(name, served):
+    """A wrong rank, NaN, values outside the likelihood's support or the magnitude limits, codes and labels
+    out of range, too many rows: each refused with its message by a SavedModel loaded without tfvae."""
+    result = served["families"][name]
+    refusals = result["report"]["refused"]
+    faults = {case["fault"] for case in result["refused"]}
+    assert {"rank", "nan", "bounds", "rows"} <= faults or {"rank", "codes", "rows"} <= faults, faults
+    for case in result["refused"]:
+        message = refusals[case["case"]]
+        assert message is not None and expected_message(case) in message, (case["case"], message)
 
 
 @pytest.mark.parametrize("name", TIERED)

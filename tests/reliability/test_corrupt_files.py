@@ -145,3 +145,31 @@ def test_resume_without_a_config_but_with_checkpoints_is_refused_and_keeps_them(
     assert main(["train", "vae", "--resume", "--out", str(run), "--quiet"]) == 2
     assert f"{run} holds no run (no config.json)" in _one_error_line(capsys)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == before
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("latent_dim", 3, "variable encoder.projection.kernel has shape (16, 4) in ckpt-2 but (16, 6) in the model "
+                      "built from CONFIG"),
+    ("hidden_units", [16, 16], "variable encoder.dense_1.kernel (and 3 more) is in the model built from CONFIG "
+                               "but not in ckpt-2"),
+])
+def test_a_config_json_edited_after_training_is_named_with_a_variable_that_differs(run, key, value, words, capsys):
+    """config.json no longer builds the model the checkpoints hold: one line says so, naming a variable,
+    instead of calling every checkpoint unusable."""
+    import json
+
+    from tfvae.experiment import load_run
+    from tfvae.experiment.run_dir import RunError
+
+    config = json.loads((run / "config.json").read_text())
+    config["model"][key] = value
+    (run / "config.json").write_text(json.dumps(config))
+    expected = (f"the checkpoints in {run / 'checkpoints'} do not match {run / 'config.json'}: "
+                + words.replace("CONFIG", str(run / "config.json")) + " (was config.json edited?")
+    assert main(["evaluate", str(run), "--iwae-k", "0", "--max-examples", "20", "--quiet"]) == 2
+    line = _one_error_line(capsys)
+    assert expected in line and "could not be restored" not in line, line
+    assert not (run / "metrics.json").exists()
+    with pytest.raises(RunError) as caught:
+        load_run(run)
+    assert expected in str(caught.value)

@@ -12,6 +12,7 @@ state, step counter and RNG state, and a history with each epoch once.
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -168,3 +169,38 @@ def test_a_lock_of_a_live_process_is_refused_and_a_dead_ones_taken_over(tmp_path
         with DirectoryLock(tmp_path) as lock:
             assert f'"pid": {os.getpid()}' in lock.path.read_text()
     assert not (tmp_path / LOCK_FILE).exists()
+
+
+def _lock_naming(path, pid: int, **fields) -> None:
+    record = {"pid": pid, "host": os.uname().nodename, "purpose": "tfvae train", "started": "then", **fields}
+    (path / ".lock").write_text(json.dumps(record))
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process start times come from Linux /proc")
+def test_a_lock_whose_pid_now_belongs_to_another_process_is_taken_over(tmp_path):
+    """The pid of a killed run handed to a new process (a container restarted, pids wrapped): the recorded
+    start time (and boot) tells them apart; the owner's own start time and boot still hold the lock."""
+    from tfvae.fileio import DirectoryLock, LockError, _boot_id, _start_ticks
+
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        ticks, boot = _start_ticks(sleeper.pid), _boot_id()
+        assert ticks is not None and boot
+        _lock_naming(tmp_path, sleeper.pid, boot_id=boot, start_ticks=ticks)  # the live owner itself
+        with pytest.raises(LockError, match=rf"in use by tfvae train \(pid {sleeper.pid} "):
+            DirectoryLock(tmp_path).acquire()
+        for fields, why in (({"boot_id": boot, "start_ticks": ticks - 1}, "now belongs to another process"),
+                            ({"boot_id": "0" * 8, "start_ticks": ticks}, "the machine has restarted since")):
+            _lock_naming(tmp_path, sleeper.pid, **fields)
+            DirectoryLock(tmp_path).check_free()  # the command line's early check lets it through too
+            with pytest.warns(RuntimeWarning, match=rf"pid {sleeper.pid} .*no longer running \(.*{why}\)"):
+                with DirectoryLock(tmp_path) as lock:
+                    mine = json.loads(lock.path.read_text())
+            assert mine["pid"] == os.getpid() and mine["start_ticks"] == _start_ticks(os.getpid())
+            assert mine["boot_id"] == boot and not (tmp_path / ".lock").exists()
+        _lock_naming(tmp_path, sleeper.pid)  # a lock written before start times were recorded: the pid decides
+        with pytest.raises(LockError, match=rf"pid {sleeper.pid} "):
+            DirectoryLock(tmp_path).acquire()
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -145,6 +145,53 @@ def num_classes(run: Path) -> int | None:
     return classes if isinstance(classes, int) and not isinstance(classes, bool) and classes > 0 else None
 
 
+def data_shape(run: Path) -> tuple[int, ...] | None:
+    """The shape of one example of the run's data (``run.json``), or ``None`` when unknown."""
+    record = run_record(run)
+    data = None if record is None else record.get("data")
+    shape = data.get("data_shape") if isinstance(data, dict) else None
+    if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        return None
+    return tuple(shape)
+
+
+def iwae_request(run: Path, k: int, batch_size: int) -> None:
+    """``tfvae evaluate --iwae-k``: ``k x batch x D x 4`` bytes within :func:`tfvae.sizes.request_limit`.
+
+    Skipped for runs without ``run.json`` (the data's shape is then unknown before TensorFlow).
+
+    Args:
+      run: the run directory.
+      k: ``--iwae-k`` (0: no IWAE estimate).
+      batch_size: the examples per batch (``--batch-size``, or ``--max-examples`` when fewer).
+
+    Raises:
+      CommandLineError: above the limit, with the estimate.
+    """
+    from tfvae.sizes import iwae_problem
+
+    shape = data_shape(run)
+    problem = None if shape is None or k < 1 else iwae_problem(k, batch_size, shape)
+    if problem is not None:
+        raise CommandLineError(f"--iwae-k {k}: {problem}")
+
+
+def sample_request(run: Path, num: int) -> None:
+    """``tfvae sample --num``: ``N x D x 4 x 4`` bytes within :func:`tfvae.sizes.request_limit`.
+
+    Skipped for runs without ``run.json``.
+
+    Raises:
+      CommandLineError: above the limit, with the estimate.
+    """
+    from tfvae.sizes import sample_problem
+
+    shape = data_shape(run)
+    problem = None if shape is None else sample_problem(num, shape)
+    if problem is not None:
+        raise CommandLineError(f"--num {num}: {problem}")
+
+
 def has_checkpoint(run: Path) -> bool:
     """Whether ``RUN/checkpoints`` lists a checkpoint or holds one whose list was lost."""
     directory = run / CHECKPOINT_DIR

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from tfvae.commands._checks import announce_loading, existing_run, writable_file
+from tfvae.commands._checks import announce_loading, existing_run, iwae_request, writable_file
 from tfvae.commands._common import DefaultsHelpFormatter, positive_int
 
 METRICS_FILE = "metrics.json"
@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     if args.iwae_k < 0:
         raise TfvaeError(f"--iwae-k must be >= 1 (or 0 to skip the IWAE estimate), got {args.iwae_k}")
     run_dir = existing_run(args.run)
+    iwae_request(run_dir, args.iwae_k, min(args.batch_size, args.max_examples or args.batch_size))
     writable_file(args.out if args.out else run_dir / METRICS_FILE, "--out")
     announce_loading(run_dir, quiet=args.quiet)
 
@@ -92,9 +93,14 @@ def run(args: argparse.Namespace) -> int:
         record["disentanglement"] = disentanglement
     if bound is not None:
         record["vq_bound"] = bound
+    from tfvae.errors import writing
     from tfvae.fileio import atomic_write_text
 
-    atomic_write_text(out, json.dumps(record, indent=2) + "\n")
+    text = json.dumps(record, indent=2) + "\n"
+    # a full disk: one line naming the file; atomic_write_text leaves no partial file and any old one whole
+    with writing(out, "the metrics", needed=lambda: len(text.encode("utf-8")),
+                 then="; the file is unchanged: free some space, then evaluate again"):
+        atomic_write_text(out, text)
     print(evaluation.table())
     if disentanglement is not None:
         print("disentanglement: " + ", ".join(f"{name} {value:.3f}" for name, value in disentanglement.items()))

@@ -10,6 +10,7 @@ from tfvae.commands._checks import (
     announce_loading,
     checked_image_out,
     existing_run,
+    sample_request,
     sampleable_run,
     writable_dir,
 )
@@ -24,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         writable_dir(run_dir, "RUN")
     sampleable_run(run_dir, args.label, args.temperature)
+    sample_request(run_dir, args.num)  # a million samples of large images: one line, not an out-of-memory traceback
     announce_loading(run_dir)
 
     import numpy as np

@@ -16,6 +16,7 @@ from typing import Any
 from tfvae.config import ConfigError, ModelConfig
 from tfvae.models.base import GenerativeModel
 from tfvae.registry import MODELS
+from tfvae.sizes import check_model
 
 #: the generic ``[model]`` fields a builder takes when its family lists them in ``architectures``
 GENERIC_FIELDS = ("latent_dim", "hidden_units", "activation", "filters", "encoder", "decoder")
@@ -73,7 +74,13 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
       seed: the model's seed.
       num_classes: the dataset's number of classes, for conditional models
         (unless ``model.options.num_classes`` sets it).
+
+    Raises:
+      ConfigError: a field the model does not take, or a model above
+        :mod:`tfvae.sizes`' limits (layers, parameters, one example's step),
+        refused before anything is allocated.
     """
+    check_model(config, data_shape)  # 1e9 units or 100,000 layers: one line, not an out-of-memory traceback
     cls = MODELS.get(config.name)
     fields = cls.architectures.get(config.architecture)
     if fields is None:
@@ -138,6 +145,7 @@ def build_prior(config: ModelConfig, model: GenerativeModel, seed: int | None = 
       ConfigError: an option the prior does not take, or arguments its
         constructor refuses (the constructor's error is chained).
     """
+    check_model(config, None)  # the PixelCNN's layers and parameters (its codes' shape is the model's)
     cls = MODELS.get(config.name)
     for option in config.options:
         if option not in cls.config_options:

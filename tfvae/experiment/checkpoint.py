@@ -5,10 +5,17 @@ it in ``checkpoints/checkpoint``, so a run killed at any moment leaves
 complete files and the previous checkpoint. ``restore_latest`` restores the
 newest checkpoint that can be read (a truncated or garbage newest one is
 skipped with a warning), and weights that are not finite are never saved.
+
+A run killed between writing a checkpoint and listing it leaves one checkpoint
+more than it keeps, and a ``checkpoints/checkpoint`` list naming the one before
+(TensorFlow deletes only what it listed). ``tidy`` (called by a resume, after
+the restore) removes the surplus and rewrites the list, so TensorBoard and
+``tf.train.latest_checkpoint`` name the checkpoint tfvae restored.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -18,7 +25,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from tfvae.experiment.run_dir import RunError
+from tfvae.experiment.run_dir import CONFIG_FILE, RunError
+from tfvae.fileio import atomic_write_text
 from tfvae.models.base import GenerativeModel, NonFiniteError
 
 
@@ -52,6 +60,7 @@ class Checkpointer:
             while key in variables:  # e.g. the RNG states of recurrent layers share a path
                 key += "+"
             variables[key] = variable
+        self._variables = variables
         self.checkpoint = tf.train.Checkpoint(
             model=variables,
             optimizer=list(model.optimizer.variables),
@@ -63,6 +72,8 @@ class Checkpointer:
         self._manager: tf.train.CheckpointManager | None = None
         #: why the ``checkpoint`` list could not be read at the last :meth:`checkpoints` (``None``: it could)
         self.list_error: Exception | None = None
+        #: the prefix :meth:`restore_latest` restored (``None``: none yet)
+        self.restored: str | None = None
 
     @property
     def manager(self) -> tf.train.CheckpointManager:
@@ -85,14 +96,28 @@ class Checkpointer:
         TensorFlow writes the files under a temporary name and renames them,
         then rewrites the ``checkpoint`` list atomically: a process killed
         while saving leaves the previous checkpoint as the newest.
+
+        Raises:
+          NonFiniteError: a weight is NaN or infinite (nothing is written).
+          DiskWriteError: the files could not be written (a full disk: TensorFlow's ``OpError`` or an
+            ``OSError``). What the save wrote is removed first (:func:`_failed_save`), so the previous
+            checkpoint stays the newest; the message names the checkpoint, the space it needs and the space free.
         """
+        from tfvae.errors import write_failure
+
         check_finite_weights(self.model, epoch)
         self.epoch.assign(epoch)
         if self.write:
-            return self.manager.save(checkpoint_number=epoch)
+            try:
+                return self.manager.save(checkpoint_number=epoch)
+            except (OSError, tf.errors.OpError) as error:
+                raise _failed_save(self, epoch, error) from error
         scratch = tempfile.mkdtemp(prefix="tfvae-worker-checkpoint-")
         try:
             self.checkpoint.write(str(Path(scratch) / f"ckpt-{epoch}"))
+        except (OSError, tf.errors.OpError) as error:
+            raise write_failure(scratch, f"a worker's scratch checkpoint of epoch {epoch}", error,
+                                _variable_bytes(self.model)) from error
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return None
@@ -124,15 +149,21 @@ class Checkpointer:
             return [], error
         return (list(state.all_model_checkpoint_paths) if state is not None else []), None
 
-    def restore_latest(self) -> int:
+    def restore_latest(self, built_from: str | Path | None = None) -> int:
         """Restore the newest checkpoint that can be read; returns the number of epochs it had done.
 
         A newest checkpoint that is truncated, garbage or missing files is
         skipped with a warning naming it (and kept as it is); the next older
         one is restored.
 
+        Args:
+          built_from: what the model was built from, for the message when no
+            checkpoint fits it; ``RUN/config.json`` by default.
+
         Raises:
-          RunError: no checkpoint, or none can be restored (each one named, with why).
+          RunError: no checkpoint, or none can be restored (each one named, with why); when every
+            one fails because its variables are not the model's (``config.json`` edited), one
+            variable that differs is named instead.
         """
         candidates = self.checkpoints()
         if not candidates:
@@ -140,6 +171,7 @@ class Checkpointer:
             raise RunError(f"no checkpoint in {self.directory}{unreadable}") from self.list_error
         failures = []
         last_error: Exception | None = None
+        mismatched = True  # every failure so far is about the variables, not the files
         for path in candidates:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
@@ -149,7 +181,9 @@ class Checkpointer:
                 last_error = error
                 first_line = (str(error).strip().splitlines() or [""])[0]
                 failures.append(f"checkpoint {path} could not be restored ({type(error).__name__}: {first_line})")
+                mismatched = mismatched and isinstance(error, (AssertionError, ValueError, KeyError))
                 continue
+            self.restored = path
             if failures:
                 warnings.warn(
                     "; ".join(failures) + f"; restored the newest usable one, {path} (epoch {int(self.epoch.numpy())}). "
@@ -158,10 +192,148 @@ class Checkpointer:
                     stacklevel=2,
                 )
             return int(self.epoch.numpy())
+        source = Path(built_from) if built_from is not None else self.directory.parent / CONFIG_FILE
+        differs = self.mismatch(candidates[0], f"the model built from {source}") if mismatched else None
+        if differs:
+            raise RunError(f"the checkpoints in {self.directory} do not match {source}: {differs} (was {source.name} "
+                           f"edited? put its values back, or start a new run with --out)") from last_error
         raise RunError(
             "; ".join(failures) + ". No checkpoint there is usable; the files are left as they are: "
             "start a new run with --out"
         ) from last_error
+
+    def mismatch(self, path: str, model: str = "the model") -> str | None:
+        """One difference between the variables saved in checkpoint ``path`` and the model's, in words.
+
+        A shape first (``variable encoder.dense_0.kernel has shape (784, 8) in ckpt-4 but (784, 16)
+        in the model``), then a variable only the model has, then one only the checkpoint has.
+
+        Args:
+          path: a checkpoint prefix (``.../ckpt-4``).
+          model: how to call the model in the words.
+
+        Returns:
+          The words, or ``None`` when the variables agree or the checkpoint cannot be read.
+        """
+        try:
+            shapes = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+        except (tf.errors.OpError, ValueError, IndexError):
+            return None
+        name, suffix = Path(path).name, "/.ATTRIBUTES/VARIABLE_VALUE"
+        saved = {key: tuple(shape) for key, shape in shapes.items()
+                 if key.startswith("model/") and key.endswith(suffix)}
+        missing = []
+        for key, variable in self._variables.items():
+            stored = saved.pop("model/" + key.replace(".", "..").replace("/", "./") + suffix, None)
+            if stored is None:
+                missing.append(key)
+            elif stored != tuple(variable.shape):
+                return f"variable {key} has shape {stored} in {name} but {tuple(variable.shape)} in {model}"
+        extra = [key[len("model/"):-len(suffix)].replace("./", "/").replace("..", ".") for key in sorted(saved)]
+        for names, words in ((missing, f"is in {model} but not in {name}"),
+                             (extra, f"is in {name} but not in {model}")):
+            if names:
+                more = f" (and {len(names) - 1} more)" if len(names) > 1 else ""
+                return f"variable {names[0]}{more} {words}"
+        return None
+
+    def tidy(self) -> str:
+        """Keep ``max_to_keep`` checkpoints and a ``checkpoint`` list that names the restored one.
+
+        Call it after :meth:`restore_latest`, holding the run's lock (a resume). Checkpoints older
+        than the restored one beyond ``max_to_keep`` (left by a kill between writing a checkpoint
+        and listing it) are deleted, oldest first; newer ones that could not be restored are left
+        as they are (and unlisted: the next save of that epoch replaces them). The list is
+        rewritten atomically, with the times TensorFlow's ``CheckpointManager`` needs to delete the
+        kept ones in turn, when it names another checkpoint or set; an unreadable list is moved
+        aside first.
+
+        Returns:
+          What changed, in words (``""``: nothing).
+        """
+        if self.restored is None or not self.write:
+            return ""
+        restored = int(Path(self.restored).name.removeprefix("ckpt-"))
+        on_disk = sorted((int(m[1]) for p in self.directory.glob("ckpt-*.index")
+                          if (m := re.fullmatch(r"ckpt-(\d+)\.index", p.name))), reverse=True)
+        older = [n for n in on_disk if n < restored]
+        kept, surplus = [restored, *older[: self.max_to_keep - 1]], older[self.max_to_keep - 1:]
+        for number in surplus:
+            for file in self.directory.glob(f"ckpt-{number}.*"):
+                if file.name == f"ckpt-{number}.index" or re.fullmatch(r"\.data-\d+-of-\d+", file.suffix):
+                    file.unlink(missing_ok=True)
+        done = [f"removed {', '.join(f'ckpt-{n}' for n in surplus)} (beyond the {self.max_to_keep} kept)"]
+        done = done if surplus else []
+        rewritten = self._write_list([f"ckpt-{n}" for n in sorted(kept)])
+        return "; ".join(done + ([rewritten] if rewritten else []))
+
+    def _write_list(self, wanted: list[str]) -> str | None:
+        """Make ``checkpoints/checkpoint`` list ``wanted`` (oldest first), the last as the newest.
+
+        Args:
+          wanted: checkpoint names in the directory (``ckpt-4``), each with its ``.index`` file.
+
+        Returns:
+          What changed, in words (``None``: the list was already so).
+        """
+        listed = self.directory / "checkpoint"
+        try:
+            state = tf.train.get_checkpoint_state(str(self.directory))
+        except (ValueError, tf.errors.OpError):
+            aside = listed.with_name(f"checkpoint.unreadable-{int(time.time())}")
+            listed.replace(aside)
+            state, was = None, f"was unreadable, moved to {aside.name}"
+        else:
+            was = f"named {Path(state.model_checkpoint_path).name}" if state is not None else "was missing"
+        if (state is None or Path(state.model_checkpoint_path).name != wanted[-1]
+                or [Path(p).name for p in state.all_model_checkpoint_paths] != wanted
+                or len(state.all_model_checkpoint_timestamps) != len(wanted)):
+            times = [(self.directory / f"{name}.index").stat().st_mtime for name in wanted]
+            proto = tf.compat.v1.train.generate_checkpoint_state_proto(
+                os.path.abspath(self.directory), wanted[-1], all_model_checkpoint_paths=list(wanted),
+                all_model_checkpoint_timestamps=times, last_preserved_timestamp=min(*times, time.time()) - 1.0)
+            atomic_write_text(listed, str(proto))
+            self._manager = None  # a manager made earlier would hold the old list
+            return f"{listed.relative_to(self.directory.parent)} now names {wanted[-1]} ({was})"
+        return None
+
+
+def _failed_save(checkpointer: Checkpointer, epoch: int, error: BaseException):
+    """Remove what the failed save of ``epoch`` wrote; return the ``DiskWriteError`` to raise.
+
+    Its ``ckpt-<epoch>_temp/`` folder and ``checkpoint.tmp*`` files go, and its
+    ``ckpt-<epoch>.*`` files unless the ``checkpoint`` list already names them
+    (then the save itself was complete). The space needed is the size of the
+    newest checkpoint left (the same variables), or of the variables.
+
+    Args:
+      checkpointer: the checkpointer whose save failed.
+      epoch: the epoch it was saving.
+      error: the ``OSError`` or ``tf.errors.OpError`` it raised.
+    """
+    from tfvae.errors import write_failure
+
+    directory, name = checkpointer.directory, f"ckpt-{epoch}"
+    shutil.rmtree(directory / f"{name}_temp", ignore_errors=True)
+    partial = list(directory.glob("checkpoint.tmp*"))
+    if name not in {Path(prefix).name for prefix in checkpointer._listed()[0]}:
+        partial += directory.glob(f"{name}.*")  # "ckpt-2.*": not ckpt-20's files
+    for path in partial:
+        path.unlink(missing_ok=True)
+    newest = next(iter(checkpointer.checkpoints()), None)
+    size = sum(p.stat().st_size for p in directory.glob(f"{Path(newest).name}.*")) if newest else 0
+    kept = f"the newest checkpoint is still {Path(newest).name}" if newest else "no checkpoint of this run was kept"
+    return write_failure(directory / name, f"the checkpoint of epoch {epoch}", error,
+                         size or _variable_bytes(checkpointer.model),
+                         f"; its partial files were removed and {kept}: free some space, then continue with --resume")
+
+
+def _variable_bytes(model: GenerativeModel) -> int:
+    """The bytes of ``model``'s and its optimizer's variables (what a checkpoint holds)."""
+    import math
+
+    variables = [*model.variables, *(model.optimizer.variables if model.optimizer is not None else ())]
+    return sum(math.prod(variable.shape) * tf.as_dtype(variable.dtype).size for variable in variables)
 
 
 def check_finite_weights(model: GenerativeModel, epoch: int) -> None:

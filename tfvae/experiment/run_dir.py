@@ -458,7 +458,8 @@ def load_run(path: str | Path) -> LoadedRun:
     else:
         model = build_model(config.model, data_shape, seed=config.train.seed, num_classes=num_classes)
     model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
-    epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest()
+    built_from = run.path / model_file if model_file is not None else None  # None: config.json
+    epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest(built_from)
     return LoadedRun(config, model, run.path, epochs_done, data_shape, record)
 
 

@@ -30,7 +30,11 @@ Faults (see README, "Reliability"):
   wrote ``config.json`` or its first checkpoint) starts the run from scratch
   and says so, as Keras ``BackupAndRestore`` does;
 - weights that are not finite are never checkpointed (and a NaN step under
-  ``train.on_nonfinite = "stop"`` stops the run before its epoch ends).
+  ``train.on_nonfinite = "stop"`` stops the run before its epoch ends);
+- a write that fails (a full disk: a checkpoint, the TensorBoard logs, a run
+  file) stops the run with one :class:`~tfvae.errors.DiskWriteError` naming
+  the path and the space; a failed checkpoint's partial files are removed, so
+  ``--resume`` continues from the one before once there is space.
 
 Under ``train.strategy = "multi_worker"`` every worker runs :func:`train` with
 the same config and ``out``; only the chief writes the run directory (the
@@ -52,6 +56,7 @@ import tensorflow as tf
 
 from tfvae.config import ExperimentConfig
 from tfvae.distribute import is_chief, is_distributed, make_strategy
+from tfvae.errors import writing
 from tfvae.experiment.build import build_model
 from tfvae.experiment.checkpoint import Checkpointer, check_finite_weights
 from tfvae.experiment.run_dir import (
@@ -66,6 +71,23 @@ from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
 from tfvae.performance import resolve_jit_compile, resolve_precision
 from tfvae.viz import ImageLogger, image_grid, save_png
+from tfvae.viz.plots import draw_pictures
+from tfvae.viz.tensorboard import log_pictures
+
+#: what TensorFlow's writers (summaries, checkpoints) raise when a file cannot be written, besides ``OSError``
+_TF_WRITE_ERRORS = (OSError, tf.errors.OpError)
+
+
+def _writing(path: Path, what: str, errors: tuple[type[BaseException], ...] = (OSError,)):
+    """A block writing ``path`` of a run: a failure (a full disk) is one ``DiskWriteError`` line naming it.
+
+    Args:
+      path: the file or folder written.
+      what: what it is, for the message (``"the TensorBoard logs"``).
+      errors: what a failed write raises there: ``OSError`` for Python's writers, :data:`_TF_WRITE_ERRORS`
+        around TensorFlow's (only the writing goes in the block: a computation's ``OpError`` is not a write).
+    """
+    return writing(path, what, errors, then="; free some space, then continue with --resume")
 
 
 class RunLogger(keras.callbacks.Callback):
@@ -82,7 +104,10 @@ class RunLogger(keras.callbacks.Callback):
         self.every = every
         self.write_files = write_files
         self.rows: list[dict[str, float]] = []
-        self.writer = tf.summary.create_file_writer(str(run.path / "logs")) if write_files else None
+        self.writer = None
+        if write_files:
+            with _writing(run.path / "logs", "the TensorBoard logs", _TF_WRITE_ERRORS):
+                self.writer = tf.summary.create_file_writer(str(run.path / "logs"))
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -92,13 +117,32 @@ class RunLogger(keras.callbacks.Callback):
         # The row first, then the checkpoint: a run killed between the two resumes from the previous
         # checkpoint and drops this row (RunDirectory.repair_history), so no epoch is missing or repeated.
         if self.write_files:
-            self.run.append_history(done, logs)
-            with self.writer.as_default(step=done):
+            with _writing(self.run.history_path, f"the history row of epoch {done}"):
+                self.run.append_history(done, logs)
+            logs_dir = self.run.path / "logs"
+            with _writing(logs_dir, "the TensorBoard logs", _TF_WRITE_ERRORS), self.writer.as_default(step=done):
                 for key, value in logs.items():
                     tf.summary.scalar(key, float(value))
-            self.writer.flush()
+                self.writer.flush()
         if done % self.every == 0:
-            self.checkpointer.save(done)
+            self.checkpointer.save(done)  # a failed save removes its partial files (DiskWriteError)
+
+
+class RunImageLogger(ImageLogger):
+    """:class:`ImageLogger` of a run: a picture that cannot be written (a full disk) is one line naming the folder."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        done = int(epoch) + 1
+        if done % self.every:
+            return
+        pictures = draw_pictures(self.model, self.examples, self.names)
+        self.skipped = pictures.skipped
+        with _writing(self.log_dir, "the TensorBoard pictures", _TF_WRITE_ERRORS):
+            log_pictures(self.writer, pictures, done)
+
+    def on_train_end(self, logs=None):
+        with _writing(self.log_dir, "the TensorBoard pictures", _TF_WRITE_ERRORS):
+            super().on_train_end(logs)
 
 
 @dataclass
@@ -386,9 +430,15 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
                                f"would go back (the checkpoints keep the newest); pass --epochs {initial_epoch} or more")
             model.optimizer.learning_rate.assign(config.train.learning_rate)  # the restore brought back the saved one
             # history.csv must hold the checkpoint's epochs once each: repaired, or refused before any change
-            dropped, damaged = run.repair_history(initial_epoch) if chief else ([], [])
+            with _writing(run.history_path, "the repaired history"):
+                dropped, damaged = run.repair_history(initial_epoch) if chief else ([], [])
+            with _writing(run.checkpoint_dir / "checkpoint", "the checkpoint list"):
+                tidied = checkpointer.tidy() if chief and resume_from_checkpoint else ""  # surplus, stale list
+            if tidied and verbose:
+                print(f"Tidied the checkpoints of {run.path}: {tidied}")
             if applied and chief:
-                run.write_config(config)  # config.json tells what the run goes on with
+                with _writing(run.config_path, "the run's config"):
+                    run.write_config(config)  # config.json tells what the run goes on with
             for key, (before, after) in applied.items() if verbose else ():
                 print(f"Resuming with {key} = {after!r} (was {before!r})")
             if damaged:
@@ -408,15 +458,17 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             if verbose and resume_from_checkpoint:
                 print(f"Resuming {run.path} from epoch {initial_epoch} (step {int(model.optimizer.iterations)})")
         elif chief:
-            run.write_config(config)
+            with _writing(run.config_path, "the run's config"):
+                run.write_config(config)
         if chief and not run.record_path.exists():  # a run from before run.json gets one on resume
-            run.write_record(config, info, model.capabilities)
+            with _writing(run.record_path, "the run's record"):
+                run.write_record(config, info, model.capabilities)
         logger = RunLogger(run, checkpointer, config.train.checkpoint_every, write_files=chief)
         callbacks: list[keras.callbacks.Callback] = [logger]
         if chief and config.train.pictures:
             pictures, picture_labels = run_data(config, "test", batch_size=500).arrays(limit=500)
-            callbacks.append(ImageLogger(run.path / "logs" / "images", pictures, seed=config.train.seed,
-                                         labels=picture_labels))
+            callbacks.append(RunImageLogger(run.path / "logs" / "images", pictures, seed=config.train.seed,
+                                            labels=picture_labels))
         started = time.perf_counter()
         if initial_epoch < config.train.epochs:
             if config.train.driver == "fit":
@@ -449,14 +501,16 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             images = []
             if config.train.pictures:
                 images, labels = run_data(config, "test", batch_size=64).arrays(limit=64)
-                images = _write_images(model, images, labels, run.path)
+                with _writing(run.path, "the run's pictures"):
+                    images = _write_images(model, images, labels, run.path)
             trial = model.jit_trial  # set by fit / train_loop when jit_compile="auto" ran its trial
             jit = trial.as_dict() if trial is not None else {
                 "jit_compile": resolve_jit_compile(config.train.jit_compile, distributed)}
             summary = {"epochs": config.train.epochs, "train_seconds": round(seconds, 2), "precision": precision,
                        "jit_compile": jit,
                        "test": test, "images": [p.name for p in images]}
-            run.write_summary(summary)
+            with _writing(run.summary_path, "the run's summary"):
+                run.write_summary(summary)
     finally:
         _set_precision("float32")
     if verbose:

@@ -3,11 +3,14 @@
 TF Serving watches a model's base folder and loads every child whose name is
 an integer. An export is written into a hidden sibling ``.tmp-<version>-<id>``
 (not an integer, so ignored by the server) and renamed into place only once
-complete, so a half-written version is never visible.
+complete, so a half-written version is never visible. An export that fails
+(a full disk) removes its staging folder, and the base folder when the export
+created it, and is one :class:`~tfvae.errors.DiskWriteError` naming the version.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -16,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from tfvae.errors import writing
 from tfvae.export.errors import ExportError
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # matched in full: "$" would let a final newline in
@@ -99,30 +103,43 @@ def publish(staging: Path, base: Path, version: int, take_next: bool) -> Path:
         version += 1
 
 
-def write_version(base: str | Path, write: Callable[[Path], None], version: int | None = None) -> Path:
+def write_version(base: str | Path, write: Callable[[Path], None], version: int | None = None, *,
+                  errors: tuple[type[BaseException], ...] = (OSError,),
+                  needed: Callable[[], int | None] | None = None) -> Path:
     """Run ``write(staging_dir)`` and publish the result as ``base/<version>``.
 
     Args:
       base: the model's base folder (``saved_models/<name>``); created if missing.
       write: fills an empty staging folder with the complete export.
       version: the version to write; by default the next free one.
+      errors: what ``write`` raises when it cannot write (a full disk): ``OSError``, and TensorFlow's
+        ``OpError`` for a SavedModel.
+      needed: the bytes the export needs at least (its variables), for the message of a full disk.
 
     Returns:
       The version folder written.
 
     Raises:
       ExportError: ``version`` already exists, or ``base`` is not a folder.
-      Exception: whatever ``write`` raises; the staging folder is removed
-        first, so an interrupted export leaves neither a version nor a
-        temporary folder.
+      DiskWriteError: ``write`` raised one of ``errors``: one line naming
+        ``base/<version>`` (and the space, for a full disk).
+      Exception: whatever else ``write`` raises. In every case the staging
+        folder is removed first (and ``base`` when this call created it), so
+        an interrupted export leaves neither a version nor a temporary folder.
     """
     base = check_target(base, version)
+    created = not base.exists()
     base.mkdir(parents=True, exist_ok=True)
     wanted = version if version is not None else next_version(base)
     staging = base / f"{STAGING_PREFIX}{wanted}-{uuid.uuid4().hex[:12]}"
     try:
-        write(staging)
+        with writing(base / str(wanted), "the export", errors, needed, at_least=True,
+                     then="; its partial files were removed: free some space, then export again"):
+            write(staging)
         return publish(staging, base, wanted, take_next=version is None)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if created:
+            with contextlib.suppress(OSError):  # not empty: another exporter's version is there
+                base.rmdir()
         raise

@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from tfvae.export.errors import ExportError
 from tfvae.export.layout import check_target, write_version
-from tfvae.export.signatures import Signature, serving_signatures, traced
+from tfvae.export.signatures import MAX_REQUEST_ROWS, Signature, serving_signatures, traced
 from tfvae.export.warmup import write_warmup_file
 
 
@@ -33,6 +33,7 @@ class ServingModule(tf.Module):
       options: family options fixed at export time, e.g. ``{"horizon": 8,
         "jump": 2}`` for a :class:`~tfvae.models.TDVAE`'s ``rollout`` (see
         :func:`serving_signatures`).
+      max_request_rows: the most rows one request may hold (each signature refuses more in one line).
 
     Raises:
       ExportError: ``signatures`` was given with a ``prior`` or ``options``, or
@@ -40,7 +41,7 @@ class ServingModule(tf.Module):
     """
 
     def __init__(self, model: keras.Model, signatures: Mapping[str, Signature] | None = None, prior=None,
-                 options: Mapping | None = None):
+                 options: Mapping | None = None, max_request_rows: int = MAX_REQUEST_ROWS):
         super().__init__(name="tfvae_serving")
         if signatures is not None and (prior is not None or options):
             raise ExportError("give ServingModule either signatures or a prior / options to build them with, not both")
@@ -48,7 +49,7 @@ class ServingModule(tf.Module):
             signatures = serving_signatures(model, prior=prior, options=options)
         self.signature_specs = dict(signatures)
         self.concrete_functions = {
-            name: traced(name, signature).get_concrete_function()
+            name: traced(name, signature, max_request_rows).get_concrete_function()
             for name, signature in self.signature_specs.items()
         }
         # Track the tf.Variables the functions capture, not the Keras variable
@@ -61,12 +62,13 @@ class ServingModule(tf.Module):
         self.serving_variables = list(used.values())
 
 
-def _module(model: keras.Model, module: ServingModule | None, prior, options=None) -> ServingModule:
+def _module(model: keras.Model, module: ServingModule | None, prior, options=None,
+            max_request_rows: int = MAX_REQUEST_ROWS) -> ServingModule:
     if module is None:
-        return ServingModule(model, prior=prior, options=options)
-    if prior is not None or options:
-        raise ExportError("give either module or prior / options: build the module with "
-                          "ServingModule(model, prior=prior, options=options)")
+        return ServingModule(model, prior=prior, options=options, max_request_rows=max_request_rows)
+    if prior is not None or options or max_request_rows != MAX_REQUEST_ROWS:
+        raise ExportError("give either module or prior / options / max_request_rows: build the module with "
+                          "ServingModule(model, prior=prior, options=options, max_request_rows=...)")
     return module
 
 
@@ -134,6 +136,7 @@ def export_saved_model(
     module: ServingModule | None = None,
     prior=None,
     options: Mapping | None = None,
+    max_request_rows: int = MAX_REQUEST_ROWS,
 ) -> Path:
     """Export ``model`` for TF Serving as ``path/<version>/``, atomically.
 
@@ -157,6 +160,9 @@ def export_saved_model(
         "jump": 2}`` for the ``rollout`` signature of a
         :class:`~tfvae.models.TDVAE` (see
         :meth:`~tfvae.models.TDVAE.serving_signatures`). Not with ``module``.
+      max_request_rows: the most rows (examples) one request may hold: every
+        signature refuses a larger request in one line naming the limit
+        (default :data:`~tfvae.export.signatures.MAX_REQUEST_ROWS`, 65,536). Not with ``module``.
 
     Returns:
       The version folder, e.g. ``saved_models/vae/3``.
@@ -164,12 +170,21 @@ def export_saved_model(
     Raises:
       ExportError: the version exists, the path is not a folder, the model
         has no signatures, or the prior or options do not fit the model.
+      DiskWriteError: the SavedModel could not be written (a full disk): one
+        line naming the version folder, the space its variables need at least
+        and the space free; nothing is left behind (no version, no staging folder).
     """
     path = check_target(path, version)  # fail fast, before tracing
-    module = _module(model, module, prior, options)
+    module = _module(model, module, prior, options, max_request_rows)
     name = model_name or path.resolve().name
 
     def write(staging: Path) -> None:
         write_saved_model(model, staging, warmup=warmup, model_name=name, module=module)
 
-    return write_version(path, write, version)
+    return write_version(path, write, version, errors=(OSError, tf.errors.OpError),
+                         needed=lambda: variable_bytes(module))
+
+
+def variable_bytes(module: ServingModule) -> int:
+    """The bytes of the variables ``module`` saves: a lower bound of its SavedModel's size (the graph adds more)."""
+    return sum(variable.shape.num_elements() * variable.dtype.size for variable in module.serving_variables)

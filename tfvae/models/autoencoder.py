@@ -13,10 +13,10 @@ from tfvae.models.base import GenerativeModel
 from tfvae.models.builders import NetworkFactory, as_layer, likelihood_head, mirrored_decoder, own_network
 from tfvae.models.contract import (
     Capabilities,
-    ServingInput,
     ServingSignature,
     data_input,
     label_input,
+    latent_input,
 )
 from tfvae.networks import MLP, ConvEncoder
 from tfvae.registry import MODELS, serializable
@@ -300,8 +300,8 @@ class Autoencoder(GenerativeModel):
         """
         self.refuse_serving_extras(prior, options)
         condition = {"condition": label_input(self.num_classes)} if self.conditional else {}
-        x = {"x": data_input(self.data_shape), **condition}
-        z = {"z": ServingInput("latent", (self.latent_dim,)), **condition}
+        x = {"x": data_input(self.data_shape, self.data_support(), self.likelihood_description()), **condition}
+        z = {"z": latent_input(self.latent_dim), **condition}
         return {
             "serving_default": ServingSignature(x, self.reconstruction, "mean reconstruction E[p(x|E[q(z|x)])]"),
             "encode": ServingSignature(x, self.posterior_parameters, "posterior q(z|x): mean and standard deviation"),

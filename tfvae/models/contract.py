@@ -38,6 +38,13 @@ from tfvae.errors import TfvaeError
 #: labels in ``[0, depth)``), ``codes`` (int32 code maps in ``[0, depth)``).
 INPUT_KINDS = ("data", "latent", "sequence", "seed", "label", "codes")
 
+#: The largest magnitude a served data value may have when the likelihood puts no bound on it: beyond it
+#: float32 arithmetic overflows (a Gaussian's squared error of 1e20 is infinite) and every output is NaN.
+DATA_MAGNITUDE_LIMIT = 1e12
+#: The largest magnitude a served latent value may have: a million prior standard deviations. Larger codes
+#: come from no encoder and only push the decoder's activations towards overflow.
+LATENT_MAGNITUDE_LIMIT = 1e6
+
 
 class ServingError(TfvaeError, ValueError):
     """A model cannot serve what was asked (a prior or options it does not take, invalid export settings)."""
@@ -102,6 +109,9 @@ class ServingInput:
       dtype: ``"float32"``, ``"int32"`` or ``"int64"``.
       depth: ``label`` / ``codes``: the values lie in ``[0, depth)``.
       min_length: ``sequence``: the fewest time steps accepted.
+      bounds: ``data`` / ``sequence`` / ``latent``: the closed interval every value must lie in
+        (``None``: finite values of any size).
+      domain: what sets ``bounds``, for the message (``"the BernoulliLikelihood of VAE"``).
     """
 
     kind: str
@@ -109,6 +119,8 @@ class ServingInput:
     dtype: str = "float32"
     depth: int | None = None
     min_length: int = 1
+    bounds: tuple[float, float] | None = None
+    domain: str = ""
 
     def __post_init__(self):
         if self.kind not in INPUT_KINDS:
@@ -125,9 +137,28 @@ class ServingInput:
         return np.full(shape, value, dtype=tf.as_dtype(self.dtype).as_numpy_dtype)
 
 
-def data_input(shape) -> ServingInput:
-    """``x``: finite float32 examples of ``shape``."""
-    return ServingInput("data", tuple(int(d) for d in shape))
+def data_input(shape, support: tuple[float, float] | None = None, domain: str = "",
+               kind: str = "data", min_length: int = 1) -> ServingInput:
+    """``x``: finite float32 examples of ``shape`` within ``support``.
+
+    Args:
+      shape: one example's shape (``None`` for a free dimension, e.g. a sequence's time).
+      support: the interval the likelihood models (:meth:`~tfvae.models.GenerativeModel.data_support`);
+        ``None``: any value up to :data:`DATA_MAGNITUDE_LIMIT` in magnitude.
+      domain: what sets ``support`` (:meth:`~tfvae.models.GenerativeModel.likelihood_description`).
+      kind: ``"data"`` or ``"sequence"``.
+      min_length: ``sequence``: the fewest time steps accepted.
+    """
+    if support is None:
+        support, domain = (-DATA_MAGNITUDE_LIMIT, DATA_MAGNITUDE_LIMIT), "float32 arithmetic"
+    return ServingInput(kind, tuple(None if d is None else int(d) for d in shape), min_length=min_length,
+                        bounds=(float(support[0]), float(support[1])), domain=domain)
+
+
+def latent_input(latent_dim: int) -> ServingInput:
+    """``z``: finite float32 codes of ``latent_dim`` values, each at most :data:`LATENT_MAGNITUDE_LIMIT` in size."""
+    return ServingInput("latent", (int(latent_dim),), bounds=(-LATENT_MAGNITUDE_LIMIT, LATENT_MAGNITUDE_LIMIT),
+                        domain="a latent code")
 
 
 def seed_input() -> ServingInput:
@@ -155,6 +186,10 @@ class ServingSignature:
       seeded: the outputs depend on a ``seed`` input (Monte-Carlo draws); such
         signatures use stateless random ops, which portable runtimes (ONNX,
         TFLite) do not all have.
+      vectorized: per-row ``fn`` is turned into batched ops over the rows
+        (``tf.vectorized_map``); ``False``: one row after the other (``tf.map_fn``),
+        for computations the vectoriser gets wrong (TD-VAE's belief loop over a
+        one-row request).
     """
 
     inputs: Mapping[str, ServingInput]
@@ -162,6 +197,7 @@ class ServingSignature:
     description: str = ""
     row_outputs: Mapping[str, tf.TensorSpec] | None = None
     seeded: bool = False
+    vectorized: bool = True
     example: Callable[[int], dict[str, np.ndarray]] | None = field(default=None, compare=False)
 
     def example_inputs(self, batch_size: int = 1) -> dict[str, np.ndarray]:

@@ -56,8 +56,8 @@ from tfvae.models.builders import as_layer, likelihood_head, mirrored_decoder
 from tfvae.models.contract import (
     Capabilities,
     ServingError,
-    ServingInput,
     ServingSignature,
+    data_input,
     seed_input,
 )
 from tfvae.networks import MLP, ConvEncoder
@@ -168,6 +168,13 @@ class TDVAE(GenerativeModel):
         """Sequences whose future it rolls out; a belief state, not a per-example code."""
         return Capabilities(sequences=True, rollout=True, continuous_latent=False,
                             image_data=len(self.frame_shape) == 3)
+
+    def data_support(self) -> tuple[float, float] | None:
+        """The frame likelihood's support: ``(0, 1)`` for the Bernoulli heads, ``None`` for a Gaussian."""
+        return self.likelihood.support
+
+    def likelihood_description(self) -> str:
+        return f"the {type(self.likelihood).__name__} of {type(self).__name__}"
 
     def __init__(
         self,
@@ -645,8 +652,9 @@ class TDVAE(GenerativeModel):
         self.refuse_serving_extras(prior, None)
         horizon, jump = self.rollout_settings(options)
         frame, min_length = tuple(self.frame_shape), self.max_jump + 1
-        sequence = ServingInput("sequence", (None, *frame), min_length=1)
-        scored = ServingInput("sequence", (None, *frame), min_length=min_length)
+        support, domain = self.data_support(), self.likelihood_description()
+        sequence = data_input((None, *frame), support, domain, kind="sequence")
+        scored = data_input((None, *frame), support, domain, kind="sequence", min_length=min_length)
 
         def rollout_row(context, seed):
             out = self.rollout_tensors(context[tf.newaxis], horizon, jump, seed)
@@ -660,11 +668,12 @@ class TDVAE(GenerativeModel):
                 {"context": sequence, "seed": seed_input()}, rollout_row,
                 f"{horizon} predicted frames {jump} step(s) apart after the context, and their states; the draws "
                 "from seed", row_outputs={"frames": tf.TensorSpec([horizon, *frame], tf.float32),
-                                          "z": tf.TensorSpec([horizon, self.state_dim], tf.float32)}, seeded=True),
+                                          "z": tf.TensorSpec([horizon, self.state_dim], tf.float32)}, seeded=True,
+                vectorized=False),
             "score": ServingSignature(
                 {"x": scored, "seed": seed_input()}, self.score_row,
                 "per-sequence TD-VAE loss (nats) and its terms; pairs and draws from seed", row_outputs=terms,
-                seeded=True),
+                seeded=True, vectorized=False),  # tf.vectorized_map breaks the belief loop of a one-row request
         }
 
     def rollout(self, x_context, horizon: int, jump: int = 1, seed=None, return_z: bool = False):

@@ -256,7 +256,8 @@ class VAE(Autoencoder):
         condition = {"condition": label_input(self.num_classes)} if self.conditional else {}
         terms = {name: tf.TensorSpec([], tf.float32) for name in ("score", *self.score_term_names)}
         signatures["score"] = ServingSignature(
-            {"x": data_input(self.data_shape), **condition, "seed": seed_input()}, self.score_row,
+            {"x": data_input(self.data_shape, self.data_support(), self.likelihood_description()), **condition,
+             "seed": seed_input()}, self.score_row,
             f"per-example negative {self.score_bound} (nats), Monte Carlo draws from seed", row_outputs=terms,
             seeded=True)
         signatures["sample"] = ServingSignature(
