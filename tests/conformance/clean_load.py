@@ -76,12 +76,20 @@ def wrong_shape(spec_shape, dtype):
     return np.zeros(shape, dtype)
 
 
-def session_call(session, signature, values):
-    """Run ``signature`` on ``values`` (name -> array) without Python's feed checks; the error message or None."""
+def session_call(session, signature, values, callables=None):
+    """Run ``signature`` on ``values`` (name -> array) without Python's feed checks; the error message or None.
+
+    ``callables`` caches one callable per signature (making one prunes and optimises the graph).
+    """
     names = sorted(signature.inputs)
     feeds = [signature.inputs[k].name for k in names]
     fetch = [next(iter(signature.outputs.values())).name]
-    callable_ = session._make_callable_from_options(config_pb2.CallableOptions(feed=feeds, fetch=fetch))
+    key = (tuple(feeds), tuple(fetch))
+    if callables is None or key not in callables:
+        callable_ = session._make_callable_from_options(config_pb2.CallableOptions(feed=feeds, fetch=fetch))
+        if callables is not None:
+            callables[key] = callable_
+    callable_ = callables[key] if callables is not None else callable_
     try:
         callable_(*[values[k] for k in names])
     except tf.errors.InvalidArgumentError as error:
@@ -91,7 +99,7 @@ def session_call(session, signature, values):
 
 def session_checks(export_dir, records, refused, cases):
     """Replay the warmup requests, wrong-shape requests and the ``refused`` cases through a TF1 session."""
-    replayed, wrong, refusals = {}, {}, {}
+    replayed, wrong, refusals, callables = {}, {}, {}, {}
     graph = tf.Graph()
     with tf.compat.v1.Session(graph=graph) as session:
         meta_graph = tf.compat.v1.saved_model.loader.load(session, ["serve"], export_dir)
@@ -118,10 +126,10 @@ def session_checks(export_dir, records, refused, cases):
                     other_shape = [2] + [1 if d.size == -1 else d.size for d in other.tensor_shape.dim[1:]]
                     dtype = tf.dtypes.as_dtype(other.dtype).as_numpy_dtype
                     values[k] = wrong_shape(shape, dtype) if k == key else np.full(other_shape, 0.5).astype(dtype)
-                wrong[f"{name}/{key}"] = session_call(session, signature, values)
+                wrong[f"{name}/{key}"] = session_call(session, signature, values, callables)
         for case, signature_name in cases.items():
             values = {key.split("//", 1)[1]: refused[key] for key in refused if key.startswith(case + "//")}
-            refusals[case] = session_call(session, meta_graph.signature_def[signature_name], values)
+            refusals[case] = session_call(session, meta_graph.signature_def[signature_name], values, callables)
     return replayed, wrong, refusals
 
 

@@ -4,7 +4,7 @@ For every input of every signature (:class:`~tfvae.models.contract.ServingInput`
 model's declaration, never from its class) :func:`bad_requests` makes requests that a server must
 refuse: one extra trailing dimension (the rank check that constant folding used to remove), NaN,
 a value outside the input's bounds (the likelihood's support, or the magnitude limits), a code or
-label outside ``[0, depth)``, and more rows than the export takes. ``clean_load.py`` sends them
+label outside ``[0, depth)``; :func:`too_many_rows`: more rows than the export takes. ``clean_load.py`` sends them
 through a TF1 session (``Session::Run`` without Python's feed checks, as TF Serving does) and
 records the messages; the conformance test compares them with :data:`REFUSALS`, and the docs test
 checks that docs/export.md lists each of them.
@@ -58,14 +58,21 @@ def bad_requests(signatures) -> list[dict]:
                 case("codes", np.full_like(good, spec.depth))
             elif spec.kind == "label":
                 case("label", np.full_like(good, spec.depth))
+    return cases
+
+
+def too_many_rows(signatures, max_rows: int) -> list[dict]:
+    """One request per signature with ``max_rows + 1`` rows (for an export with ``max_request_rows=max_rows``)."""
+    cases = []
+    for sig_name, signature in sorted(signatures.items()):
         first = next(iter(signature.inputs))
-        if sig_name == "serving_default":
-            many = {name: _valid(spec, MAX_REQUEST_ROWS + 1) for name, spec in signature.inputs.items()}
-            cases.append({"case": f"{sig_name}/{first}/rows", "signature": sig_name, "input": first, "fault": "rows",
-                          "depth": None, "feeds": many})
+        cases.append({"case": f"{sig_name}/{first}/rows", "signature": sig_name, "input": first, "fault": "rows",
+                      "depth": None, "rows": max_rows,
+                      "feeds": {name: _valid(spec, max_rows + 1) for name, spec in signature.inputs.items()}})
     return cases
 
 
 def expected_message(case: dict) -> str:
     """The words the refusal of ``case`` must hold."""
-    return REFUSALS[case["fault"]].format(name=case["input"], depth=case["depth"], rows=MAX_REQUEST_ROWS)
+    return REFUSALS[case["fault"]].format(name=case["input"], depth=case["depth"],
+                                          rows=case.get("rows", MAX_REQUEST_ROWS))

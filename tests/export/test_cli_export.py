@@ -51,8 +51,12 @@ def test_export_writes_numbered_versions_of_the_trained_weights(run, tmp_path, c
                           capture_output=True, text=True, check=True).stdout
     assert parse_show_all(show) == vae_expected(model)
 
-    assert main(["export", str(run), "--out-root", str(root), "--no-warmup"]) == 0
+    assert main(["export", str(run), "--out-root", str(root), "--no-warmup", "--max-request-rows", "2"]) == 0
     assert not (root / "vae" / "2" / "assets.extra").exists()
+    small = tf.saved_model.load(str(root / "vae" / "2")).signatures["serving_default"]
+    assert small(x=tf.constant(x[:2]))["reconstruction"].shape == (2, 28, 28, 1)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="a request takes at most 2 "):
+        small(x=tf.constant(x))
     assert main(["export", str(run), "--out-root", str(root), "--name", "digits", "--version", "5",
                  "--keras", str(tmp_path / "vae.keras")]) == 0
     assert sorted(p.name for p in (root / "vae").iterdir()) == ["1", "2"]
@@ -86,8 +90,9 @@ def test_help_and_bad_versions(capsys):
     for option in ("RUN", "--name", "--version", "--out-root", "--no-warmup", "--keras", "tf_serving_warmup_requests"):
         assert option in out
     assert "export" in build_parser().format_help()
-    for bad in ("0", "two"):
-        with pytest.raises(SystemExit) as exit_info:
-            main(["export", "runs/x", "--version", bad])
-        assert exit_info.value.code == 2
-        assert "positive integer" in capsys.readouterr().err
+    for option, what in (("--version", "version"), ("--max-request-rows", "row count")):
+        for bad in ("0", "two"):
+            with pytest.raises(SystemExit) as exit_info:
+                main(["export", "runs/x", option, bad])
+            assert exit_info.value.code == 2
+            assert f"invalid {what} '{bad}': a positive integer" in capsys.readouterr().err

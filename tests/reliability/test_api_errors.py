@@ -24,6 +24,8 @@ from tfvae.networks import MLP, ConvEncoder
 from tfvae.validation import check_int, check_number
 
 SHAPE = (6, 1)
+#: the export's max_request_rows in the serving-door tests
+MAX_ROWS = 8
 
 
 def small(cls=VAE, **kwargs):
@@ -141,7 +143,8 @@ def loaded(tmp_path_factory):
     from tfvae.export import export_saved_model
 
     model = small()
-    path = export_saved_model(model, tmp_path_factory.mktemp("export") / "vae", warmup=False)
+    path = export_saved_model(model, tmp_path_factory.mktemp("export") / "vae", warmup=False,
+                              max_request_rows=MAX_ROWS)
     return tf.saved_model.load(str(path))
 
 
@@ -171,3 +174,19 @@ def test_loaded_signatures_name_the_input_with_a_wrong_inner_shape_or_nan(loaded
             signatures[name](**inputs)
     # an empty request is valid: every signature answers with zero rows
     assert signatures["score"](x=tf.zeros((0, 6, 1)), seed=tf.zeros((0, 2), tf.int64))["score"].shape == (0,)
+    assert signatures["sample"](seed=tf.zeros((0, 2), tf.int64))["samples"].shape == (0, 6, 1)
+
+
+def test_loaded_signatures_refuse_more_rows_than_the_export_takes(loaded):
+    from conformance.refusals import expected_message, too_many_rows
+
+    from tfvae.export import serving_signatures
+
+    cases = too_many_rows(serving_signatures(small()), MAX_ROWS)
+    assert {case["signature"] for case in cases} == {"serving_default", "encode", "decode", "score", "sample"}
+    for case in cases:
+        with pytest.raises(tf.errors.InvalidArgumentError) as error:
+            loaded.signatures[case["signature"]](**{k: tf.constant(v) for k, v in case["feeds"].items()})
+        assert expected_message(case) in error.value.message and f"[{MAX_ROWS + 1}]" in error.value.message
+        at_limit = {k: tf.constant(v[:MAX_ROWS]) for k, v in case["feeds"].items()}
+        assert len(next(iter(loaded.signatures[case["signature"]](**at_limit).values()))) == MAX_ROWS

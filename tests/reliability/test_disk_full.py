@@ -11,7 +11,7 @@ the tests below check the record:
 2. the logs folder freed, ``train --resume`` (nothing to resume yet: it starts from scratch) on a 256 kB
    tmpfs: the checkpoint of epoch 1 fits, the one of epoch 2 does not;
 3. the tmpfs grown to 4 MB (space freed), ``train --resume`` continues from epoch 1;
-4. ``tfvae export`` onto a 64 kB tmpfs (the SavedModel needs about 300 kB);
+4. ``tfvae export`` onto a 64 kB tmpfs (the SavedModel needs about 300 kB), then ``--keras`` onto another;
 5. ``tfvae evaluate --out`` onto a full tmpfs that holds an older metrics file.
 
 Where no tmpfs can be mounted (no user namespaces), the tests are skipped, saying why.
@@ -114,6 +114,13 @@ def test_an_export_onto_a_full_disk_is_one_line_and_leaves_nothing(scenario):
     assert step["files"] == []  # no version, no .tmp-1-* staging folder, not even the vae/ folder it made
 
 
+def test_a_keras_file_onto_a_full_disk_is_one_line_naming_it_and_leaves_nothing(scenario):
+    step = scenario["keras_full"]
+    line = one_error(step)
+    assert f"cannot write {step['file']} (the Keras model file): No space left on device" in line
+    assert step["files"] == []  # no .vae.*.tmp.keras staging file
+
+
 def test_evaluate_out_onto_a_full_disk_is_one_line_naming_the_file_and_keeps_the_old_one(scenario):
     step = scenario["evaluate_full"]
     line = one_error(step)
@@ -187,6 +194,12 @@ def _drive(out: Path) -> None:
     mount(export_root, "64k")
     exported = step("export_full", "export", str(run), "--out-root", str(export_root))
     exported.update(root=str(export_root), files=files(export_root))
+
+    keras_dir = out / "keras"
+    mount(keras_dir, "64k")
+    kept = step("keras_full", "export", str(run), "--out-root", str(out / "export-ok"), "--no-warmup",
+                "--keras", str(keras_dir / "vae.keras"))
+    kept.update(file=str(keras_dir / "vae.keras"), files=files(keras_dir))
 
     mount(metrics_dir, "16k")
     (metrics_dir / "metrics.json").write_text('{"old": true}\n')

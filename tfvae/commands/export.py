@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     name = check_model_name(args.name or loaded.config.name)
     base = check_target(Path(args.out_root) / name, args.version)  # a taken version fails before the work
     prior = trained_prior(loaded)
-    module = ServingModule(loaded.model, prior=prior, options=dict(args.option or []))
+    module = ServingModule(loaded.model, prior=prior, options=dict(args.option or []),
+                           max_request_rows=args.max_request_rows)
     path = export_saved_model(loaded.model, base, args.version, warmup=args.warmup, model_name=name, module=module)
     with_prior = " with its prior (sample signature)" if prior is not None else ""
     print(f"Exported {loaded.directory} (epoch {loaded.epochs_done}){with_prior} to {path}")
@@ -80,14 +81,22 @@ def _option(text: str) -> tuple[str, int]:
         raise argparse.ArgumentTypeError(f"invalid option {text!r}: KEY=INTEGER, e.g. horizon=8") from None
 
 
-def _version(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid version {text!r}: a positive integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"invalid version {text!r}: a positive integer")
-    return value
+def _positive(what: str):
+    """An argparse type: a positive integer, or a usage error naming ``what``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"invalid {what} {text!r}: a positive integer")
+        return value
+
+    return parse
+
+
+_version = _positive("version")
 
 
 def register(commands) -> None:
@@ -112,5 +121,8 @@ def register(commands) -> None:
                         help="a family's export-time setting, repeatable; TD-VAE: horizon=H (predicted frames of "
                              "the rollout signature, default 2 * max_jump) and jump=J (steps per frame, default "
                              "max_jump, or 1 without jump conditioning)")
+    parser.add_argument("--max-request-rows", metavar="N", type=_positive("row count"), default=65_536,
+                        help="the most rows (examples) one request may hold; larger requests are refused in one "
+                             "line (default: 65536; lower it for large examples)")
     parser.add_argument("--keras", metavar="FILE", help="also save the model as a .keras file (resume, fine-tune)")
     parser.set_defaults(handler=run)

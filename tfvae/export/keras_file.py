@@ -9,6 +9,7 @@ from pathlib import Path
 
 import keras
 
+from tfvae.errors import writing
 from tfvae.export.errors import ExportError
 
 
@@ -25,8 +26,9 @@ def save_keras(model: keras.Model, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.tmp.keras")
     try:
-        model.save(staging)
-        os.replace(staging, path)
+        with writing(path, "the Keras model file"):  # a full disk: one line naming the file, nothing left behind
+            model.save(staging)
+            os.replace(staging, path)
     finally:
         staging.unlink(missing_ok=True)
     return path
