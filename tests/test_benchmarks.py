@@ -78,3 +78,17 @@ def test_jit_trial_reports_the_choice_its_cost_and_both_speeds(tmp_path, capsys)
     faster = case["fit_examples_per_s"]["xla"] > case["fit_examples_per_s"]["graph"]
     assert case["trial_chose_the_faster"] == (case["trial"]["jit_compile"] == faster)
     assert "trial chose the faster" in capsys.readouterr().out
+
+
+def test_serving_rows_times_every_signature_against_serving_default(tmp_path, capsys):
+    from benchmarks.serving_rows import main
+
+    assert main(["--rows", "3", "--rounds", "1", "--row-by-row-limit", "3", "--out", str(tmp_path / "rows.json")]) == 0
+    rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    assert {(row["export"], row["signature"]) for row in rows} == {
+        ("vectorised", "serving_default"), ("vectorised", "score"), ("vectorised", "sample"),
+        ("row by row", "score"), ("row by row", "sample")}
+    reference = next(row for row in rows if row["signature"] == "serving_default")
+    assert reference["ratio_to_serving_default"] == 1.0
+    assert all(row["rows"] == 3 and row["seconds"] > 0 for row in rows)
+    assert "x serving_default" in capsys.readouterr().out
