@@ -21,6 +21,7 @@ from tfvae.experiment import (
     load_prior,
     run_data,
     run_kind,
+    vq_bound,
 )
 from tfvae.registry import RUN_KINDS
 
@@ -166,3 +167,24 @@ def test_run_data_is_fixed_and_asks_the_dataset_for_labels(monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         run_data(digits, "train", 10).arrays(limit=10)
+
+
+def test_vq_bound_bits_per_dim_follow_the_one_convention():
+    from tfvae.metrics import bits_per_dim
+    from tfvae.models.vq_vae import VQVAE
+
+    model = VQVAE.conv((8, 8, 1), num_embeddings=4, embedding_dim=2, filters=4, residual_filters=2,
+                       num_residual_blocks=1, likelihood="gaussian", seed=0)
+    rng = np.random.default_rng(0)
+    x = ((rng.integers(0, 256, (4, 8, 8, 1)) + rng.random((4, 8, 8, 1))) / 256).astype("float32")  # dequantised
+    dequantized = vq_bound(model, None, [x], bits_per_dim_convention="dequantized", bits_per_dim_note="why")
+    bound = dequantized["uniform"]
+    # a density on [0, 1]^D of (k + u) / 256 data: + log2(256) = 8 bits per dimension on top of nats / (D ln 2)
+    assert bound["bits_per_dim"] == pytest.approx(bound["nats"] / (64 * np.log(2)) + 8.0)
+    assert bound["bits_per_dim"] == pytest.approx(float(bits_per_dim(bound["nats"], 64, "dequantized")))
+    assert (bound["bits_per_dim_convention"], bound["bits_per_dim_note"]) == ("dequantized", "why")
+    discrete = vq_bound(model, None, [x], bits_per_dim_convention="discrete")["uniform"]
+    assert discrete["bits_per_dim"] == pytest.approx(bound["nats"] / (64 * np.log(2)))
+    none = vq_bound(model, None, [x])["uniform"]  # no convention (a density on data not dequantised): no bits/dim
+    assert none["bits_per_dim"] is None and none["bits_per_dim_note"] == "no bits/dim convention given"
+    assert none["nats"] == bound["nats"]

@@ -25,7 +25,7 @@ import uuid
 import warnings
 from pathlib import Path
 
-from tfvae.errors import TfvaeError
+from tfvae.errors import TfvaeError, writing
 
 LOCK_FILE = ".lock"
 # A lock file without a readable owner (its creator is between O_EXCL and the
@@ -233,10 +233,15 @@ class DirectoryLock:
                     raise self._busy(owner) from None
                 self._take_over(raw, owner, self._pid_reused(owner) if owner else None)
                 continue
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(self._record())
-                handle.flush()
-                os.fsync(handle.fileno())
+            try:
+                with writing(self.path, "the run's lock", then="; free some space and run again"), \
+                        os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    handle.write(self._record())
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except BaseException:  # a full disk: no empty lock left behind to block the next run
+                self.path.unlink(missing_ok=True)
+                raise
             self.held = True
             _HELD_HERE.add(str(self.path.resolve()))
             return self

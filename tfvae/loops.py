@@ -297,7 +297,9 @@ def train_loop(
         def decided(trial: jit_trial.JitTrial) -> None:
             model.jit_trial = trial
 
-        runner = pending.alternate({jit: train_runner(jit) for jit in (False, True)}, lambda ran: int(ran[0]), decided)
+        variants = {jit: train_runner(jit) for jit in (False, True)}
+        runner = pending.alternate(variants, lambda ran: int(ran[0]), decided, batches_per_call=steps_per_execution,
+                                   randomness=lambda *args: jit_trial.step_randomness(model, variants[False], *args))
 
     def evaluator():  # compiled as the trial chose, once it has
         jit = model.jit_trial.jit_compile if pending is not None and model.jit_trial is not None else jit_compile

@@ -68,3 +68,20 @@ def test_named_priors_from_a_config():
     assert isinstance(model.prior, MixtureOfGaussiansPrior) and model.prior.num_components == 5
     with pytest.raises(ValueError, match="prior must be one of"):
         VAE.mlp(SHAPE, prior="laplace")
+
+
+@pytest.mark.parametrize("prior, options, weight", [("mog", {"num_components": 3}, "locs"),
+                                                    ("vamp", {"num_pseudo_inputs": 2}, "pseudo_inputs")])
+def test_a_named_priors_initial_weights_follow_the_models_seed(prior, options, weight):
+    """Seeds 0 and 1 give different means / pseudo-inputs, one seed the same, in the builders and the constructor."""
+    def initial(seed, **extra):
+        model = VAE.mlp((2, 2, 1), latent_dim=2, hidden_units=(2,), prior=prior, seed=seed, **options, **extra)
+        return getattr(model.prior, weight).numpy()
+
+    np.testing.assert_array_equal(initial(0), initial(0))
+    assert not np.array_equal(initial(0), initial(1))
+    model = VAE.mlp((2, 2, 1), latent_dim=2, hidden_units=(2,), seed=0)  # the constructor, with built layers
+    rebuilt = VAE(model.encoder, model.decoder, model.posterior, model.likelihood, prior=prior, seed=1, **options)
+    np.testing.assert_array_equal(getattr(rebuilt.prior, weight), initial(1))
+    again = type(rebuilt.prior).from_config(rebuilt.prior.get_config())  # the config keeps the seed
+    np.testing.assert_array_equal(getattr(again, weight), initial(1))

@@ -8,7 +8,8 @@ import tensorflow as tf
 
 import tfvae
 from tfvae.cli import main
-from tfvae.metrics import evaluate_model, iwae_log_likelihood
+from tfvae.metrics import elbo_terms, evaluate_model, iwae_log_likelihood
+from tfvae.random import as_seed, fold_seed
 
 
 def test_evaluate_model_summarises_a_vae(trained_vae):
@@ -33,6 +34,25 @@ def test_evaluate_model_summarises_a_vae(trained_vae):
     table = result.table()
     for label in ("ELBO", "IWAE NLL, k=50", "bits/dim (discrete)", "active units"):
         assert label in table
+
+
+def test_evaluate_model_draws_every_column_from_its_seed_and_leaves_the_model_stream_alone(digits):
+    model = tfvae.VAE.mlp(latent_dim=2, hidden_units=(8,), seed=0)
+    x = digits[0][:6]
+    state = model.seed_generator.state.numpy().copy()
+    # the IWAE codes' seeds are checked above ([seed, i]); no IWAE here saves tracing its chunk function
+    first, again = (evaluate_model(model, x, iwae_k=None, batch_size=3, seed=7, verbose=0) for _ in "ab")
+    assert {"elbo", "distortion", "rate"} <= set(first.per_example)
+    for name, values in first.per_example.items():  # the same seed: the same numbers, every column
+        np.testing.assert_array_equal(again.per_example[name], values, err_msg=name)
+    np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)
+    # batch i's ELBO draws come from fold_seed([seed, i], 1), its IWAE codes from [seed, i]
+    second_batch = elbo_terms(model, x[3:], seed=fold_seed(as_seed(7, index=1), 1))
+    np.testing.assert_allclose(first.per_example["elbo"][3:], second_batch["elbo"].numpy(), rtol=1e-6)
+    other = evaluate_model(model, x[:3], iwae_k=None, seed=8, verbose=0)
+    assert not np.allclose(other.per_example["distortion"], first.per_example["distortion"][:3])  # the seed moves it
+    evaluate_model(model, x[:3], iwae_k=None, seed=None, verbose=0)  # fresh draws, the stream still alone
+    np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)
 
 
 def test_evaluate_model_on_an_autoencoder_reports_its_distortion(digits):

@@ -41,3 +41,18 @@ def test_a_sequence_model_reports_its_own_terms():
         evaluation.per_example["loss"],
         evaluation.per_example["reconstruction"] + evaluation.per_example["smoothing_kl"]
         + evaluation.per_example["transition_kl"], rtol=1e-5)
+
+
+def test_conditional_and_sequence_models_draw_their_terms_from_the_seed():
+    rng = np.random.default_rng(2)
+    cvae = ConditionalVAE.mlp((6, 1), num_classes=3, latent_dim=2, hidden_units=(8,), seed=0)
+    tdvae = TDVAE.mlp((8, 2), latent_dim=2, hidden_units=(8,), belief_units=8, block_units=8, embedding_dim=8,
+                      max_jump=2, pairs_per_sequence=2, seed=0)
+    data = {cvae: (rng.uniform(size=(8, 6, 1)).astype("float32"), rng.integers(0, 3, 8).astype("int32")),
+            tdvae: rng.uniform(size=(4, 8, 2)).astype("float32")}
+    for model, batches in data.items():
+        state = model.seed_generator.state.numpy().copy()
+        first, again = (evaluate_model(model, batches, batch_size=8, seed=3, verbose=0) for _ in "ab")
+        for name, values in first.per_example.items():
+            np.testing.assert_array_equal(again.per_example[name], values, err_msg=f"{type(model).__name__} {name}")
+        np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)

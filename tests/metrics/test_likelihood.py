@@ -16,6 +16,7 @@ from tfvae.metrics import (
     bits_per_dim,
     bits_per_dim_convention,
     elbo_terms,
+    iwae_from_log_weights,
     iwae_log_likelihood,
     log_importance_weights,
     reconstruction_errors,
@@ -121,6 +122,58 @@ def test_iwae_is_reproducible_from_its_seed_and_leaves_the_model_rng_alone(train
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
     np.testing.assert_array_equal(model.seed_generator.state.numpy(), state)
+
+
+def _spread_and_reported(estimates):
+    """The spread over draws of the estimates and the root-mean-square of their reported errors."""
+    values = np.concatenate([e.log_likelihood for e in estimates])
+    errors = np.concatenate([e.mc_stderr for e in estimates])
+    return np.std(values, ddof=1), np.sqrt(np.mean(errors**2))
+
+
+@pytest.mark.parametrize(("k", "sigma"), [(1, 0.5), (1, 2.0), (2, 0.5), (2, 2.0), (10, 2.0), (100, 2.0)])
+def test_mc_stderr_matches_the_spread_of_lognormal_weights(k, sigma):
+    # log w ~ N(0, sigma^2): each column is an independent replicate of one example's estimate, so the spread
+    # of the estimates over columns is its Monte-Carlo error; sigma = 2 is heavy-tailed (ESS ~ k / 55).
+    # The plug-in delta method sqrt(1/ESS - 1/k) gives 0 at k = 1 and 0.54 for 0.95 at k = 10, sigma = 2.
+    rng = np.random.default_rng(k * 10 + int(sigma))
+    replicates = 20_000 if k < 100 else 2_000
+    log_w = rng.normal(0.0, sigma, size=(k, replicates))
+    spare = rng.normal(0.0, sigma, size=replicates)
+    spread, reported = _spread_and_reported([iwae_from_log_weights(log_w, spare=spare if k == 1 else None)])
+    assert reported == pytest.approx(spread, rel=0.15), (spread, reported)
+
+
+def test_mc_stderr_is_zero_for_equal_weights_and_exact_when_one_weight_dominates():
+    equal = iwae_from_log_weights(np.full((5, 3), -7.0))
+    np.testing.assert_allclose(equal.mc_stderr, 0.0, atol=1e-12)
+    np.testing.assert_allclose(equal.log_likelihood, -7.0)
+    # one weight e^60 times the rest: leaving it out moves the estimate by ~60 nats, leaving another out by ~0
+    log_w = np.array([[0.0], [-60.0], [-60.0], [-60.0]])
+    d = np.array([math.log(3) - 60.0, 0.0, 0.0, 0.0])  # log(1 - p_i), the largest without cancellation
+    expected = math.sqrt(3 / 4 * np.sum((d - d.mean()) ** 2))
+    assert iwae_from_log_weights(log_w).mc_stderr[0] == pytest.approx(expected, rel=1e-9)
+    assert np.isnan(iwae_from_log_weights(np.zeros((1, 2))).mc_stderr).all()  # k = 1 without a spare draw
+
+
+def test_mc_stderr_matches_the_spread_over_seeds_of_a_linear_gaussian_model():
+    # exact marginal known; q(z|x) narrower than the posterior (0.8x), so the weights are heavy-tailed:
+    # the plug-in delta method gives 0 at k = 1 and is 20% too small at k = 10 here
+    rng = np.random.default_rng(0)
+    W, b, sigma = rng.normal(size=(6, 2)), rng.normal(size=6), 0.5
+    model, _ = linear_gaussian_vae(W, b, sigma, scale_inflation=0.8)
+    x = np.repeat(_one_example(W, b, sigma), 500, axis=0)  # 500 rows of one example: independent draws
+    for k in (1, 10):
+        estimates = [iwae_log_likelihood(model, x, k=k, chunk_size=10, seed=seed) for seed in (0, 1)]
+        spread, reported = _spread_and_reported(estimates)  # over seeds and rows: 1,000 estimates of one example
+        assert spread > 0.1
+        assert reported == pytest.approx(spread, rel=0.12), (k, spread, reported)
+
+
+def _one_example(W, b, sigma) -> np.ndarray:
+    """``[1, 6]``: one draw of the linear-Gaussian model's marginal ``N(b, W W^T + sigma^2 I)``."""
+    marginal = scipy.stats.multivariate_normal(b, W @ W.T + sigma**2 * np.eye(len(b)))
+    return marginal.rvs(size=1, random_state=1)[np.newaxis].astype("float32")
 
 
 def test_bad_k_and_models_without_a_prior_are_refused():

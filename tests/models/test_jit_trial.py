@@ -10,8 +10,10 @@ import pytest
 import tensorflow as tf
 
 from tfvae.data import load_dataset
-from tfvae.loops import train_loop
+from tfvae.loops import _make_runner, train_loop
 from tfvae.models import VAE, jit_trial
+from tfvae.models.pixelcnn import PixelCNN
+from tfvae.random import normal
 
 BATCH = 100
 
@@ -53,10 +55,11 @@ class Variant:
 
     def __call__(self, iterator):
         self.calls.append(self.name)
+        batch = next(iterator)  # a real variant takes its batch before XLA compiles (and fails)
         if self.fail:
             raise tf.errors.InvalidArgumentError(None, None, "Detected unsupported operations when trying to compile")
         time.sleep(self.seconds)
-        return next(iterator)
+        return batch
 
 
 def test_the_trial_alternates_real_calls_and_keeps_the_faster(quick_trial):
@@ -84,10 +87,115 @@ def test_a_variant_that_does_not_compile_with_xla_loses_and_the_run_goes_on(quic
     variants = {False: Variant("graph", 0.0, calls), True: Variant("xla", 0.0, calls, fail=True)}
     trial = jit_trial.AlternatingTrial(variants, steps_of=lambda steps: 1, on_decided=decisions.append)
     batches = iter(range(100))
-    assert [trial(batches) for _ in range(3)] == [0, 1, 2]
+    assert [trial(batches) for _ in range(3)] == [0, 1, 2]  # the graph ran the batch the failed XLA call took
     assert calls == ["graph", "xla", "graph", "graph"]
     assert not decisions[0].jit_compile and "InvalidArgumentError" in decisions[0].xla_error
     assert "does not compile with XLA" in decisions[0].describe()
+
+
+class Uncompilable(VAE):
+    """A VAE whose step XLA cannot compile (a ``tf.py_function``), logging the sum of every batch it trains on."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def loss_terms(self, data, training: bool = False):
+        tf.py_function(lambda total: self.seen.append(round(float(total), 3)), [tf.reduce_sum(data)], [])
+        return super().loss_terms(data, training)
+
+
+def test_xla_failing_to_compile_a_real_runner_loses_no_batch(quick_trial):
+    seen, decisions = [], []
+
+    def log(batch):  # an op XLA cannot compile
+        tf.py_function(lambda b: seen.append(int(b)), [batch], [])
+
+    def make(jit):  # the loop's runner of four steps a call
+        return _make_runner(tf.function(log, jit_compile=jit), 4)
+
+    trial = jit_trial.AlternatingTrial({jit: make(jit) for jit in (False, True)}, lambda ran: int(ran),
+                                       decisions.append, batches_per_call=4)
+    iterator = iter(tf.data.Dataset.range(12))
+    assert [int(trial(iterator)) for _ in range(4)] == [4, 4, 4, 0]
+    # the XLA call took batches 4-7 (and its loop fetched the next before the step failed): the graph ran them
+    assert seen == list(range(12)) and "InvalidArgumentError" in decisions[0].xla_error
+
+
+@pytest.mark.slow  # a run of each driver (about 5 s each here); the test above checks the trial itself
+@pytest.mark.parametrize("driver", ["fit", "loop"])
+def test_a_step_xla_cannot_compile_loses_no_batch(driver, quick_trial):
+    data = (np.random.default_rng(1).random((64, 4, 4, 1)) < 0.3).astype("float32")  # 16 batches of 4
+    model = Uncompilable.mlp(data_shape=(4, 4, 1), latent_dim=2, hidden_units=(4,), seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile="auto", steps_per_execution=4)
+    if driver == "fit":
+        model.fit(data, batch_size=4, epochs=1, verbose=0, shuffle=False)
+    else:
+        train_loop(model, data, batch_size=4, epochs=1, verbose=0, steps_per_execution=4, jit_compile="auto")
+    assert model.jit_trial.xla_error and not model.jit_trial.jit_compile
+    # the XLA call's four batches, taken before it failed, were trained on by the graph: every batch once, in order
+    assert int(model.optimizer.iterations) == 16
+    assert model.seen == [round(float(batch.sum()), 3) for batch in data.reshape(16, 4, 4, 4, 1)]
+
+
+def test_a_step_with_keras_dropout_keeps_the_graph_without_running_xla(quick_trial):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dropout(0.5, seed=1)])
+    total = tf.Variable(0.0)
+
+    def step(batch):  # a training step that draws Keras' dropout masks
+        total.assign_add(tf.reduce_sum(model(tf.ones((2, 3)) * tf.cast(batch, tf.float32), training=True)))
+
+    variants = {jit: _make_runner(tf.function(step, jit_compile=jit), 2) for jit in (False, True)}
+    decisions = []
+    randomness = lambda *args: jit_trial.step_randomness(model, variants[False], *args)  # noqa: E731
+    trial = jit_trial.AlternatingTrial(variants, lambda ran: int(ran), decisions.append, batches_per_call=2,
+                                       randomness=randomness)
+    iterator = iter(tf.data.Dataset.range(1, 9))
+    assert [int(trial(iterator)) for _ in range(5)] == [2, 2, 2, 2, 0]
+    (decision,) = decisions  # decided after the graph's first call, XLA never traced nor run
+    assert not decision.jit_compile and "StatelessRandomUniformV2" in decision.note
+    assert variants[True].experimental_get_tracing_count() == 0
+
+
+def pixelcnn_run(codes, jit_compile):
+    model = PixelCNN(4, (4, 4), filters=8, num_layers=2, dropout=0.3, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), jit_compile=jit_compile, steps_per_execution=2)
+    model.fit(codes, batch_size=8, epochs=2, verbose=0)
+    return model
+
+
+@pytest.mark.slow  # three PixelCNN runs (about 25 s here); the test above checks the trial itself
+def test_auto_keeps_the_graph_for_a_step_with_keras_dropout(quick_trial):
+    codes = np.random.default_rng(0).integers(0, 4, (64, 4, 4))
+    runs = []
+    for _ in range(2):
+        jit_trial._CACHE.clear()  # each run makes its own trial
+        runs.append(pixelcnn_run(codes, "auto"))
+    explicit = pixelcnn_run(codes, False)
+    for run in runs:
+        trial = run.jit_trial
+        assert not trial.jit_compile and not trial.cached and "StatelessRandomUniformV2" in trial.note
+        assert "XLA off (the step draws random numbers" in trial.describe() and trial.as_dict()["note"] == trial.note
+    # XLA never ran: both runs are the explicit graph run, bit for bit (XLA's dropout masks would differ)
+    for a, b, c in zip(state(runs[0]), state(runs[1]), state(explicit)):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_only_random_ops_that_xla_draws_differently_are_reported():
+    spec = tf.TensorSpec((2, 3), tf.float32)
+    portable = tf.function(lambda x: x + normal(tf.shape(x), tf.constant([1, 2], tf.int64)))
+    dropout = keras.layers.Dropout(0.5, seed=1)
+    keras_drop = tf.function(lambda x: dropout(x, training=True))
+    stateful = tf.function(lambda x: x + tf.random.uniform(tf.shape(x)))
+    assert jit_trial.random_ops(portable.get_concrete_function(spec).graph) == set()  # tfvae.random: Philox bits
+    assert jit_trial.random_ops(keras_drop.get_concrete_function(spec).graph) == {"StatelessRandomUniformV2"}
+    assert jit_trial.random_ops(stateful.get_concrete_function(spec).graph) == {"RandomUniform"}
+    # without a readable graph, the model's Keras random layers tell
+    model = keras.Sequential([keras.Input((3,)), dropout])
+    assert "dropout" in jit_trial.step_randomness(model, lambda iterator: None, iter([]))
+    assert jit_trial.step_randomness(VAE.mlp(data_shape=(3,), latent_dim=2, hidden_units=(4,), seed=0),
+                                     lambda iterator: None, iter([])) is None
 
 
 @pytest.mark.slow

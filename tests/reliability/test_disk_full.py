@@ -12,7 +12,8 @@ the tests below check the record:
    tmpfs: the checkpoint of epoch 1 fits, the one of epoch 2 does not;
 3. the tmpfs grown to 4 MB (space freed), ``train --resume`` continues from epoch 1;
 4. ``tfvae export`` onto a 64 kB tmpfs (the SavedModel needs about 300 kB), then ``--keras`` onto another;
-5. ``tfvae evaluate --out`` onto a full tmpfs that holds an older metrics file.
+5. ``tfvae train`` into a full tmpfs (its lock cannot be written);
+6. ``tfvae evaluate --out`` onto a full tmpfs that holds an older metrics file.
 
 Where no tmpfs can be mounted (no user namespaces), the tests are skipped, saying why.
 """
@@ -121,6 +122,13 @@ def test_a_keras_file_onto_a_full_disk_is_one_line_naming_it_and_leaves_nothing(
     assert step["files"] == []  # no .vae.*.tmp.keras staging file
 
 
+def test_a_run_lock_on_a_full_disk_is_one_line_and_no_empty_lock_is_left(scenario):
+    step = scenario["lock_full"]
+    line = one_error(step)
+    assert f"cannot write {step['lock']} (the run's lock): No space left on device" in line
+    assert ".lock" not in " ".join(step["files"])  # an empty lock would block the next run
+
+
 def test_evaluate_out_onto_a_full_disk_is_one_line_naming_the_file_and_keeps_the_old_one(scenario):
     step = scenario["evaluate_full"]
     line = one_error(step)
@@ -200,6 +208,12 @@ def _drive(out: Path) -> None:
     kept = step("keras_full", "export", str(run), "--out-root", str(out / "export-ok"), "--no-warmup",
                 "--keras", str(keras_dir / "vae.keras"))
     kept.update(file=str(keras_dir / "vae.keras"), files=files(keras_dir))
+
+    lock_disk = out / "lock-disk"
+    mount(lock_disk, "16k")
+    fill(lock_disk)
+    locked = step("lock_full", "train", "vae", "--out", str(lock_disk / "run"), "--epochs", "1", *TINY)
+    locked.update(lock=str(lock_disk / "run" / ".lock"), files=files(lock_disk))
 
     mount(metrics_dir, "16k")
     (metrics_dir / "metrics.json").write_text('{"old": true}\n')

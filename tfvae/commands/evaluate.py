@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         prior = load_prior(loaded.directory)
         if prior is not None and prior_is_conditional(prior):  # a class-conditional prior scores codes with labels
             data = run_data(config, args.split, args.batch_size, seed=args.seed, with_labels=True)
-        bound = vq_bound(loaded.model, prior, data.dataset, args.max_examples)
+        bound = vq_bound(loaded.model, prior, data.dataset, args.max_examples,
+                         bits_per_dim_convention=convention, bits_per_dim_note=why)
     out = Path(args.out) if args.out else loaded.directory / METRICS_FILE
     record = {
         "run": str(loaded.directory),
@@ -108,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         levels = terms.get("levels")
         by_level = f": {', '.join(f'{level} {rate:.2f}' for level, rate in levels.items())}" if levels else ""
         which = "uniform prior" if name == "uniform" else "trained prior"
-        print(f"VQ-VAE bound, {which}: {terms['nats']:.2f} nats = {terms['bits_per_dim']:.4f} bits/dim "
-              f"(rate {terms['rate']:.2f} nats{by_level})")
+        bits = "" if terms["bits_per_dim"] is None else f" = {terms['bits_per_dim']:.4f} bits/dim"
+        print(f"VQ-VAE bound, {which}: {terms['nats']:.2f} nats{bits} (rate {terms['rate']:.2f} nats{by_level})")
     print(f"metrics written to {out}")
     return 0
 
@@ -216,7 +217,8 @@ def register(commands) -> None:
     parser.add_argument("--split", default="test", help="dataset split")
     parser.add_argument("--batch-size", type=positive_int, default=20, help="examples per batch")
     parser.add_argument("--max-examples", type=positive_int, help="evaluate only the first N examples")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the IWAE draws and the static binarisation")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of every draw (ELBO, IWAE) and the static binarisation")
     parser.add_argument("--out", help=f"write the JSON here instead of RUN/{METRICS_FILE}")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--disentanglement", action="store_true",

@@ -101,9 +101,14 @@ class BernoulliLikelihood(Likelihood):
         return {"mean": tf.sigmoid(logits), "logits": logits}
 
     def elementwise_log_prob(self, params, x) -> tf.Tensor:
-        """``x l - softplus(l)`` (``log sigma(l)`` for ``x = 1``, ``log(1 - sigma(l))`` for ``x = 0``)."""
-        logits = self._float32(params)
-        return x * logits - tf.math.softplus(logits)
+        r"""``-(x softplus(-l) + (1 - x) softplus(l))``, the stable form of ``x l - softplus(l)``.
+
+        ``log sigma(l) = -softplus(-l)`` and ``log(1 - sigma(l)) = -softplus(l)``; the two forms are
+        equal (``softplus(l) - softplus(-l) = l``), but ``x l - softplus(l)`` cancels on a confident
+        correct pixel (``l = 10``, ``x = 1``: ``10 - 10.0000454``, float32 keeps 1-2 digits of the
+        ``4.54e-5``; beyond ``l ~ 17`` it gives 0), while ``softplus(-l)`` keeps every digit.
+        """
+        return _bernoulli_log_prob(self._float32(params), x)
 
 
 @LIKELIHOODS.register("continuous_bernoulli")
@@ -146,12 +151,30 @@ class ContinuousBernoulliLikelihood(Likelihood):
         return {"mean": tf.where(small, series, exact), "logits": logits}
 
     def elementwise_log_prob(self, params, x) -> tf.Tensor:
-        r"""``log C(l) + x l - softplus(l)`` with ``C(l) = l / tanh(l / 2)`` (``2 + l^2/6`` near 0)."""
+        r"""``log C(l) - (x softplus(-l) + (1 - x) softplus(l))``, ``C(l) = l / tanh(l / 2)`` (``2 + l^2/6`` near 0).
+
+        The second part is ``x l - softplus(l)`` in the stable form :class:`BernoulliLikelihood` uses.
+        """
         logits = self._float32(params)
         small = tf.abs(logits) < self.NORMALISER_SERIES_BELOW
         safe = tf.where(small, tf.ones_like(logits), logits)
         normaliser = tf.where(small, 2.0 + tf.square(logits) / 6.0, safe / tf.tanh(safe / 2.0))
-        return tf.math.log(normaliser) + x * logits - tf.math.softplus(logits)
+        return tf.math.log(normaliser) + _bernoulli_log_prob(logits, x)
+
+
+def _bernoulli_log_prob(logits: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    r"""``x log sigma(l) + (1 - x) log(1 - sigma(l)) = -(x softplus(-l) + (1 - x) softplus(l))``, elementwise.
+
+    Equal to ``x l - softplus(l)`` for every ``x`` (``softplus(l) - softplus(-l) = l``) but free of its
+    cancellation: each ``softplus`` of a confident logit is small or large on its own, never the
+    difference of two large numbers, so a pixel predicted right with ``|l| = 10 .. 30`` keeps its
+    ``-4.5e-5 .. -9.4e-14`` nats to float32 precision instead of losing it to rounding.
+
+    Args:
+      logits: ``l``, float32.
+      x: data in [0, 1], float32, broadcastable with ``logits``.
+    """
+    return -(x * tf.math.softplus(-logits) + (1.0 - x) * tf.math.softplus(logits))
 
 
 def _inverse_softplus(y: float) -> float:

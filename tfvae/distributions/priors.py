@@ -93,21 +93,27 @@ class ConditionalGaussianPrior(LatentHead):
 class MixtureOfGaussiansPrior(LatentHead):
     r"""A learned mixture-of-Gaussians prior ``p(z) = sum_k pi_k N(z; m_k, diag(s_k^2))``.
 
-    Means start spread out (``N(0, 1)`` draws from a fixed seed), scales at 1,
+    Means start spread out (``N(0, 1)`` draws from ``seed``), scales at 1,
     weights uniform; all are trainable. There is no closed-form KL against a
     Gaussian posterior: the VAE uses the Monte-Carlo estimate on its samples.
 
     Args:
       latent_dim: size of z.
       num_components: number of mixture components ``K``.
+      seed: seed of the initial means (an int >= 0). A VAE that builds the
+        prior from a name passes one derived from its own ``seed``
+        (:func:`tfvae.random.derive_seed`). ``None``: Keras' unseeded
+        initialiser, which inside :func:`tfvae.random.seeded_weights` follows
+        that block's seed and elsewhere differs on every construction.
     """
 
-    def __init__(self, latent_dim: int, num_components: int = 10, **kwargs):
+    def __init__(self, latent_dim: int, num_components: int = 10, seed: int | None = None, **kwargs):
         super().__init__(latent_dim, **kwargs)
         self.num_components = check_int(num_components, "num_components")
+        self.seed = _check_seed(seed)
         shape = (self.num_components, self.latent_dim)
         self.locs = self.add_weight(name="locs", shape=shape,
-                                    initializer=keras.initializers.RandomNormal(stddev=1.0, seed=0))
+                                    initializer=keras.initializers.RandomNormal(stddev=1.0, seed=self.seed))
         self.raw_scales = self.add_weight(name="raw_scales", shape=shape,
                                           initializer=keras.initializers.Constant(0.5413248546129181))
         self.logits = self.add_weight(name="logits", shape=(self.num_components,), initializer="zeros")
@@ -121,7 +127,7 @@ class MixtureOfGaussiansPrior(LatentHead):
         return tfd.MixtureSameFamily(tfd.Categorical(logits=self.logits), components)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_components": self.num_components}
+        return {**super().get_config(), "num_components": self.num_components, "seed": self.seed}
 
 
 @serializable
@@ -136,18 +142,24 @@ class VampPrior(LatentHead):
       latent_dim: size of z.
       data_shape: shape of one pseudo-input (the data shape).
       num_pseudo_inputs: ``K``.
+      seed: seed of the initial pseudo-inputs (``U(0, 1)`` draws; an int >= 0).
+        A VAE that builds the prior from a name passes one derived from its
+        own ``seed``; ``None``: Keras' unseeded initialiser (as for
+        :class:`MixtureOfGaussiansPrior`).
 
     References:
       Tomczak, J. M. & Welling, M. (2018). VAE with a VampPrior. AISTATS.
     """
 
-    def __init__(self, latent_dim: int, data_shape=(28, 28, 1), num_pseudo_inputs: int = 50, **kwargs):
+    def __init__(self, latent_dim: int, data_shape=(28, 28, 1), num_pseudo_inputs: int = 50,
+                 seed: int | None = None, **kwargs):
         super().__init__(latent_dim, **kwargs)
         self.data_shape = check_ints(data_shape, "data_shape")
         self.num_pseudo_inputs = check_int(num_pseudo_inputs, "num_pseudo_inputs")
+        self.seed = _check_seed(seed)
         self.pseudo_inputs = self.add_weight(
             name="pseudo_inputs", shape=(self.num_pseudo_inputs, *self.data_shape),
-            initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=0),
+            initializer=keras.initializers.RandomUniform(0.0, 1.0, seed=self.seed),
         )
         self._posterior_of = None
 
@@ -167,4 +179,10 @@ class VampPrior(LatentHead):
         return tfd.MixtureSameFamily(weights, components)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "data_shape": list(self.data_shape), "num_pseudo_inputs": self.num_pseudo_inputs}
+        return {**super().get_config(), "data_shape": list(self.data_shape),
+                "num_pseudo_inputs": self.num_pseudo_inputs, "seed": self.seed}
+
+
+def _check_seed(seed) -> int | None:
+    """A prior's initialiser seed: ``None`` or an int >= 0 (a bool, a float, a pair are refused by name)."""
+    return None if seed is None else check_int(seed, "seed", minimum=0)

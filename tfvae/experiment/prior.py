@@ -10,7 +10,9 @@ The codes it learns are those of the run's (frozen) VQ-VAE on the run's data
 (:func:`~tfvae.experiment.run_dir.run_data`). ``summary.json`` holds, under
 ``test``, the VQ-VAE bound ``-log p(x) <= distortion + rate`` on the test
 split under the uniform prior (``rate = h * w * log K`` nats) and under the
-trained one (:func:`vq_bound`, the report ``tfvae evaluate`` writes too).
+trained one (:func:`vq_bound`, the report ``tfvae evaluate`` writes too), in
+nats and, where the run's likelihood and data have a convention
+(:func:`tfvae.metrics.bits_per_dim_convention`), in bits/dim.
 
 A VQ-VAE-2 run gets two PixelCNNs, trained one after the other: the top one
 over the top code maps, then the bottom one over the bottom maps conditioned
@@ -43,6 +45,7 @@ from tfvae.experiment.run_dir import (
     run_data,
 )
 from tfvae.fileio import DirectoryLock
+from tfvae.metrics.likelihood import bits_per_dim, bits_per_dim_convention
 from tfvae.viz import image_grid, save_png
 
 PRIOR_DIR = "prior"
@@ -114,12 +117,19 @@ def uniform_code_nll(model) -> dict[str, float]:
     return {"prior": float(np.prod(shapes)) * math.log(sizes)}
 
 
-def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None) -> dict[str, dict]:
+def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None, *,
+             bits_per_dim_convention: str | None = None, bits_per_dim_note: str = "",
+             num_levels: int = 256) -> dict[str, dict]:
     """The VQ-VAE bound ``-log p(x) <= distortion - log p(codes)`` on ``batches``, uniform and trained prior.
 
     The one report of the bound: ``tfvae evaluate`` writes it to
     ``metrics.json`` (``vq_bound``) and a prior run to its ``summary.json``
-    (``test``).
+    (``test``). Its bits/dim follow the one rule of
+    :func:`tfvae.metrics.bits_per_dim` (as ``evaluate_model``'s do), with
+    ``D`` the data dimensions: ``"discrete"``, ``nats / (D ln 2)``;
+    ``"dequantized"``, ``(nats + D ln L) / (D ln 2)`` (``+ log2 L`` per
+    dimension); no convention (a Bernoulli likelihood on grey levels, a
+    density on data that was not dequantised), no bits/dim.
 
     Args:
       model: a VQ-VAE or VQ-VAE-2.
@@ -127,11 +137,18 @@ def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None) -
       batches: batches of ``x``, or of ``(x, labels)`` (the labels go to a
         class-conditional prior).
       max_examples: use only the first ``max_examples`` examples.
+      bits_per_dim_convention: ``"discrete"``, ``"dequantized"`` or ``None``
+        (no bits/dim); a run's is :func:`tfvae.metrics.bits_per_dim_convention` of its
+        likelihood and data (``tfvae evaluate`` and a prior run pass it).
+      bits_per_dim_note: why that convention applies, or why there is none.
+      num_levels: ``L``, quantisation levels for the ``"dequantized"`` convention.
 
     Returns:
       ``{"uniform": {...}, "prior": {...}}`` (``prior`` only with a trained
-      prior), each with ``distortion``, ``rate`` (the codes' NLL), ``nats`` and
-      ``bits_per_dim`` of the bound, per example; for a VQ-VAE-2 each also has
+      prior), each with ``distortion``, ``rate`` (the codes' NLL) and ``nats``
+      of the bound, per example, its ``bits_per_dim`` (``None`` without a
+      convention), ``bits_per_dim_convention`` and ``bits_per_dim_note``
+      (why that convention, or why none); for a VQ-VAE-2 each also has
       ``levels``: the rate of the top codes and of the bottom codes given the
       top ones (their sum is ``rate``).
     """
@@ -152,15 +169,19 @@ def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None) -
         if max_examples is not None and seen >= max_examples:
             break
     distortion = float(np.mean(np.concatenate(distortions)))
-    nats_per_bit_dim = int(np.prod(model.data_shape)) * math.log(2)
+    num_dims = int(np.prod(model.data_shape))
     rates = {"uniform": uniform_code_nll(model)}
     if learned:
         rates["prior"] = {level: float(np.mean(np.concatenate(parts))) for level, parts in learned.items()}
+    note = bits_per_dim_note or ("" if bits_per_dim_convention else "no bits/dim convention given")
     out = {}
     for name, levels in rates.items():
         rate = sum(levels.values())
-        out[name] = {"distortion": distortion, "rate": rate, "nats": distortion + rate,
-                     "bits_per_dim": (distortion + rate) / nats_per_bit_dim}
+        bpd = None if bits_per_dim_convention is None else float(
+            bits_per_dim(distortion + rate, num_dims, bits_per_dim_convention, num_levels))
+        out[name] = {"distortion": distortion, "rate": rate, "nats": distortion + rate, "bits_per_dim": bpd,
+                     "bits_per_dim_convention": bits_per_dim_convention,
+                     "bits_per_dim_note": note}
         if set(levels) != {"prior"}:
             out[name]["levels"] = levels
     return out
@@ -234,7 +255,9 @@ def _train_prior(config: ExperimentConfig, loaded: LoadedRun, run: RunDirectory,
     seconds = time.perf_counter() - started
     save_prior(prior, run.path)
 
-    test = vq_bound(model, prior, test_split.dataset)
+    data_config = loaded.config.data
+    convention, why = bits_per_dim_convention(model.likelihood, data_config.binarize, data_config.dequantize)
+    test = vq_bound(model, prior, test_split.dataset, bits_per_dim_convention=convention, bits_per_dim_note=why)
     num_classes = max(part.num_classes for _, part in _parts(prior))
     label = np.repeat(np.arange(min(10, num_classes)), 8) if conditional else None
     samples = model.sample(len(label) if conditional else 64, prior, label=label, seed=config.train.seed).numpy()
@@ -251,7 +274,10 @@ def _train_prior(config: ExperimentConfig, loaded: LoadedRun, run: RunDirectory,
             print("Prior NLL of the test codes by level: " + ", ".join(
                 f"{level} {rate:.2f} nats (uniform {uniform['levels'][level]:.2f})"
                 for level, rate in learned["levels"].items()))
+        if learned["bits_per_dim"] is None:
+            bound = f"bound {learned['nats']:.2f} nats (uniform {uniform['nats']:.2f}; no bits/dim: {why})"
+        else:
+            bound = f"bound {learned['bits_per_dim']:.4f} bits/dim (uniform {uniform['bits_per_dim']:.4f})"
         print(f"Prior NLL of the test codes: {learned['rate']:.2f} nats (uniform prior {uniform['rate']:.2f}); "
-              f"bound {learned['bits_per_dim']:.4f} bits/dim (uniform {uniform['bits_per_dim']:.4f}); "
-              f"prior saved in {run.path}")
+              f"{bound}; prior saved in {run.path}")
     return summary

@@ -35,13 +35,21 @@ Two standard errors, which answer different questions:
   ``n_i`` observed entries and ``m`` the masked MSE; ``/ (2 sqrt(m))`` for
   the RMSE.
 * ``mc_stderr`` (IWAE only): the Monte-Carlo error of the estimate on *these*
-  examples, ``sqrt(sum_i se_i^2) / N`` from the per-example delta-method
-  errors (:func:`tfvae.metrics.iwae_log_likelihood`). It says whether ``k``
-  was large enough; it is usually far smaller than ``sem``.
+  examples, ``sqrt(sum_i se_i^2) / N`` from the per-example jackknife
+  errors (:func:`tfvae.metrics.iwae_from_log_weights`): the spread of the
+  mean over seeds. It says whether ``k`` was large enough; it is usually far
+  smaller than ``sem``.
+
+Every random draw comes from the ``seed`` argument, never from the model's
+seed generator (whose state evaluation leaves as it was): batch ``i`` has the
+seed ``b_i = [seed, i]`` (for an int ``seed``); the IWAE codes come from
+``b_i`` itself, the ELBO's (and any stochastic own terms') from
+``fold_seed(b_i, 1)``. The same ``seed`` gives the same numbers.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -66,7 +74,7 @@ from tfvae.metrics.likelihood import (
     reconstruction_errors,
 )
 from tfvae.progress import Progbar
-from tfvae.random import as_seed
+from tfvae.random import as_seed, fold_seed
 
 __all__ = ["Evaluation", "evaluate_model"]
 
@@ -104,9 +112,29 @@ def _masked_errors(model, x) -> dict[str, tf.Tensor]:
     }
 
 
-def _own_terms(model, x) -> dict:
-    """The model's own per-example terms at evaluation (``per_example_terms``, every autoencoder's)."""
-    return dict(model.per_example_terms(model.unpack_data(x), training=False))
+def _own_terms(model, data, seed: tf.Tensor) -> dict:
+    """The model's own per-example terms at evaluation (``per_example_terms``), their draws from ``seed``.
+
+    A model whose terms are random (the VAE family, TD-VAE) takes their seed
+    as ``per_example_terms(..., seed=)``; the others' terms at evaluation are
+    deterministic and take none.
+    """
+    if "seed" in inspect.signature(model.per_example_terms).parameters:
+        return dict(model.per_example_terms(data, training=False, seed=seed))
+    return dict(model.per_example_terms(data, training=False))
+
+
+def _batch_seed(seed, index: int) -> tf.Tensor:
+    """Batch ``index``'s stateless seed: ``[seed, index]`` for an int ``seed``, else ``fold_seed(seed, index)``.
+
+    Args:
+      seed: an int, or a length-2 int seed (a ``None`` seed is resolved once,
+        before the first batch, to a fresh pair).
+      index: the batch's position.
+    """
+    if isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)):
+        return as_seed(seed, index=index)
+    return fold_seed(as_seed(seed), index)
 
 
 @dataclass
@@ -259,7 +287,7 @@ def evaluate_model(
     iwae_k: int | None = 5000,
     chunk_size: int = 500,
     elbo_samples: int | None = None,
-    seed: int = 0,
+    seed=0,
     batch_size: int = 100,
     max_examples: int | None = None,
     bits_per_dim_convention: str | None = None,
@@ -278,7 +306,10 @@ def evaluate_model(
       iwae_k: importance samples per example; ``None`` skips the IWAE estimate.
       chunk_size: IWAE samples decoded at a time.
       elbo_samples: Monte-Carlo samples of the ELBO's distortion (default: the model's).
-      seed: seed of the IWAE draws; batch ``i`` uses ``[seed, i]``.
+      seed: seed of every draw: an int (batch ``i`` has ``b_i = [seed, i]``;
+        the IWAE codes come from ``b_i``, the ELBO's from ``fold_seed(b_i, 1)``),
+        a length-2 int seed (``b_i = fold_seed(seed, i)``), or ``None`` (a
+        fresh seed). The model's seed generator is never used or moved.
       batch_size: batch size when ``data`` is an array.
       max_examples: stop after this many examples.
       bits_per_dim_convention: ``"discrete"``, ``"dequantized"`` or ``None``
@@ -331,6 +362,7 @@ def evaluate_model(
     if max_examples is not None:
         total = max_examples if total is None else min(total, max_examples)
     bar = Progbar(total, unit_name="example") if verbose else None  # capped at total
+    seed = as_seed(None) if seed is None else seed  # fresh, moving no model's stream: one draw for the whole run
     columns: dict[str, list[np.ndarray]] = {}
     means, kl_dims = [], []
     seen = 0
@@ -341,13 +373,15 @@ def evaluate_model(
                 break
             x = x[: max_examples - seen]
         values: dict[str, tf.Tensor | np.ndarray] = {}
+        batch_seed = _batch_seed(seed, index)
+        draws = fold_seed(batch_seed, 1)  # the ELBO's and the own terms' draws; the IWAE's come from batch_seed
         if own_terms_only:
             if conditional:
                 y = _labels(batch, model)[: len(x)]
-                terms = model.per_example_terms((x, y), training=False)
+                terms = _own_terms(model, (x, y), draws)
                 means.append(model.encode(x, condition=y).mean().numpy())
             else:
-                terms = model.per_example_terms(model.unpack_data(x), training=False)
+                terms = _own_terms(model, model.unpack_data(x), draws)
             for name, value in terms.items():
                 if value.shape.rank == 1:  # per example (not per-dimension extras)
                     columns.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
@@ -367,9 +401,9 @@ def evaluate_model(
                 skipped["bce"] = "the data is not in [0, 1]"
                 columns.pop("bce", None)
         if vae:
-            values.update(elbo_terms(model, x, elbo_samples))
+            values.update(elbo_terms(model, x, elbo_samples, seed=draws))
             if iwae_k is not None:
-                estimate = iwae_log_likelihood(model, x, iwae_k, chunk_size, seed=as_seed(seed, index=index))
+                estimate = iwae_log_likelihood(model, x, iwae_k, chunk_size, seed=batch_seed)
                 values.update(iwae_nll=estimate.nll, iwae_mc_stderr=estimate.mc_stderr,
                               iwae_ess=estimate.effective_sample_size)
             if "kl_per_dim" not in skipped:
@@ -378,7 +412,7 @@ def evaluate_model(
                 except ModelCapabilityError as error:
                     skipped["kl_per_dim"] = str(error)
         elif not masked:
-            values.update(_own_terms(model, x))
+            values.update(_own_terms(model, model.unpack_data(x), draws))
         for name, value in values.items():
             columns.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
         means.append(posterior_means(model, x).numpy())

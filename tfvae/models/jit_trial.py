@@ -25,17 +25,24 @@ first calls and keeps the faster (:class:`AlternatingTrial`):
 
 The two variants compute the same step (tfvae's random draws are the same
 under XLA, see :mod:`tfvae.random`), so a run with the trial ends where a run
-given the chosen value explicitly ends, to float tolerance. Shorter runs
-(tests, smoke runs) skip the trial and keep the static rule of
+given the chosen value explicitly ends, to float tolerance. A step that draws
+other random numbers (a Keras ``Dropout`` or ``GaussianNoise`` layer, a
+``tf.random`` sampler: :func:`step_randomness`) would draw different ones
+under XLA from the same seed, so its run would depend on where the trial
+stopped: the trial then keeps the plain graph after its first call and never
+runs XLA (``JitTrial.note`` says why). Shorter runs (tests, smoke runs) skip
+the trial and keep the static rule of
 :func:`tfvae.performance.resolve_jit_compile` (XLA on an accelerator only).
-A variant that fails to compile with XLA loses; its failed call may have
-taken the batch it was given (the trial's only effect on the data).
+A variant that fails to compile with XLA loses and loses no data: XLA's first
+call is given the call's batches taken from the run's iterator beforehand
+(:func:`take_batches`), and the plain graph runs them again when XLA fails.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import statistics
 import time
@@ -78,6 +85,8 @@ class JitTrial:
       cached: the choice came from an earlier trial of the same model
         config, batch shape, device and step settings in this process.
       xla_error: why XLA did not compile, when it did not.
+      note: why the trial did not time XLA, when it did not (the step
+        draws random numbers that XLA would draw differently).
     """
 
     jit_compile: bool
@@ -87,6 +96,7 @@ class JitTrial:
     calls: int = 0
     cached: bool = False
     xla_error: str | None = None
+    note: str | None = None
 
     @property
     def speedup(self) -> float:
@@ -104,11 +114,14 @@ class JitTrial:
         return {"jit_compile": self.jit_compile, "xla_step_s": number(self.xla_step_s, 6),
                 "graph_step_s": number(self.graph_step_s, 6), "xla_speedup": number(self.speedup, 3),
                 "trial_cost_s": round(self.cost_s, 2), "timed_calls": self.calls, "cached": self.cached,
-                **({"xla_error": self.xla_error} if self.xla_error else {})}
+                **({"xla_error": self.xla_error} if self.xla_error else {}),
+                **({"note": self.note} if self.note else {})}
 
     def describe(self) -> str:
         """One line for a progress log."""
         chosen = "XLA on" if self.jit_compile else "XLA off"
+        if self.note:
+            return f"jit_compile='auto': XLA off ({self.note})"
         if self.xla_error:
             return f"jit_compile='auto': XLA off (the step does not compile with XLA: {self.xla_error})"
         return (f"jit_compile='auto': {chosen} (XLA ran the step {self.speedup:.2f}x the speed of the plain graph; "
@@ -130,8 +143,18 @@ class PendingTrial:
     verbose: bool
 
     def alternate(self, variants: dict[bool, Callable], steps_of: Callable[[Any], int],
-                  on_decided: Callable[[JitTrial], None]) -> AlternatingTrial:
-        """An :class:`AlternatingTrial` between ``variants`` that caches and reports its decision."""
+                  on_decided: Callable[[JitTrial], None], batches_per_call: int = 1,
+                  randomness: Callable[..., str | None] | None = None) -> AlternatingTrial:
+        """An :class:`AlternatingTrial` between ``variants`` that caches and reports its decision.
+
+        Args:
+          variants: ``{False: plain graph, True: XLA}`` (see :class:`AlternatingTrial`).
+          steps_of: the optimisation steps a call ran, from its result.
+          on_decided: called once with the decision.
+          batches_per_call: batches one call takes from its iterator at most.
+          randomness: why XLA would not reproduce the step, from the plain
+            graph's first call's arguments (None: it would).
+        """
 
         def decided(trial: JitTrial) -> None:
             _CACHE[self.key] = trial
@@ -139,11 +162,16 @@ class PendingTrial:
             if self.verbose:
                 print("\n" + trial.describe(), flush=True)  # below the progress bar's current line
 
-        return AlternatingTrial(variants, steps_of, decided)
+        return AlternatingTrial(variants, steps_of, decided, batches_per_call, randomness)
 
 
 class AlternatingTrial:
     """Call one of two compiled variants of a training function, alternated, until their timing decides.
+
+    XLA's first call (the one that compiles it, and may fail to) is given the
+    call's batches taken from the iterator beforehand (:func:`take_batches`):
+    when XLA fails to compile, the plain graph runs the same batches, and the
+    run loses none.
 
     Args:
       variants: ``{False: plain graph, True: XLA}``, callables taking the
@@ -152,47 +180,68 @@ class AlternatingTrial:
         e.g. at the end of an epoch).
       on_decided: called once with the :class:`JitTrial` when the trial
         decides; from then on every call goes to the chosen variant.
+      batches_per_call: batches one call takes from its iterator at most
+        (``steps_per_execution``).
+      randomness: called with the plain graph's first call's arguments after
+        that call; a reason (the step draws random numbers XLA would draw
+        differently) decides for the plain graph at once, without running
+        XLA. None: no such check.
     """
 
     def __init__(self, variants: dict[bool, Callable], steps_of: Callable[[Any], int],
-                 on_decided: Callable[[JitTrial], None]):
+                 on_decided: Callable[[JitTrial], None], batches_per_call: int = 1,
+                 randomness: Callable[..., str | None] | None = None):
         self.variants = dict(variants)
         self.steps_of = steps_of
         self.on_decided = on_decided
+        self.batches_per_call = int(batches_per_call)
+        self.randomness = randomness
         self.decision: JitTrial | None = None
         self._per_step: dict[bool, list[float]] = {False: [], True: []}
         self._timed_s: dict[bool, float] = {False: 0.0, True: 0.0}
-        self._warm: dict[bool, tuple[float, int]] = {}  # the untimed first call of each: seconds, steps
+        self._warm: dict[bool, tuple[float, int]] = {}  # the first call of each that ran steps: seconds, steps
         self._wall_s = 0.0
         self._steps = 0
         self._xla_error: str | None = None
+        self._randomness_checked = randomness is None
 
     def __call__(self, *args):
         if self.decision is not None:
             return self.variants[self.decision.jit_compile](*args)
         jit = self._next()
+        compiling_xla = jit and jit not in self._warm  # the call that may fail: on batches the graph can run again
+        batches = take_batches(args[0], self.batches_per_call) if compiling_xla and args else None
         started = time.perf_counter()
         try:
-            result = self.variants[jit](*args)
+            result = self.variants[jit](*_replayed(args, batches))
         except (tf.errors.OpError, ValueError, NotImplementedError) as error:
-            if not jit or jit in self._warm:
+            if not compiling_xla:
                 raise
             self._xla_error = f"{type(error).__name__}: {str(error).strip().splitlines()[0][:200]}"
             self._wall_s += time.perf_counter() - started
             self._decide()
-            return self(*args)
-        steps = int(self.steps_of(result))  # reading the result waits for the device
-        elapsed = time.perf_counter() - started
-        self._wall_s += elapsed
-        self._steps += steps
-        if jit not in self._warm:
-            self._warm[jit] = (elapsed, steps)
-        elif steps > 0:
-            self._per_step[jit].append(elapsed / steps)
-            self._timed_s[jit] += elapsed
+            return self(*_replayed(args, batches))  # decided: the plain graph runs the failed call's batches
+        self._record(jit, time.perf_counter() - started, int(self.steps_of(result)))  # reading waits for the device
+        if not jit and not self._randomness_checked:  # the graph's first call has traced the step
+            self._randomness_checked = True
+            note = self.randomness(*args)
+            if note:
+                self._decide(note)
+                return result
         if self._enough():
             self._decide()
         return result
+
+    def _record(self, jit: bool, elapsed: float, steps: int) -> None:
+        """Count a call of ``jit`` that took ``elapsed`` seconds for ``steps`` steps."""
+        self._wall_s += elapsed
+        self._steps += steps
+        if jit not in self._warm:
+            if steps > 0:  # a call that ran no step (an epoch's end) compiled nothing
+                self._warm[jit] = (elapsed, steps)
+        elif steps > 0:
+            self._per_step[jit].append(elapsed / steps)
+            self._timed_s[jit] += elapsed
 
     def _next(self) -> bool:
         """The plain graph first, then XLA, then whichever has fewer timed calls (ties: alternate)."""
@@ -208,15 +257,128 @@ class AlternatingTrial:
             return True
         return min(counts) >= TRIAL_CALLS and min(self._timed_s.values()) >= TRIAL_MIN_SECONDS
 
-    def _decide(self) -> None:
+    def _decide(self, note: str | None = None) -> None:
+        """Keep the faster variant (the plain graph when ``note`` says why XLA is not to run)."""
         median = {jit: statistics.median(times) if times else float("inf") for jit, times in self._per_step.items()}
-        choice = median[True] < median[False]
+        choice = note is None and median[True] < median[False]
         warm_s, warm_steps = self._warm.get(choice, (0.0, 0))
         cost = self._wall_s - warm_s - (self._steps - warm_steps) * median[choice] if np.isfinite(median[choice]) else 0.0
         self.decision = JitTrial(jit_compile=choice, xla_step_s=median[True], graph_step_s=median[False],
                                  cost_s=max(cost, 0.0), calls=min(len(t) for t in self._per_step.values()),
-                                 xla_error=self._xla_error)
+                                 xla_error=self._xla_error, note=note)
         self.on_decided(self.decision)
+
+
+#: Random ops that give the same numbers in a plain graph and under XLA for the same seed: raw Philox bits
+#: (what :mod:`tfvae.random` draws from) and the seed plumbing before them. Every other op whose name says
+#: it draws random numbers (stateful, or stateless floats, ints, shuffles) draws differently under XLA.
+PORTABLE_RANDOM_OPS = frozenset({
+    "StatelessRandomUniformFullInt", "StatelessRandomUniformFullIntV2", "StatelessRandomGetKeyCounter",
+    "StatelessRandomGetAlg", "StatelessRandomGetKeyCounterAlg",
+})
+
+_RANDOM_OP_WORDS = ("Random", "Multinomial", "TruncatedNormal", "Shuffle", "RngReadAndSkip", "RngSkip")
+
+
+def random_ops(graph: tf.Graph) -> set[str]:
+    """The op types in ``graph`` and every function it calls that draw numbers XLA would draw differently.
+
+    Args:
+      graph: a traced graph (``concrete_function.graph``).
+    """
+    definition = graph.as_graph_def()
+    nodes = [*definition.node, *(node for function in definition.library.function for node in function.node_def)]
+    found = set()
+    for node in nodes:
+        stateful = node.op.startswith("Stateful") and not node.op.endswith("PartitionedCall")
+        if (stateful or any(word in node.op for word in _RANDOM_OP_WORDS)) and node.op not in PORTABLE_RANDOM_OPS:
+            found.add(node.op)
+    return found
+
+
+def _traced(function: Callable, args: tuple) -> tf.Graph | None:
+    """The graph ``function`` traced for ``args``: a ``tf.function``'s own, or Keras' ``train_function``'s."""
+    if not hasattr(function, "get_concrete_function"):  # Keras wraps its tf.function in a Python function
+        try:
+            function = inspect.getclosurevars(function).nonlocals.get("multi_step_on_iterator")
+        except (TypeError, ValueError):
+            return None
+        if not hasattr(function, "get_concrete_function"):
+            return None
+    return function.get_concrete_function(*args).graph  # the trace of these arguments' types: no new trace
+
+
+def _keras_random_layers(model: keras.Model) -> list[str]:
+    """Names of the layers in ``model`` that draw Keras random numbers (those owning a Keras ``SeedGenerator``).
+
+    tfvae's own layers and the model's seed generator are left out: they draw with :mod:`tfvae.random`.
+    """
+    return [layer.name for layer in model._flatten_layers(include_self=False)
+            if getattr(layer, "_seed_generators", None) and not type(layer).__module__.startswith("tfvae.")]
+
+
+def step_randomness(model: keras.Model, function: Callable, *args) -> str | None:
+    """Why XLA would not reproduce the training step ``function(*args)`` traced, or None when it would.
+
+    The step's graph is searched for random ops outside
+    :data:`PORTABLE_RANDOM_OPS` (:func:`random_ops`), e.g. those of a Keras
+    ``Dropout``; where the graph cannot be read, the model's layers are
+    searched for Keras random layers instead.
+
+    Args:
+      model: the model the step trains.
+      function: the plain graph's training function, called once with ``args``.
+      args: its arguments (the run's iterator).
+    """
+    graph = _traced(function, args)
+    if graph is not None:
+        ops = random_ops(graph)
+        if ops:
+            return f"the step draws random numbers that XLA would draw differently: {', '.join(sorted(ops))}"
+        return None
+    layers = _keras_random_layers(model)
+    if layers:
+        return f"the step draws Keras random numbers that XLA would draw differently: {', '.join(layers[:3])}"
+    return None
+
+
+def take_batches(iterator, count: int) -> list | None:
+    """The next ``count`` batches of ``iterator`` (fewer at its end), or None for an iterator that cannot be replayed.
+
+    Args:
+      iterator: a ``tf.data.Iterator`` or a Python iterator (a distributed
+        iterator is not replayed: None).
+      count: batches to take at most.
+    """
+    if isinstance(iterator, tf.data.Iterator):
+        batches = []
+        for _ in range(count):
+            batch = iterator.get_next_as_optional()
+            if not bool(batch.has_value()):
+                break
+            batches.append(batch.get_value())
+        return batches
+    if isinstance(iterator, tf.distribute.DistributedIterator) or not hasattr(iterator, "__next__"):
+        return None
+    return list(itertools.islice(iterator, count))
+
+
+def replay(like, batches: list):
+    """An iterator over ``batches`` of the same type as ``like`` (a traced function takes it without a new trace).
+
+    Args:
+      like: the iterator the batches came from.
+      batches: what :func:`take_batches` took from it.
+    """
+    if isinstance(like, tf.data.Iterator):
+        dataset = tf.data.Dataset.from_generator(lambda: iter(batches), output_signature=like.element_spec)
+        return iter(dataset)
+    return iter(batches)
+
+
+def _replayed(args: tuple, batches: list | None) -> tuple:
+    """``args`` with its iterator replaced by one over ``batches`` (None: ``args`` as they are)."""
+    return args if batches is None else (replay(args[0], batches), *args[1:])
 
 
 def decide(model: keras.Model, optimizer: keras.optimizers.Optimizer, element_spec, batch_size: int | None,
@@ -295,7 +457,9 @@ def alternating_train_function(model: keras.Model, pending: PendingTrial,
         model.train_function = variants[trial.jit_compile]
         model.jit_trial = trial
 
-    return pending.alternate(variants, lambda _: int(model.steps_per_execution), decided)
+    return pending.alternate(variants, lambda _: int(model.steps_per_execution), decided,
+                             batches_per_call=int(model.steps_per_execution),
+                             randomness=lambda *args: step_randomness(model, variants[False], *args))
 
 
 def planned_steps(dataset: tf.data.Dataset, epochs: int, initial_epoch: int = 0) -> int | None:

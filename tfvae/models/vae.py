@@ -19,7 +19,7 @@ from tfvae.kl import KL_METHODS, kl_divergence
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.builders import as_layer
 from tfvae.models.contract import ServingSignature, data_input, label_input, seed_input
-from tfvae.random import as_seed
+from tfvae.random import as_seed, derive_seed
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_data_shape, check_int, check_number
 
@@ -63,7 +63,17 @@ class VAE(Autoencoder):
       kl_warmup_steps: steps over which beta rises linearly from 0 (0: off).
       free_bits: nats per latent dimension below which the KL is not
         penalised (0: off).
-      seed: seed of the model's random draws.
+      seed: seed of everything the model makes: its random draws (the
+        model's ``SeedGenerator``), the initial weights of the layers and
+        heads made inside the constructor and the builders (a builder's
+        networks, a network factory's, a named prior's means or pseudo-inputs,
+        seeded with ``derive_seed(seed, "prior")``). Layers and heads you
+        build yourself and pass in keep the weights they were made with:
+        the model never re-initialises them (they may be trained already).
+        For ``VAE(encoder, decoder, ..., seed=0)`` to give the same model
+        every time, make them inside ``tfvae.random.seeded_weights(0)``, or
+        pass them seeded initialisers (see docs/randomness.md).
+        ``None``: Keras' unseeded initialisers and a random stream.
 
     References:
       Kingma, D. P. & Welling, M. (2014). Auto-Encoding Variational Bayes. ICLR.
@@ -108,7 +118,8 @@ class VAE(Autoencoder):
         beta = check_number(beta, "beta", 0.0)
         posterior = as_layer(posterior)
         if isinstance(prior, str):
-            prior = self.build_prior(prior, posterior.latent_dim, as_layer(likelihood).event_shape, kwargs)
+            prior = self.build_prior(prior, posterior.latent_dim, as_layer(likelihood).event_shape, kwargs,
+                                     seed=derive_seed(seed, "prior"))
         self.prior = as_layer(prior) if prior is not None else StandardNormalPrior(posterior.latent_dim, name="prior")
         self.beta = float(beta)
         self.kl = kl
@@ -123,12 +134,22 @@ class VAE(Autoencoder):
     prior_options = ("num_components", "num_pseudo_inputs")
 
     @classmethod
-    def build_prior(cls, name: str, latent_dim: int, data_shape, options: dict):
-        """The prior head called ``name`` (``standard_normal``, ``mog``, ``vamp``)."""
+    def build_prior(cls, name: str, latent_dim: int, data_shape, options: dict, seed: int | None = None):
+        """The prior head called ``name`` (``standard_normal``, ``mog``, ``vamp``).
+
+        Args:
+          name: one of :attr:`PRIORS`.
+          latent_dim: size of z.
+          data_shape: shape of one example (a VampPrior's pseudo-inputs).
+          options: the model's remaining keyword arguments; the prior's own
+            (:attr:`prior_options`) are popped from it.
+          seed: seed of a learned prior's initial means / pseudo-inputs (the
+            constructor passes ``derive_seed(seed, "prior")`` of the model's).
+        """
         if name == "mog":
-            return MixtureOfGaussiansPrior(latent_dim, options.pop("num_components", 10), name="prior")
+            return MixtureOfGaussiansPrior(latent_dim, options.pop("num_components", 10), seed=seed, name="prior")
         if name == "vamp":
-            return VampPrior(latent_dim, data_shape, options.pop("num_pseudo_inputs", 50), name="prior")
+            return VampPrior(latent_dim, data_shape, options.pop("num_pseudo_inputs", 50), seed=seed, name="prior")
         if name == "standard_normal":
             return StandardNormalPrior(latent_dim, name="prior")
         raise ValueError(f"prior must be one of {cls.PRIORS}, got {name!r}")
