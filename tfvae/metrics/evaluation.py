@@ -49,7 +49,6 @@ seed ``b_i = [seed, i]`` (for an int ``seed``); the IWAE codes come from
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -115,13 +114,10 @@ def _masked_errors(model, x) -> dict[str, tf.Tensor]:
 def _own_terms(model, data, seed: tf.Tensor) -> dict:
     """The model's own per-example terms at evaluation (``per_example_terms``), their draws from ``seed``.
 
-    A model whose terms are random (the VAE family, TD-VAE) takes their seed
-    as ``per_example_terms(..., seed=)``; the others' terms at evaluation are
-    deterministic and take none.
+    Every family's ``per_example_terms`` takes ``seed=``: those whose terms are
+    random (the VAE family, TD-VAE) draw from it, the others ignore it.
     """
-    if "seed" in inspect.signature(model.per_example_terms).parameters:
-        return dict(model.per_example_terms(data, training=False, seed=seed))
-    return dict(model.per_example_terms(data, training=False))
+    return dict(model.per_example_terms(data, training=False, seed=seed))
 
 
 def _batch_seed(seed, index: int) -> tf.Tensor:

@@ -323,10 +323,14 @@ class Autoencoder(GenerativeModel):
         """Per-example penalties on the code ``z = f(x_in)``, each ``[B]`` (none here)."""
         return {}
 
-    def per_example_terms(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
+    def per_example_terms(self, x: tf.Tensor, training: bool = False, seed=None) -> dict[str, tf.Tensor]:
         """Per-example terms, each of shape ``[B]``: the distortion ``-log p(x|z)`` in nats
         at ``z = E[q(z|corrupt(x))]`` (the loss compares with the clean ``x``), and the
-        model's :meth:`code_penalties`."""
+        model's :meth:`code_penalties`.
+
+        ``seed``: the draws of families whose terms are random (the VAE family); every family
+        takes it, so callers never ask which. Deterministic autoencoders do not use it.
+        """
         x_in = self.corrupt(x, training)
         z = self._encode(x_in, training).mean()
         distortion = -self._decode(z, training).log_prob(x)

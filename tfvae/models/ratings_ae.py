@@ -105,8 +105,10 @@ class RatingsAE(Autoencoder):
         """The dense reconstruction ``f(x)``: a predicted rating for every item."""
         return self._decode(self._encode(x, training).mean(), training).mean()
 
-    def per_example_terms(self, x, training=False):
+    def per_example_terms(self, x, training=False, seed=None):
         """``distortion``: the squared error summed over each user's observed ratings; ``observed``: their count.
+
+        ``seed`` is unused (the terms are deterministic), as for every autoencoder.
 
         The anomaly ``score`` of the export. ``sum(distortion) / sum(observed)``
         over a data set is its ``masked_mse``.

@@ -98,7 +98,7 @@ class Seq2SeqAE(Autoencoder):
         """The valid (not padded) steps: padding adds nothing to the likelihood."""
         return self.valid_steps(x)
 
-    def per_example_terms(self, x, training=False):
+    def per_example_terms(self, x, training=False, seed=None):  # seed: unused, deterministic (see Autoencoder)
         z = self._encode(x, training).mean()
         likelihood = masked(self._decode(z, training), self.valid_steps(x))
         return {"distortion": -likelihood.log_prob(x)}

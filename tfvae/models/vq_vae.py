@@ -105,8 +105,11 @@ class _QuantizedAutoencoder(Autoencoder):
     def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
         return self.posterior(self.vector_quantize(x, training)["z"])
 
-    def per_example_terms(self, x: tf.Tensor, training: bool = False) -> dict[str, tf.Tensor]:
-        """``distortion`` ``-log p(x|z_q)`` and ``vq_loss`` per example; codebook statistics broadcast to ``[B]``."""
+    def per_example_terms(self, x: tf.Tensor, training: bool = False, seed=None) -> dict[str, tf.Tensor]:
+        """``distortion`` ``-log p(x|z_q)`` and ``vq_loss`` per example; codebook statistics broadcast to ``[B]``.
+
+        ``seed`` is taken by every family's ``per_example_terms``; quantisation draws nothing, so it is unused.
+        """
         out = self.vector_quantize(x, training)
         distortion = -self._decode(out["z"], training).log_prob(x)
         batch = tf.shape(distortion)[:1]
