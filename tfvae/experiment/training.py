@@ -71,8 +71,6 @@ from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
 from tfvae.performance import resolve_jit_compile, resolve_precision
 from tfvae.viz import ImageLogger, image_grid, save_png
-from tfvae.viz.plots import draw_pictures
-from tfvae.viz.tensorboard import log_pictures
 
 #: what TensorFlow's writers (summaries, checkpoints) raise when a file cannot be written, besides ``OSError``
 _TF_WRITE_ERRORS = (OSError, tf.errors.OpError)
@@ -131,18 +129,8 @@ class RunLogger(keras.callbacks.Callback):
 class RunImageLogger(ImageLogger):
     """:class:`ImageLogger` of a run: a picture that cannot be written (a full disk) is one line naming the folder."""
 
-    def on_epoch_end(self, epoch, logs=None):
-        done = int(epoch) + 1
-        if done % self.every:
-            return
-        pictures = draw_pictures(self.model, self.examples, self.names)
-        self.skipped = pictures.skipped
-        with _writing(self.log_dir, "the TensorBoard pictures", _TF_WRITE_ERRORS):
-            log_pictures(self.writer, pictures, done)
-
-    def on_train_end(self, logs=None):
-        with _writing(self.log_dir, "the TensorBoard pictures", _TF_WRITE_ERRORS):
-            super().on_train_end(logs)
+    def writing(self):
+        return _writing(self.log_dir, "the TensorBoard pictures", _TF_WRITE_ERRORS)
 
 
 @dataclass
