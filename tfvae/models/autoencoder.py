@@ -14,7 +14,6 @@ from tfvae.models.builders import NetworkFactory, as_layer, likelihood_head, mir
 from tfvae.models.contract import (
     Capabilities,
     ServingSignature,
-    data_input,
     label_input,
     latent_input,
 )
@@ -300,7 +299,7 @@ class Autoencoder(GenerativeModel):
         """
         self.refuse_serving_extras(prior, options)
         condition = {"condition": label_input(self.num_classes)} if self.conditional else {}
-        x = {"x": data_input(self.data_shape, self.data_support(), self.likelihood_description()), **condition}
+        x = {"x": self.served_data(), **condition}
         z = {"z": latent_input(self.latent_dim), **condition}
         return {
             "serving_default": ServingSignature(x, self.reconstruction, "mean reconstruction E[p(x|E[q(z|x)])]"),

@@ -23,7 +23,7 @@ from tfvae.distribute import (
     is_multi_worker,
     replica_seed,
 )
-from tfvae.models.contract import Capabilities, ServingError, ServingSignature
+from tfvae.models.contract import Capabilities, ServingError, ServingInput, ServingSignature, data_input
 from tfvae.models.steps import (
     NonFiniteError,
     NonFiniteGuard,
@@ -204,6 +204,11 @@ class GenerativeModel(keras.Model):
     def likelihood_description(self) -> str:
         """``"the bernoulli likelihood of VAE"``: how the messages name what models the data."""
         return f"{type(self).__name__}"
+
+    def served_data(self, shape=None, kind: str = "data", min_length: int = 1) -> ServingInput:
+        """The serving input of this model's data: ``shape`` (default ``data_shape``) within :meth:`data_support`."""
+        shape = self.data_shape if shape is None else shape
+        return data_input(shape, self.data_support(), self.likelihood_description(), kind=kind, min_length=min_length)
 
     def refuse_serving_extras(self, prior=None, options=None) -> None:
         """Raise :class:`~tfvae.models.contract.ServingError` for a prior or options this family does not take."""

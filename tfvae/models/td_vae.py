@@ -57,7 +57,6 @@ from tfvae.models.contract import (
     Capabilities,
     ServingError,
     ServingSignature,
-    data_input,
     seed_input,
 )
 from tfvae.networks import MLP, ConvEncoder
@@ -652,9 +651,8 @@ class TDVAE(GenerativeModel):
         self.refuse_serving_extras(prior, None)
         horizon, jump = self.rollout_settings(options)
         frame, min_length = tuple(self.frame_shape), self.max_jump + 1
-        support, domain = self.data_support(), self.likelihood_description()
-        sequence = data_input((None, *frame), support, domain, kind="sequence")
-        scored = data_input((None, *frame), support, domain, kind="sequence", min_length=min_length)
+        sequence = self.served_data((None, *frame), kind="sequence")
+        scored = self.served_data((None, *frame), kind="sequence", min_length=min_length)
 
         def rollout_row(context, seed):
             out = self.rollout_tensors(context[tf.newaxis], horizon, jump, seed)

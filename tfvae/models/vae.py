@@ -18,7 +18,7 @@ from tfvae.distributions import (
 from tfvae.kl import KL_METHODS, kl_divergence
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.builders import as_layer
-from tfvae.models.contract import ServingSignature, data_input, label_input, seed_input
+from tfvae.models.contract import ServingSignature, label_input, seed_input
 from tfvae.random import as_seed, derive_seed
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_data_shape, check_int, check_number
@@ -277,8 +277,7 @@ class VAE(Autoencoder):
         condition = {"condition": label_input(self.num_classes)} if self.conditional else {}
         terms = {name: tf.TensorSpec([], tf.float32) for name in ("score", *self.score_term_names)}
         signatures["score"] = ServingSignature(
-            {"x": data_input(self.data_shape, self.data_support(), self.likelihood_description()), **condition,
-             "seed": seed_input()}, self.score_row,
+            {"x": self.served_data(), **condition, "seed": seed_input()}, self.score_row,
             f"per-example negative {self.score_bound} (nats), Monte Carlo draws from seed", row_outputs=terms,
             seeded=True)
         signatures["sample"] = ServingSignature(

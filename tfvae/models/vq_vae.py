@@ -41,7 +41,6 @@ from tfvae.models.contract import (
     ServingError,
     ServingInput,
     ServingSignature,
-    data_input,
     label_input,
     seed_input,
 )
@@ -249,7 +248,7 @@ class _QuantizedAutoencoder(Autoencoder):
         """
         self.refuse_serving_extras(None, options)
         priors = None if prior is None else self.check_prior(prior)
-        x = {"x": data_input(self.data_shape, self.data_support(), self.likelihood_description())}
+        x = {"x": self.served_data()}
         codes = {name: ServingInput("codes", shape, "int32", depth=depth) for name, _, shape, depth in self.code_levels()}
         signatures = {
             "serving_default": ServingSignature(x, self.reconstruction, "mean reconstruction E[p(x|quantized code)]"),
