@@ -214,7 +214,12 @@ def test_the_file_names_agree_with_the_modules_that_write_them(tmp_path):
     assert (_checks.CONFIG_FILE, _checks.RECORD_FILE) == (run_dir.CONFIG_FILE, run_dir.RECORD_FILE)
     assert run_dir.RunDirectory(tmp_path).checkpoint_dir == tmp_path / _checks.CHECKPOINT_DIR
     assert prior.prior_directory(tmp_path) == tmp_path / _checks.PRIOR_DIR
-    assert _checks.PRIOR_FILES == (("prior.keras",), tuple(f"{level}.keras" for level in prior.LEVELS))
+    from tfvae.models import VQVAE, VQVAE2
+
+    small = dict(num_embeddings=4, embedding_dim=2, filters=4, residual_filters=2, num_residual_blocks=1, seed=0)
+    written = {frozenset(path.name for path in prior.prior_files(family.conv((16, 16, 1), **small), tmp_path).values())
+               for family in (VQVAE, VQVAE2)}  # the files the levels of model.code_levels() name
+    assert written == {frozenset(files) for files in _checks.PRIOR_FILES}
     for name in ("vae", "digits-2", "a.b_c", "../up", ".hidden", "", "a b", "vae\n", "v\x00ae"):
         try:
             check_model_name(name)

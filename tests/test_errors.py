@@ -37,7 +37,7 @@ def test_evaluate_does_not_announce_an_iwae_it_will_skip(tmp_path, capsys):
     capsys.readouterr()
     assert main(["evaluate", str(run), "--iwae-k", "5000", "--max-examples", "50"]) == 0
     err = capsys.readouterr().err
-    assert "no IWAE (Autoencoder has no prior p(z))" in err and "IWAE k=5000" not in err
+    assert "no IWAE (Autoencoder declares no likelihood bound" in err and "IWAE k=5000" not in err
 
 
 def test_help_shows_only_real_defaults(capsys):

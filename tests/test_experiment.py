@@ -169,6 +169,20 @@ def test_run_data_is_fixed_and_asks_the_dataset_for_labels(monkeypatch):
         run_data(digits, "train", 10).arrays(limit=10)
 
 
+def test_the_uniform_rate_and_the_prior_files_follow_the_models_code_levels(tmp_path):
+    from tfvae.experiment import load_prior, prior_files, uniform_code_nll
+    from tfvae.models import VQVAE, VQVAE2
+
+    small = dict(embedding_dim=2, filters=4, residual_filters=2, num_residual_blocks=1, seed=0)
+    vq, vq2 = VQVAE.conv((8, 8, 1), num_embeddings=4, **small), VQVAE2.conv((16, 16, 1), num_embeddings=6, **small)
+    assert uniform_code_nll(vq) == pytest.approx({"prior": np.prod(vq.code_shape) * np.log(4)})
+    assert uniform_code_nll(vq2) == pytest.approx({level: np.prod(vq2.code_shape[level]) * np.log(6)
+                                                   for level in ("top", "bottom")})
+    assert prior_files(vq, tmp_path) == {None: tmp_path / "prior" / "prior.keras"}
+    assert prior_files(vq2, tmp_path) == {level: tmp_path / "prior" / f"{level}.keras" for level in ("top", "bottom")}
+    assert load_prior(tmp_path, vq2) is None  # nothing trained yet
+
+
 def test_vq_bound_bits_per_dim_follow_the_one_convention():
     from tfvae.metrics import bits_per_dim
     from tfvae.models.vq_vae import VQVAE

@@ -6,7 +6,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions import DiagonalGaussianPosterior, StandardNormalPrior
-from tfvae.kl import has_analytic_kl, kl_divergence
+from tfvae.kl import PerDimensionKLError, has_analytic_kl, kl_divergence, per_dimension_kl
 
 tfd = tfp.distributions
 
@@ -56,6 +56,27 @@ def test_analytic_falls_back_to_mc_when_no_closed_form(rng):
     )
     with pytest.raises(NotImplementedError, match="Logistic|Independent"):
         kl_divergence(q, prior)
+
+
+def test_per_dimension_kl_is_the_closed_form_of_each_dimension_and_sums_to_the_rate(rng):
+    loc, scale, q = _posterior(rng)
+    p_loc, p_scale = rng.normal(size=5).astype("float32"), rng.uniform(0.5, 2.0, 5).astype("float32")
+    expected = np.log(p_scale / scale) + (scale**2 + (loc - p_loc) ** 2) / (2 * p_scale**2) - 0.5
+    prior = tfd.Independent(tfd.Normal(p_loc, p_scale), 1)  # the other diagonal form is accepted too
+    per_dimension = per_dimension_kl(q, prior).numpy()
+    np.testing.assert_allclose(per_dimension, expected, rtol=1e-5, atol=1e-6)
+    rate = kl_divergence(q, tfd.MultivariateNormalDiag(p_loc, p_scale)).numpy()
+    np.testing.assert_allclose(per_dimension.sum(-1), rate, rtol=1e-5)
+
+
+def test_per_dimension_kl_refuses_a_kl_that_does_not_split_over_dimensions(rng):
+    _, _, q = _posterior(rng)
+    mixture = tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros(2)),
+                                    tfd.MultivariateNormalDiag(tf.zeros([2, 5]), tf.ones([2, 5])))
+    with pytest.raises(PerDimensionKLError, match="needs a diagonal Gaussian prior; got MixtureSameFamily"):
+        per_dimension_kl(q, mixture)
+    with pytest.raises(PerDimensionKLError, match="needs a diagonal Gaussian posterior; got MixtureSameFamily"):
+        per_dimension_kl(mixture, q)
 
 
 def test_errors_name_the_problem():

@@ -31,6 +31,7 @@ _MODEL_CLASSES = (
     "ConditionalVAE",
     "ContractiveAE",
     "DenoisingAE",
+    "FactorVAE",
     "GenerativeModel",
     "KSparseAE",
     "PixelCNN",

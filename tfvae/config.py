@@ -233,7 +233,10 @@ class TrainConfig:
 
     Attributes:
       epochs: passes over the training split.
-      learning_rate: Adam step size.
+      learning_rate: Adam step size (of the model's first update: all its weights, for most families).
+      learning_rates: update name -> step size, for models that train several parts by their own
+        losses (:attr:`tfvae.models.GenerativeModel.updates`; FactorVAE: ``{discriminator = 1e-4}``).
+        An update not named uses its declared default; a name the model has no update for is refused.
       driver: ``"fit"`` (Keras) or ``"loop"`` (the custom ``tf.function`` loop).
       strategy: ``"none"`` (one device), ``"mirrored"`` (every GPU of this
         machine) or ``"multi_worker"`` (several machines, from ``TF_CONFIG``;
@@ -265,6 +268,7 @@ class TrainConfig:
 
     epochs: int = 20
     learning_rate: float = 1e-3
+    learning_rates: dict[str, float] = field(default_factory=dict)
     driver: str = "fit"
     strategy: str = "none"
     precision: str = "float32"
@@ -334,6 +338,10 @@ class ExperimentConfig:
             ("data.limit", self.data.limit is None or self.data.limit >= 1, "a number of examples >= 1 or absent"),
             ("train.epochs", self.train.epochs >= 1, ">= 1"),
             ("train.learning_rate", self.train.learning_rate > 0, "> 0"),
+            ("train.learning_rates", all(isinstance(rate, (int, float)) and not isinstance(rate, bool)
+                                         and math.isfinite(rate) and rate > 0
+                                         for rate in self.train.learning_rates.values()),
+             "a table of update names -> step sizes > 0 (e.g. {discriminator = 1e-4})"),
             ("train.driver", self.train.driver in DRIVERS, f"one of {list(DRIVERS)}"),
             ("train.strategy", self.train.strategy in STRATEGIES, f"one of {list(STRATEGIES)}"),
             ("train.precision", self.train.precision in PRECISIONS, f"one of {list(PRECISIONS)}"),

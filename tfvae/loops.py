@@ -1,7 +1,7 @@
 """A custom ``tf.function`` training loop over the same ``loss_terms`` as ``fit``.
 
-Use it when you want the loop in your own hands (a custom schedule, several
-optimizers later, ``tf.distribute`` with ``strategy.run``) but not a second
+Use it when you want the loop in your own hands (a custom schedule, one
+optimizer per update, ``tf.distribute`` with ``strategy.run``) but not a second
 copy of the objective: each step is :func:`tfvae.models.gradient_step`, the
 function ``GenerativeModel.train_step`` uses under ``fit``.
 
@@ -55,20 +55,18 @@ def _strategy_of(model: GenerativeModel) -> tf.distribute.Strategy | None:
     return strategy if is_distributed(strategy) else None
 
 
-def _prepare_optimizer(model: GenerativeModel, optimizer, strategy) -> keras.optimizers.Optimizer:
-    optimizer = optimizer if optimizer is not None else getattr(model, "optimizer", None)
-    if optimizer is None:
+def _prepare_optimizers(model: GenerativeModel, optimizer, strategy) -> dict[str, keras.optimizers.Optimizer]:
+    """Update name -> built optimizer (:meth:`GenerativeModel.prepare_update_optimizers`), the first one first."""
+    first = model.updates[0].name
+    given = dict(optimizer) if isinstance(optimizer, dict) else {first: optimizer}
+    if given.get(first) is None:
+        given[first] = getattr(model, "optimizer", None)
+    if given[first] is None:
         raise ValueError("train_loop needs an optimizer: pass optimizer=... or compile the model first")
-    # Under a strategy the optimizer's variables (slots, iterations, loss scale)
+    # Under a strategy the optimizers' variables (slots, iterations, loss scale)
     # must be created in its scope, as the model's were.
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        if model.dtype_policy.name == "mixed_float16" and not isinstance(
-            optimizer, keras.optimizers.LossScaleOptimizer
-        ):
-            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        if not optimizer.built:
-            optimizer.build(model.trainable_variables)
-    return optimizer
+        return model.prepare_update_optimizers(given)
 
 
 def _as_dataset(data, batch_size: int | None) -> tf.data.Dataset:
@@ -230,7 +228,10 @@ def train_loop(
         with ``batch_size``. Under a strategy its batches are global batches
         (a ``tf.distribute.DistributedDataset`` is used as it is).
       epochs: passes over ``data``.
-      optimizer: defaults to ``model.optimizer`` (from ``compile``). Wrapped in
+      optimizer: defaults to ``model.optimizer`` (from ``compile``); or a dict
+        ``{update name: optimizer}`` for a model with several
+        :attr:`~tfvae.models.GenerativeModel.updates` (those not given: the
+        compiled ones, else made from their declarations). Wrapped in
         a ``LossScaleOptimizer`` under ``mixed_float16``.
       batch_size: batch size when ``data`` is an array.
       steps_per_execution: optimisation steps per ``tf.function`` call;
@@ -270,7 +271,8 @@ def train_loop(
     mode = nonfinite_mode(model, on_nonfinite)
     requested = jit_compile
     strategy, jit_compile, steps_per_execution = _execution(model, jit_compile, steps_per_execution)
-    optimizer = _prepare_optimizer(model, optimizer, strategy)
+    optimizers = _prepare_optimizers(model, optimizer, strategy)
+    optimizer = optimizers[model.updates[0].name]
     dataset = _as_dataset(data, batch_size)
     if strategy is None:  # a wrong shape named here, not from inside the traced step
         model.check_batch_spec(dataset.element_spec)
@@ -286,9 +288,9 @@ def train_loop(
 
     def train_runner(jit: bool):
         def step(model, batch):
-            gradient_step(model, optimizer, batch, on_nonfinite=mode)  # records the terms in the trackers
+            gradient_step(model, optimizers, batch, on_nonfinite=mode)  # records the terms in the trackers
 
-        key = ("train", optimizer, steps_per_execution, jit, id(strategy), mode)
+        key = ("train", *optimizers.values(), steps_per_execution, jit, id(strategy), mode)
         return _runner(model, key, step, steps_per_execution, jit, strategy, check_health=True)
 
     if pending is None:

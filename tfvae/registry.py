@@ -100,6 +100,7 @@ MODELS: Registry[type] = Registry(
         "vae": "tfvae.models.vae",
         "beta_vae": "tfvae.models.vae",
         "iwae": "tfvae.models.iwae",
+        "factor_vae": "tfvae.models.factor_vae",
         "cvae": "tfvae.models.cvae",
         "vqvae": "tfvae.models.vq_vae",
         "vqvae2": "tfvae.models.vq_vae2",
@@ -107,6 +108,17 @@ MODELS: Registry[type] = Registry(
         "tdvae": "tfvae.models.td_vae",
         "ratings_ae": "tfvae.models.ratings_ae",
     },
+)
+#: Posterior heads ``q(z|x)`` a VAE takes by name (``model.options.posterior``): stochastic latent heads whose
+#: class declares the ``model.options`` keys it takes (``config_options``; see :mod:`tfvae.distributions.base`).
+POSTERIORS: Registry[type] = Registry(
+    "posterior",
+    builtins={"diagonal_gaussian": "tfvae.distributions.posteriors", "iaf": "tfvae.distributions.flows"},
+)
+#: Prior heads ``p(z)`` a VAE takes by name (``model.options.prior``), declared the same way.
+PRIORS: Registry[type] = Registry(
+    "prior",
+    builtins={name: "tfvae.distributions.priors" for name in ("standard_normal", "mog", "vamp")},
 )
 #: Run kinds (the config's ``kind``): what ``tfvae train`` runs (see :mod:`tfvae.experiment.kinds`).
 RUN_KINDS: Registry[type] = Registry(

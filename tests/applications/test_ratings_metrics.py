@@ -8,8 +8,10 @@ import pytest
 import tensorflow as tf
 
 from tfvae.applications import RatingsAE, low_rank_ratings
+from tfvae.data.ratings import observed_entries
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.metrics import evaluate_model
+from tfvae.models.ratings_ae import observed_squared_error
 
 
 def _model(num_items, **kwargs):
@@ -113,6 +115,15 @@ def test_wrong_predictions_of_unobserved_entries_cost_nothing():
     assert looped["masked_mse"] == 0.0 and looped["masked_rmse"] == 0.0
     summary = evaluate_model(model, x, batch_size=4, verbose=0).summary()
     assert summary["masked_mse"]["mean"] == 0.0 and summary["masked_rmse"]["mean"] == 0.0
+
+
+def test_zero_is_unobserved_for_arrays_and_tensors_alike():
+    x = np.array([[3.0, 0.0, 1.0], [0.0, 0.0, 5.0]], np.float32)
+    np.testing.assert_array_equal(observed_entries(x), [[True, False, True], [False, False, True]])
+    np.testing.assert_array_equal(observed_entries(tf.constant(x)).numpy(), observed_entries(x))
+    squared, observed = observed_squared_error(x, np.array([[1.0, 9.0, 1.0], [7.0, 7.0, 4.0]], np.float32))
+    np.testing.assert_allclose(squared, [4.0, 1.0])  # (3 - 1)^2 and (5 - 4)^2: the unobserved 9 and 7s cost nothing
+    np.testing.assert_allclose(observed, [2.0, 1.0])
 
 
 def test_an_observed_error_counts_once_per_observed_entry():

@@ -37,6 +37,7 @@ from tfvae import (
     ConditionalVAE,
     ContractiveAE,
     DenoisingAE,
+    FactorVAE,
     KSparseAE,
     Seq2SeqAE,
     SparseAE,
@@ -183,6 +184,19 @@ def vae_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[
         z = [model.prior.sample(model.prior(), 1, seed).numpy()[0] for seed in inputs["seed"]]
         return {"samples": np.stack(samples), "z": np.stack(z)}
     return autoencoder_reference(model, signature, inputs)
+
+
+def iaf_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The VAE's, but ``encode`` (an IAF has no closed-form mean): ``embed`` (the flow of the base mean, through
+    the TFP bijector) and the unscented standard deviation, the sigma points ``m +- sqrt(D) s_j e_j`` put through
+    the TFP bijector (the served graph computes both with its own tensor ops)."""
+    if signature == "encode":
+        q = model.encode(inputs["x"])
+        loc, scale = q.distribution.loc.numpy(), q.distribution.stddev().numpy()
+        offsets = np.sqrt(model.latent_dim) * np.eye(model.latent_dim, dtype="float32")[:, None, :] * scale
+        z = q.bijector.forward(np.concatenate([loc + offsets, loc - offsets])).numpy()
+        return {"mean": model.embed(inputs["x"]).numpy(), "stddev": z.std(axis=0)}
+    return vae_reference(model, signature, inputs)
 
 
 def terms_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -501,11 +515,24 @@ FAMILIES: dict[str, Family] = {
                                   beta=2.5, num_samples=2, seed=1),
         expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
     ),
+    "factor_vae": Family(
+        model="factor_vae", kind="elbo with a second update", data=image_data, config="factor_vae_shapes",
+        build=lambda: FactorVAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), discriminator_units=(8,), gamma=5.0,
+                                    seed=15),
+        expected=vae_expected, reference=vae_reference, inputs=vae_inputs,
+    ),
     "iwae": Family(
         model="iwae", kind="elbo", data=image_data, config="iwae",
         build=lambda: IWAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), k=3, seed=14),
         expected=lambda model: vae_expected(model, score_terms=("iwae_bound", "elbo", "distortion", "rate")),
         reference=vae_reference, inputs=vae_inputs,
+    ),
+    "iaf_vae": Family(
+        model="vae", kind="elbo", data=image_data, config="iaf_vae",
+        build=lambda: VAE.mlp(SHAPE, latent_dim=3, hidden_units=(16,), posterior="iaf", kl="mc", flow_steps=2,
+                              flow_hidden_units=(8,), flow_context_dim=4, seed=16),
+        expected=vae_expected, reference=iaf_reference, inputs=vae_inputs,
+        notes="an inverse autoregressive flow posterior (TFP bijectors), Monte-Carlo KL",
     ),
     "conv_vae_gaussian": Family(
         model="vae", kind="elbo", data=image_data, config="conv_vae",
@@ -567,6 +594,7 @@ REPRESENTATIVES = {
     "reconstruction": "autoencoder",
     "masked reconstruction": "seq2seq_ae",
     "elbo": "vae",
+    "elbo with a second update": "factor_vae",
     "conditional elbo": "cvae",
     "state-space elbo": "tdvae",
     "vector quantisation": "vq_vae",

@@ -5,9 +5,41 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tfvae import ConditionalVAE
-from tfvae.metrics import ModelCapabilityError, evaluate_model
+from tfvae import VAE, ConditionalVAE
+from tfvae.applications.anomaly import anomaly_scores
+from tfvae.metrics import ModelCapabilityError, evaluate_model, iwae_log_likelihood
 from tfvae.models.td_vae import TDVAE
+
+
+class PriorWithoutBound(VAE):
+    """A model that samples its prior but declares no likelihood bound (as a WAE: its penalty is not a KL).
+
+    Its own term is the distortion at the posterior mean; the ELBO it inherits is not a bound it trains on.
+    """
+
+    @property
+    def capabilities(self):
+        return super().capabilities.but(likelihood_bound=False)
+
+    def per_example_terms(self, x, training=False, num_samples=None, seed=None):
+        return {"distortion": -self.decode(self.embed(x)).log_prob(x)}
+
+
+def test_a_model_that_samples_without_a_bound_is_not_scored_by_one():
+    model = PriorWithoutBound.mlp((6, 1), latent_dim=2, hidden_units=(8,), seed=0)
+    assert model.capabilities.has_prior and model.capabilities.can_sample
+    x = np.random.default_rng(3).uniform(size=(10, 6, 1)).astype("float32")
+    evaluation = evaluate_model(model, x, batch_size=5, iwae_k=4, verbose=0)
+    assert not {"elbo", "rate", "iwae_nll"} & set(evaluation.per_example) and evaluation.kl_per_dim is None
+    for name in ("elbo", "iwae_nll", "kl_per_dim"):  # each says why: the model declares no bound
+        assert "PriorWithoutBound declares no likelihood bound (it can sample its prior" in evaluation.skipped[name]
+    own = model.per_example_terms(x)["distortion"].numpy()
+    np.testing.assert_allclose(evaluation.per_example["distortion"], own, rtol=1e-6)  # its own term instead
+    np.testing.assert_allclose(anomaly_scores(model, x), own, rtol=1e-6)  # the distortion, not -ELBO
+    with pytest.raises(ValueError, match="PriorWithoutBound declares no likelihood bound"):
+        anomaly_scores(model, x, iwae_k=4)
+    with pytest.raises(ModelCapabilityError, match="the ELBO and the IWAE estimate are not defined for it"):
+        iwae_log_likelihood(model, x, k=4)
 
 
 def test_a_conditional_model_is_evaluated_with_its_labels():

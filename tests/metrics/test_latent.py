@@ -67,6 +67,12 @@ def test_activity_and_kl_agree_on_a_trained_model(trained_vae):
     assert kl[units.active].min() > kl[~units.active].max(initial=0.0)
 
 
+def test_kl_per_dimension_needs_a_diagonal_gaussian_prior():
+    model = tfvae.VAE.mlp((4,), latent_dim=2, hidden_units=(4,), prior="mog", seed=0)
+    with pytest.raises(ModelCapabilityError, match="VAE: a per-dimension KL needs a diagonal Gaussian prior"):
+        kl_per_dimension(model, np.zeros((2, 4), np.float32))
+
+
 def test_kl_per_dimension_needs_a_prior():
     ae = tfvae.Autoencoder.mlp(latent_dim=3, hidden_units=(8,), seed=0)
     with pytest.raises(ModelCapabilityError, match="no prior"):

@@ -7,7 +7,9 @@ import pytest
 import tensorflow as tf
 from scipy.special import logsumexp
 
+from tfvae.metrics import iwae_from_log_weights
 from tfvae.models import IWAE, VAE
+from tfvae.models.iwae import iwae_bound
 
 SHAPE = (6, 6, 1)
 
@@ -19,6 +21,16 @@ def x():
 
 def make(k, **kwargs):
     return IWAE.mlp(SHAPE, latent_dim=3, hidden_units=(8,), k=k, seed=1, **kwargs)
+
+
+def test_the_bound_from_log_weights_is_scipys_without_overflow():
+    log_w = np.random.default_rng(2).normal(0.0, 30.0, (7, 4))
+    log_w[0, 2] = 800.0  # exp(800) overflows float64: the maximum must be shifted out
+    log_w[:, 3] = -np.inf  # every weight zero: the bound is -inf, not NaN
+    expected = logsumexp(log_w, axis=0) - np.log(7)
+    np.testing.assert_allclose(iwae_bound(log_w).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(iwae_from_log_weights(log_w).log_likelihood, expected, rtol=1e-12)  # the metric's
+    np.testing.assert_allclose(iwae_bound(tf.constant(log_w[:, 0], tf.float32)).numpy(), expected[0], rtol=1e-5)
 
 
 def test_the_bound_is_the_log_mean_importance_weight_of_the_same_draws(x):

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from tfvae import VAE, BetaVAE
 from tfvae.loops import train_loop
-from tfvae.models.vae import per_dimension_kl
+from tfvae.kl import per_dimension_kl
 
 SHAPE = (28, 28, 1)
 

@@ -175,3 +175,15 @@ def test_class_samples_are_new_draws_without_a_seed_and_reproducible_with_one():
     cvae = ConditionalVAE.mlp(latent_dim=2, hidden_units=(16,), num_classes=3, seed=0)
     assert np.array_equal(plot_class_samples(cvae, per_class=2, seed=5), plot_class_samples(cvae, per_class=2, seed=5))
     assert not np.array_equal(plot_class_samples(cvae, per_class=2), plot_class_samples(cvae, per_class=2))
+
+
+def test_each_picture_set_of_the_catalogue_is_drawn_by_its_table_and_a_wrong_kind_says_which(digits):
+    from tfvae.models.catalogue import PICTURE_SETS
+    from tfvae.viz.plots import PICTURE_TABLES
+
+    assert {name: tuple(table) for name, table in PICTURE_TABLES.items()} == dict(PICTURE_SETS)
+    vae = tfvae.VAE.mlp(latent_dim=2, hidden_units=(8,), seed=0)
+    asked = draw_pictures(vae, Examples(digits[0][:20]), ["rollout", "class_samples"])
+    assert asked.images == {}
+    assert asked.skipped == {"rollout": "VAE is not a sequence model (it has no rollout)",
+                             "class_samples": "VAE is not conditional: class_samples gives its decoder labels"}

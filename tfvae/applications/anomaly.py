@@ -1,8 +1,10 @@
 """Anomaly detection with any autoencoder: scores, a threshold at a false-positive rate, AUROC.
 
 The anomaly score of an example is what the model finds hard to explain:
-the negative ELBO (nats) for models with an ELBO (the VAE family), else
-the distortion ``-log p(x | f(x))`` (reconstruction error). Fit a threshold
+the negative ELBO (nats) for models that declare a likelihood bound
+(``model.capabilities.likelihood_bound``: the VAE family), else the
+distortion ``-log p(x | f(x))`` (reconstruction error): a model that can
+sample its prior but has no bound is not scored by one. Fit a threshold
 on normal data at a chosen false-positive rate; examples scoring above it
 are flagged.
 
@@ -23,7 +25,6 @@ Example::
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,8 @@ import tensorflow as tf
 from tfvae.functions import traced_method
 from tfvae.metrics.likelihood import log_importance_weights
 from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.catalogue import no_bound_reason
+from tfvae.models.iwae import iwae_bound
 from tfvae.validation import check_int
 
 
@@ -49,8 +52,7 @@ def _row_scorer(model, num_samples: int | None, iwae_k: int | None):
             x, seed = args
             if iwae_k is not None:
                 z = m.posterior.sample(m.encode(x[tf.newaxis]), iwae_k, seed)  # [k, 1, D]
-                log_w = log_importance_weights(m, x[tf.newaxis], z)[:, 0]
-                return math.log(iwae_k) - tf.reduce_logsumexp(log_w)
+                return -iwae_bound(log_importance_weights(m, x[tf.newaxis], z)[:, 0])
             if num_samples is None:  # the exported ``score`` signature's row, exactly
                 return m.score_row(x, seed)["score"]
             return -m.elbo(x[tf.newaxis], num_samples=num_samples, seed=seed)["elbo"][0]
@@ -62,9 +64,9 @@ def _row_scorer(model, num_samples: int | None, iwae_k: int | None):
 
 def anomaly_scores(model: Autoencoder, x, batch_size: int = 256, *, seed: int = 0,
                    num_samples: int | None = None, iwae_k: int | None = None) -> np.ndarray:
-    """Per-example anomaly scores: ``-elbo`` when the model has an ELBO, else the distortion.
+    """Per-example anomaly scores: ``-elbo`` when the model declares a likelihood bound, else the distortion.
 
-    Models with an ELBO (``model.capabilities.has_prior``): row ``i`` of ``x``
+    Models with a likelihood bound (``model.capabilities.likelihood_bound``): row ``i`` of ``x``
     is scored alone with draws from the stateless seed ``(seed, i)``, so the
     same ``x`` and ``seed`` give the same scores at any ``batch_size``, and the
     model's seed generator does not move. With the defaults the score is the
@@ -78,8 +80,8 @@ def anomaly_scores(model: Autoencoder, x, batch_size: int = 256, *, seed: int = 
       between ``-ELBO`` (``k = 1``) and ``-log p(x)`` that tightens, and whose
       noise falls, as ``k`` grows.
 
-    Other autoencoders: the distortion at the posterior mean (deterministic;
-    ``seed`` is unused).
+    Other autoencoders (a model that samples its prior without a bound
+    among them): their own ``distortion`` term, ``seed`` unused.
 
     Args:
       model: a trained, unconditional autoencoder.
@@ -92,7 +94,7 @@ def anomaly_scores(model: Autoencoder, x, batch_size: int = 256, *, seed: int = 
     Raises:
       TypeError: ``model`` is not an autoencoder.
       ValueError: a conditional model (it needs labels), ``num_samples`` with
-        ``iwae_k``, either for a model without an ELBO, or a value below 1.
+        ``iwae_k``, either for a model without a likelihood bound, or a value below 1.
 
     References:
       An, J. & Cho, S. (2015). Variational Autoencoder based Anomaly Detection
@@ -111,10 +113,10 @@ def anomaly_scores(model: Autoencoder, x, batch_size: int = 256, *, seed: int = 
         raise ValueError("give num_samples (an ELBO over L draws) or iwae_k (the IWAE bound), not both")
     num_samples = None if num_samples is None else check_int(num_samples, "num_samples", minimum=1)
     iwae_k = None if iwae_k is None else check_int(iwae_k, "iwae_k", minimum=1)
-    if not capabilities.has_prior and (num_samples is not None or iwae_k is not None):
-        raise ValueError(f"{name} has no ELBO: its score is its deterministic distortion, "
+    if not capabilities.likelihood_bound and (num_samples is not None or iwae_k is not None):
+        raise ValueError(f"{no_bound_reason(capabilities, name)}: its score is its distortion, "
                          "without num_samples or iwae_k")
-    scorer = _row_scorer(model, num_samples, iwae_k) if capabilities.has_prior else None
+    scorer = _row_scorer(model, num_samples, iwae_k) if capabilities.likelihood_bound else None
     scores = []
     for start in range(0, len(x), batch_size):
         batch = model.unpack_data(tf.convert_to_tensor(x[start : start + batch_size]))

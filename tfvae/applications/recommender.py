@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from tfvae.data.ratings import low_rank_ratings, movielens_ratings, split_ratings
+from tfvae.data.ratings import low_rank_ratings, movielens_ratings, observed_entries, split_ratings
 from tfvae.models.ratings_ae import OBSERVED_TERMS, RatingsAE, masked_mse
 
 __all__ = [
@@ -51,7 +51,7 @@ def rating_rmse(model: RatingsAE, inputs, held_out, batch_size: int = 512) -> fl
     for start in range(0, len(inputs), batch_size):
         predicted = model.predict_ratings(tf.constant(inputs[start : start + batch_size])).numpy()
         target = held_out[start : start + batch_size]
-        mask = target != 0
+        mask = observed_entries(target)
         squared += float(np.sum((predicted[mask] - target[mask]) ** 2))
         count += int(mask.sum())
     if count == 0:

@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         vq_bound,
     )
     from tfvae.metrics import bits_per_dim_convention, evaluate_model
+    from tfvae.models.catalogue import catalogue_of
 
     loaded = load_run(args.run)
+    offer = catalogue_of(loaded.model)  # what this family is scored by
     config = loaded.config
     # the run's data in a fixed order: binarised runs on a static binarisation keyed on --seed
     data = run_data(config, args.split, args.batch_size, seed=args.seed,
@@ -48,13 +50,13 @@ def run(args: argparse.Namespace) -> int:
     )
     verbose = 0 if args.quiet else 1
     if verbose:
-        if not loaded.model.capabilities.has_prior:
-            k = f"no IWAE ({type(loaded.model).__name__} has no prior p(z))"
+        if "iwae_nll" not in offer.metrics:
+            k = f"no IWAE ({offer.skipped_metrics['iwae_nll']})"
         else:
             k = f"IWAE k={args.iwae_k}" if args.iwae_k else "no IWAE"
         print(f"Evaluating {loaded.directory} (epoch {loaded.epochs_done}) on {data.description}, {k}",
               file=sys.stderr)
-        if args.iwae_k and _runs_iwae(loaded.model):
+        if args.iwae_k and "iwae_nll" in offer.metrics:
             examples = data.num_examples if args.max_examples is None else min(
                 args.max_examples, data.num_examples or args.max_examples)
             print(iwae_forecast(loaded.model, data.dataset, args.iwae_k, args.chunk_size, examples, args.seed),
@@ -73,8 +75,8 @@ def run(args: argparse.Namespace) -> int:
     )
     disentanglement = disentanglement_scores(loaded, args.seed, verbose) if args.disentanglement else None
     bound = None
-    if loaded.model.capabilities.needs_trained_prior:  # VQ-VAEs: the bound under the uniform and the trained priors
-        prior = load_prior(loaded.directory)
+    if "vq_bound" in offer.metrics:  # VQ-VAEs: the bound under the uniform and the trained priors
+        prior = load_prior(loaded.directory, loaded.model)
         if prior is not None and prior_is_conditional(prior):  # a class-conditional prior scores codes with labels
             data = run_data(config, args.split, args.batch_size, seed=args.seed, with_labels=True)
         bound = vq_bound(loaded.model, prior, data.dataset, args.max_examples,
@@ -113,12 +115,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"VQ-VAE bound, {which}: {terms['nats']:.2f} nats{bits} (rate {terms['rate']:.2f} nats{by_level})")
     print(f"metrics written to {out}")
     return 0
-
-
-def _runs_iwae(model) -> bool:
-    """Whether :func:`tfvae.metrics.evaluate_model` computes the IWAE estimate of ``model``."""
-    can = model.capabilities
-    return bool(can.has_prior and can.autoencoder and not can.conditional)
 
 
 def iwae_forecast(model, dataset, k: int, chunk_size: int, examples: int | None, seed: int) -> str:

@@ -67,7 +67,7 @@ def trained_prior(loaded):
         return None
     from tfvae.experiment import load_prior
 
-    return load_prior(loaded.directory)
+    return load_prior(loaded.directory, loaded.model)
 
 
 def _option(text: str) -> tuple[str, int]:

@@ -22,11 +22,11 @@ def run(args: argparse.Namespace) -> int:
 
     from tfvae.errors import TfvaeError
     from tfvae.experiment import load_run, run_data
+    from tfvae.models.catalogue import picture_names
     from tfvae.viz import Examples, draw_pictures, write_pictures
-    from tfvae.viz.plots import CONDITIONAL_PICTURES, PICTURES, SEQUENCE_PICTURES
 
     if args.only:
-        known = {**PICTURES, **CONDITIONAL_PICTURES, **SEQUENCE_PICTURES}
+        known = picture_names()
         unknown = [n for n in args.only if n not in known]
         if unknown:
             raise TfvaeError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(known)}")

@@ -32,21 +32,22 @@ def run(args: argparse.Namespace) -> int:
 
     from tfvae.errors import TfvaeError, with_article
     from tfvae.experiment import load_prior, load_run
+    from tfvae.models.catalogue import catalogue_of
     from tfvae.viz import image_grid, save_png
 
     loaded = load_run(args.run)
     model = loaded.model
     label = None if args.label is None else np.full(args.num, args.label, np.int32)
-    capabilities = model.capabilities
-    if capabilities.needs_trained_prior:  # a VQ-VAE: codes from its trained PixelCNN prior(s)
-        prior = load_prior(args.run)
+    offer = catalogue_of(model)  # how this family samples
+    if offer.samples == "trained_prior":  # a VQ-VAE: codes from its trained PixelCNN prior(s)
+        prior = load_prior(args.run, model)
         if prior is None:
             raise TfvaeError(f"{args.run} has no trained prior yet: run `tfvae train vq_prior --from {args.run}` first")
         samples = model.sample(args.num, prior, label=label, temperature=args.temperature, seed=args.seed)
-    elif capabilities.has_prior:
+    elif offer.samples == "prior":
         if args.temperature != 1.0:
             raise TfvaeError("--temperature applies to autoregressive priors (VQ-VAE runs) only")
-        if capabilities.conditional:
+        if model.capabilities.conditional:
             if label is None:
                 raise TfvaeError(f"{args.run} holds a conditional model: pass --label CLASS")
             samples = model.sample(args.num, condition=label, seed=[args.seed, 0])

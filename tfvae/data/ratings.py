@@ -10,10 +10,29 @@ held-out ratings. The generated dataset ``"lowrank_ratings"``
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 from tfvae.data.sources.base import DatasetUnavailableError
 
-__all__ = ["low_rank_ratings", "movielens_ratings", "split_ratings"]
+__all__ = ["low_rank_ratings", "movielens_ratings", "observed_entries", "split_ratings"]
+
+
+def observed_entries(ratings):
+    """Which entries of ratings are observed: the non-zero ones (0 means "not rated").
+
+    The one home of the rule: the split, the :class:`~tfvae.models.ratings_ae.RatingsAE`
+    terms, the masked evaluation and the held-out RMSE all call it.
+
+    Args:
+      ratings: a numpy array or a ``tf.Tensor`` of ratings (any shape).
+
+    Returns:
+      A boolean mask of the same shape and kind (numpy in, numpy out; tensor in, tensor out).
+    """
+    if isinstance(ratings, np.ndarray):
+        return ratings != 0
+    ratings = tf.convert_to_tensor(ratings)
+    return tf.not_equal(ratings, tf.zeros([], ratings.dtype))
 
 
 def low_rank_ratings(num_users: int = 600, num_items: int = 300, rank: int = 5, density: float = 0.2,
@@ -37,7 +56,7 @@ def low_rank_ratings(num_users: int = 600, num_items: int = 300, rank: int = 5, 
 def split_ratings(ratings: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Split the observed entries into disjoint train and held-out matrices."""
     rng = np.random.default_rng(seed)
-    observed = ratings != 0
+    observed = observed_entries(np.asarray(ratings))
     to_test = observed & (rng.uniform(size=ratings.shape) < test_fraction)
     return np.where(to_test, 0.0, ratings).astype(np.float32), np.where(to_test, ratings, 0.0).astype(np.float32)
 

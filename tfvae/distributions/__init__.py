@@ -1,6 +1,7 @@
 """Heads: tensors in, ``tfd.Distribution`` out."""
 
 from tfvae.distributions.base import DistributionHead, LatentHead
+from tfvae.distributions.flows import AutoregressiveNetwork, IAFPosterior
 from tfvae.distributions.likelihoods import (
     BernoulliLikelihood,
     ContinuousBernoulliLikelihood,
@@ -16,12 +17,14 @@ from tfvae.distributions.priors import (
 )
 
 __all__ = [
+    "AutoregressiveNetwork",
     "ConditionalGaussianPrior",
     "BernoulliLikelihood",
     "ContinuousBernoulliLikelihood",
     "DiagonalGaussianPosterior",
     "DistributionHead",
     "GaussianLikelihood",
+    "IAFPosterior",
     "KSparsePosterior",
     "LatentHead",
     "Likelihood",

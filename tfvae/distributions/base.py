@@ -102,15 +102,66 @@ class DistributionHead(keras.layers.Layer):
 
 
 class LatentHead(DistributionHead):
-    """A head over the latent space (posterior or prior), with ``latent_dim``.
+    r"""A head over the latent space (posterior or prior), with ``latent_dim``.
+
+    Besides the distribution it makes, a latent head says how a model uses it:
+
+    * :meth:`point`: the code a deterministic consumer uses (reconstruction,
+      embeddings, the served ``encode``'s ``mean``): the mean where it exists
+      in closed form, else a choice the head documents (an IAF posterior: the
+      flow applied to its base distribution's mean);
+    * :meth:`sample_and_log_prob`: reparameterised draws ``z`` and
+      ``log q(z)`` of the same draws, which a Monte-Carlo KL and importance
+      weights need (a flow has ``log q`` of its own draws in one pass, but of
+      an arbitrary ``z`` only through its inverse);
+    * :attr:`analytic_kl`: whether TFP registers a closed-form KL for the
+      distribution's family (a model refuses ``kl="analytic"`` otherwise).
+
+    Heads chosen by name from a config (the ``POSTERIORS`` and ``PRIORS``
+    registries of :mod:`tfvae.registry`) declare the ``model.options`` keys
+    they take in :attr:`config_options`, and :meth:`from_options` builds them.
 
     Args:
       latent_dim: size of z (>= 1).
     """
 
+    #: whether the distribution has a closed-form KL against a Gaussian prior (TFP registers its family)
+    analytic_kl: bool = True
+    #: the ``model.options`` keys a head chosen by name takes (its constructor's keyword arguments)
+    config_options: tuple[str, ...] = ()
+
     def __init__(self, latent_dim: int, **kwargs):
         super().__init__(**kwargs)
         self.latent_dim = check_int(latent_dim, "latent_dim")
+
+    @classmethod
+    def from_options(cls, latent_dim: int, options: dict, data_shape=None, seed: int | None = None,
+                     name: str | None = None) -> LatentHead:
+        """The head a config names, its :attr:`config_options` popped from ``options``.
+
+        Args:
+          latent_dim: size of z.
+          options: the model's remaining keyword arguments; the head's own are popped from it.
+          data_shape: shape of one example (heads made of pseudo-inputs need it).
+          seed: seed of the head's initial weights, for heads that take one.
+          name: the layer's name (``"posterior"``, ``"prior"``).
+        """
+        return cls(latent_dim, name=name, **{key: options.pop(key) for key in cls.config_options if key in options})
+
+    def point(self, distribution: tfd.Distribution) -> tf.Tensor:
+        """The deterministic code of a distribution this head made, ``[*batch, latent_dim]``: its mean here."""
+        return distribution.mean()
+
+    def sample_and_log_prob(self, distribution: tfd.Distribution, num_samples: int,
+                            seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``(z, log q(z))``: ``[num_samples, *batch, latent_dim]`` reparameterised draws and their log-density.
+
+        The draws are :meth:`sample`'s from the same ``seed`` (stateless,
+        :mod:`tfvae.random`); flows override this to return the density their
+        forward pass computes on the way.
+        """
+        z = self.sample(distribution, num_samples, seed)
+        return z, distribution.log_prob(z)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "latent_dim": self.latent_dim}

@@ -13,12 +13,13 @@ from tfvae.distributions.base import (
     bounded_scale,
     check_scale_floor,
 )
-from tfvae.registry import serializable
+from tfvae.registry import POSTERIORS, serializable
 from tfvae.validation import check_int, check_number
 
 tfd = tfp.distributions
 
 
+@POSTERIORS.register("diagonal_gaussian")
 @serializable
 class DiagonalGaussianPosterior(LatentHead):
     r"""Diagonal Gaussian posterior with a softplus scale, a floor and a ceiling.

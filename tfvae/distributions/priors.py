@@ -8,12 +8,13 @@ import tensorflow_probability as tfp
 
 from tfvae import random
 from tfvae.distributions.base import LatentHead, bounded_scale
-from tfvae.registry import serializable
+from tfvae.registry import PRIORS, serializable
 from tfvae.validation import check_int, check_ints
 
 tfd = tfp.distributions
 
 
+@PRIORS.register("standard_normal")
 @serializable
 class StandardNormalPrior(LatentHead):
     """Isotropic standard normal prior ``p(z) = N(0, I)``.
@@ -89,6 +90,7 @@ class ConditionalGaussianPrior(LatentHead):
         return {**super().get_config(), "num_classes": self.num_classes}
 
 
+@PRIORS.register("mog")
 @serializable
 class MixtureOfGaussiansPrior(LatentHead):
     r"""A learned mixture-of-Gaussians prior ``p(z) = sum_k pi_k N(z; m_k, diag(s_k^2))``.
@@ -106,6 +108,13 @@ class MixtureOfGaussiansPrior(LatentHead):
         initialiser, which inside :func:`tfvae.random.seeded_weights` follows
         that block's seed and elsewhere differs on every construction.
     """
+
+    config_options = ("num_components",)
+
+    @classmethod
+    def from_options(cls, latent_dim, options, data_shape=None, seed=None, name=None):
+        """As :meth:`LatentHead.from_options`, with ``seed`` seeding the initial means."""
+        return cls(latent_dim, options.pop("num_components", 10), seed=seed, name=name)
 
     def __init__(self, latent_dim: int, num_components: int = 10, seed: int | None = None, **kwargs):
         super().__init__(latent_dim, **kwargs)
@@ -130,6 +139,7 @@ class MixtureOfGaussiansPrior(LatentHead):
         return {**super().get_config(), "num_components": self.num_components, "seed": self.seed}
 
 
+@PRIORS.register("vamp")
 @serializable
 class VampPrior(LatentHead):
     r"""The VampPrior: the encoder's posterior averaged over learned pseudo-inputs.
@@ -150,6 +160,15 @@ class VampPrior(LatentHead):
     References:
       Tomczak, J. M. & Welling, M. (2018). VAE with a VampPrior. AISTATS.
     """
+
+    config_options = ("num_pseudo_inputs",)
+
+    @classmethod
+    def from_options(cls, latent_dim, options, data_shape=None, seed=None, name=None):
+        """As :meth:`LatentHead.from_options`: pseudo-inputs of ``data_shape``, seeded by ``seed``."""
+        if data_shape is None:
+            raise ValueError("the VampPrior needs the data shape of its pseudo-inputs")
+        return cls(latent_dim, data_shape, options.pop("num_pseudo_inputs", 50), seed=seed, name=name)
 
     def __init__(self, latent_dim: int, data_shape=(28, 28, 1), num_pseudo_inputs: int = 50,
                  seed: int | None = None, **kwargs):

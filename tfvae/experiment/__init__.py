@@ -32,8 +32,8 @@ _EXPORTS = {
     "save": ("save_run",),
     "training": ("RunLogger", "RunResult", "train"),
     "kinds": ("ModelRun", "PriorRun", "RunKind", "run_kind"),
-    "prior": ("PRIOR_DIR", "code_nll", "load_prior", "prior_directory", "prior_is_conditional", "save_prior",
-              "train_prior", "uniform_code_nll", "vq_bound"),
+    "prior": ("PRIOR_DIR", "code_nll", "load_prior", "prior_directory", "prior_files", "prior_is_conditional",
+              "save_prior", "train_prior", "uniform_code_nll", "vq_bound"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

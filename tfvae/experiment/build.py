@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tfvae.config import ConfigError, ModelConfig
+from tfvae.config import ConfigError, ModelConfig, TrainConfig
 from tfvae.models.base import GenerativeModel
 from tfvae.registry import MODELS
 from tfvae.sizes import check_model
@@ -157,3 +157,21 @@ def build_prior(config: ModelConfig, model: GenerativeModel, seed: int | None = 
         return model.make_prior(**{"seed": seed, **config.options})
     except (ValueError, TypeError) as error:
         raise ConfigError(f"model: {error}") from error
+
+
+def run_learning_rates(model: GenerativeModel, train: TrainConfig) -> dict[str, float]:
+    """Update name -> step size for a run of ``model``: ``train.learning_rate`` for its first update,
+    ``train.learning_rates`` for any (the updates it does not name keep their declared defaults).
+
+    ``model.compile(optimizer={}, learning_rates=...)`` makes each optimizer from its update's
+    declaration (:class:`tfvae.models.contract.Update`) at that rate.
+
+    Raises:
+      ConfigError: ``train.learning_rates`` names an update the model does not have.
+    """
+    names = [update.name for update in model.updates]
+    unknown = sorted(set(train.learning_rates) - set(names))
+    if unknown:
+        raise ConfigError(f"train.learning_rates: {type(model).__name__} has no update {unknown[0]!r} "
+                          f"(its updates: {', '.join(names)})")
+    return {names[0]: train.learning_rate, **train.learning_rates}

@@ -31,7 +31,7 @@ from tfvae.models.base import GenerativeModel, NonFiniteError
 
 
 class Checkpointer:
-    """``tf.train.CheckpointManager`` over the model, optimizer, epoch and RNG state.
+    """``tf.train.CheckpointManager`` over the model, its optimizers (one per update), epoch and RNG state.
 
     Model variables are keyed by their Keras path below the model (so the
     instance name, ``vae`` or ``vae_3``, does not matter; the RNG states are
@@ -61,10 +61,14 @@ class Checkpointer:
                 key += "+"
             variables[key] = variable
         self._variables = variables
+        # one entry per update's optimizer: "optimizer" (the first, model.optimizer), "optimizer_<name>" the others'
+        others = {f"optimizer_{name}": list(optimizer.variables)
+                  for name, optimizer in list(model.update_optimizers().items())[1:]}
         self.checkpoint = tf.train.Checkpoint(
             model=variables,
             optimizer=list(model.optimizer.variables),
             epoch=self.epoch,
+            **others,
         )
         self.directory = Path(directory)
         self.max_to_keep = max_to_keep
@@ -332,7 +336,8 @@ def _variable_bytes(model: GenerativeModel) -> int:
     """The bytes of ``model``'s and its optimizer's variables (what a checkpoint holds)."""
     import math
 
-    variables = [*model.variables, *(model.optimizer.variables if model.optimizer is not None else ())]
+    optimizers = [o for o in model.update_optimizers().values() if o is not None]
+    variables = [*model.variables, *(v for optimizer in optimizers for v in optimizer.variables)]
     return sum(math.prod(variable.shape) * tf.as_dtype(variable.dtype).size for variable in variables)
 
 

@@ -18,7 +18,8 @@ A VQ-VAE-2 run gets two PixelCNNs, trained one after the other: the top one
 over the top code maps, then the bottom one over the bottom maps conditioned
 on the top maps (``VQVAE2.make_prior()`` / ``prior_data``). ``load_prior``
 returns them as ``{"top": ..., "bottom": ...}``; each bound's ``levels`` gives
-each level's rate (their sum is the bound's ``rate``).
+each level's rate (their sum is the bound's ``rate``). The run layer knows no
+level by name: the model's ``code_levels()`` names them (:func:`prior_files`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import tensorflow as tf
 
 from tfvae.config import ConfigError, ExperimentConfig
 from tfvae.errors import with_article
-from tfvae.experiment.build import build_prior
+from tfvae.experiment.build import build_prior, run_learning_rates
 from tfvae.experiment.run_dir import (
     LoadedRun,
     RunDirectory,
@@ -49,7 +50,6 @@ from tfvae.metrics.likelihood import bits_per_dim, bits_per_dim_convention
 from tfvae.viz import image_grid, save_png
 
 PRIOR_DIR = "prior"
-LEVELS = ("top", "bottom")
 
 
 def prior_directory(run_dir: str | Path) -> Path:
@@ -72,22 +72,41 @@ def save_prior(prior, directory: Path) -> None:
         os.replace(partial, final)
 
 
-def load_prior(run_dir: str | Path):
+def prior_files(model, run_dir: str | Path) -> dict[str | None, Path]:
+    """The file of each level of a VQ model's trained prior, keyed by the levels of ``model.code_levels()``.
+
+    One code map (a VQ-VAE, level ``None``): ``RUN/prior/prior.keras``; one
+    map per level (a VQ-VAE-2's ``"top"`` and ``"bottom"``):
+    ``RUN/prior/<level>.keras``, as :func:`save_prior` writes the dict of
+    ``model.make_prior()``.
+
+    Args:
+      model: the run's VQ-VAE or VQ-VAE-2.
+      run_dir: the run directory.
+    """
+    directory = prior_directory(run_dir)
+    return {level: directory / f"{level or 'prior'}.keras" for _, level, _, _ in model.code_levels()}
+
+
+def load_prior(run_dir: str | Path, model=None):
     """The trained prior of a VQ-VAE run: a :class:`~tfvae.models.pixelcnn.PixelCNN`, ``{"top", "bottom"}``, or ``None``.
+
+    Args:
+      run_dir: the run directory.
+      model: the run's model, whose ``code_levels()`` name the prior's files
+        (:func:`prior_files`); default: the run's, loaded.
 
     Raises:
       RunError: a prior file exists but cannot be loaded (the cause is chained).
     """
-    directory = prior_directory(run_dir)
-    files = {name: directory / f"{name}.keras" for name in ("prior", *LEVELS)}
+    files = prior_files(load_run(run_dir).model if model is None else model, run_dir)
+    if not all(path.is_file() for path in files.values()):
+        return None
     try:
-        if files["prior"].is_file():
-            return keras.saving.load_model(files["prior"])
-        if all(files[level].is_file() for level in LEVELS):
-            return {level: keras.saving.load_model(files[level]) for level in LEVELS}
+        parts = {level: keras.saving.load_model(path) for level, path in files.items()}
     except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:  # unreadable: say which
-        raise RunError(f"cannot load the prior in {directory}: {error}") from error
-    return None
+        raise RunError(f"cannot load the prior in {prior_directory(run_dir)}: {error}") from error
+    return parts[None] if None in parts else parts
 
 
 def prior_is_conditional(prior) -> bool:
@@ -110,11 +129,12 @@ def code_nll(model, prior, x, labels=None) -> dict[str, np.ndarray]:
 
 
 def uniform_code_nll(model) -> dict[str, float]:
-    """``h * w * log K`` nats per level (``{"prior": ...}`` for one level): the uniform prior's NLL of the codes."""
-    shapes, sizes = model.code_shape, model.num_embeddings
-    if isinstance(shapes, dict):
-        return {level: float(np.prod(shapes[level])) * math.log(sizes[level]) for level in LEVELS}
-    return {"prior": float(np.prod(shapes)) * math.log(sizes)}
+    """``h * w * log K`` nats per level of ``model.code_levels()`` (``{"prior": ...}`` for one level).
+
+    The uniform prior's NLL of the codes: each of the ``h * w`` codes of a
+    level is one of ``K`` with probability ``1 / K``.
+    """
+    return {level or "prior": float(np.prod(shape)) * math.log(size) for _, level, shape, size in model.code_levels()}
 
 
 def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None, *,
@@ -195,7 +215,7 @@ def _codes(model, x: np.ndarray, labels, batch_size: int = 500):
 
 
 def _fit(prior, train, test, config: ExperimentConfig, verbose: int) -> dict[str, list[float]]:
-    prior.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate),
+    prior.compile(optimizer={}, learning_rates=run_learning_rates(prior, config.train),
                   jit_compile=config.train.jit_compile, steps_per_execution=config.train.steps_per_execution)
     history = prior.fit(train, validation_data=(test,), epochs=config.train.epochs,
                         batch_size=config.data.batch_size, shuffle=True, verbose="auto" if verbose else 0)

@@ -431,9 +431,7 @@ def load_run(path: str | Path) -> LoadedRun:
       RunError: no run there, its ``config.json`` cannot be read, or no
         checkpoint can be restored (each one named, with why).
     """
-    import keras
-
-    from tfvae.experiment.build import build_model
+    from tfvae.experiment.build import build_model, run_learning_rates
     from tfvae.experiment.checkpoint import Checkpointer
 
     run = RunDirectory(path)
@@ -457,7 +455,7 @@ def load_run(path: str | Path) -> LoadedRun:
                            ) from error
     else:
         model = build_model(config.model, data_shape, seed=config.train.seed, num_classes=num_classes)
-    model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
+    model.compile(optimizer={}, learning_rates=run_learning_rates(model, config.train))
     built_from = run.path / model_file if model_file is not None else None  # None: config.json
     epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest(built_from)
     return LoadedRun(config, model, run.path, epochs_done, data_shape, record)

@@ -28,10 +28,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from tfvae.config import DataConfig, ExperimentConfig
+from tfvae.experiment.build import run_learning_rates
 from tfvae.experiment.checkpoint import Checkpointer, check_finite_weights
 from tfvae.experiment.run_dir import RunDirectory, RunError, run_dataset_info
 from tfvae.export.keras_file import save_keras
@@ -168,7 +168,7 @@ def save_run(
                 raise ValueError(f"the data's examples have shape {tuple(info.data_shape)} but the model takes "
                                  f"{tuple(model.data_shape)}")
             if model.optimizer is None:
-                model.compile(optimizer=keras.optimizers.Adam(config.train.learning_rate))
+                model.compile(optimizer={}, learning_rates=run_learning_rates(model, config.train))
             check_finite_weights(model, epochs_done)
             save_keras(model, run.path / MODEL_FILE)
             run.write_config(config)

@@ -57,7 +57,7 @@ import tensorflow as tf
 from tfvae.config import ExperimentConfig
 from tfvae.distribute import is_chief, is_distributed, make_strategy
 from tfvae.errors import writing
-from tfvae.experiment.build import build_model
+from tfvae.experiment.build import build_model, run_learning_rates
 from tfvae.experiment.checkpoint import Checkpointer, check_finite_weights
 from tfvae.experiment.run_dir import (
     CONFIG_FILE,
@@ -69,6 +69,7 @@ from tfvae.experiment.run_dir import (
 from tfvae.fileio import DirectoryLock, refuse_symlink
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel
+from tfvae.models.catalogue import catalogue_of
 from tfvae.performance import resolve_jit_compile, resolve_precision
 from tfvae.viz import ImageLogger, image_grid, save_png
 
@@ -152,23 +153,22 @@ def _set_precision(precision: str) -> str:
 
 
 def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.ndarray, directory: Path) -> list[Path]:
-    """The run's end pictures, chosen by what the model declares it can do (``model.capabilities``)."""
-    can = model.capabilities
+    """The run's end pictures: those its catalogue names (:attr:`tfvae.models.catalogue.Catalogue.run_pictures`)."""
+    pictures = catalogue_of(model).run_pictures
+    conditional = model.capabilities.conditional  # how the decodes are fed: with labels
     written = []
-    if can.rollout:  # a sequence model (TD-VAE): context, rollout and truth as a film strip
+    if "rollout" in pictures:  # a sequence model (TD-VAE): context, rollout and truth as a film strip
         from tfvae.viz.plots import plot_rollout
 
         written.append(save_png(directory / "rollout.png", plot_rollout(model, test_batch, seed=0)))
-        return written
-    if not can.image_data:
-        return written
-    condition = {"condition": labels[:32]} if can.conditional else {}
-    originals = test_batch[:32]
-    recon = model.reconstruct(originals, **condition).numpy()
-    rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
-    written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
-    if can.has_prior:
-        if can.conditional:  # one row per class
+    if "reconstructions" in pictures:
+        condition = {"condition": labels[:32]} if conditional else {}
+        originals = test_batch[:32]
+        recon = model.reconstruct(originals, **condition).numpy()
+        rows = [block for i in range(0, len(originals), 8) for block in (originals[i : i + 8], recon[i : i + 8])]
+        written.append(save_png(directory / "reconstructions.png", image_grid(np.concatenate(rows), columns=8)))
+    if "samples" in pictures:
+        if conditional:  # one row per class
             classes = np.repeat(np.arange(min(model.num_classes, 8)), 8)
             samples = model.sample(len(classes), condition=classes, seed=tf.constant([0, 1])).numpy()
         else:
@@ -178,7 +178,7 @@ def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.nda
 
 
 #: the settings a resume takes from the caller: how the run goes on, not what it computes (the rest is refused)
-RESUME_SETTINGS = ("train.epochs", "train.learning_rate", "train.strategy", "train.on_nonfinite", "train.pictures",
+RESUME_SETTINGS = ("train.epochs", "train.learning_rate", "train.learning_rates", "train.strategy", "train.on_nonfinite", "train.pictures",
                    "data.data_dir",  # the data moved: the same data, elsewhere
                    "train.precision", "train.jit_compile", "train.steps_per_execution", "train.checkpoint_every",
                    "train.keep_checkpoints")
@@ -402,7 +402,8 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
         test_data = load_dataset(data.dataset, "test", **loader)
         with in_scope():
             model.compile(
-                optimizer=keras.optimizers.Adam(config.train.learning_rate),
+                optimizer={},  # each update's optimizer from its declaration, at the run's rates
+                learning_rates=run_learning_rates(model, config.train),
                 jit_compile=config.train.jit_compile,
                 steps_per_execution=config.train.steps_per_execution,
             )
@@ -416,7 +417,10 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
             if config.train.epochs < initial_epoch:
                 raise RunError(f"{run.path} has trained {initial_epoch} epochs: train.epochs = {config.train.epochs} "
                                f"would go back (the checkpoints keep the newest); pass --epochs {initial_epoch} or more")
-            model.optimizer.learning_rate.assign(config.train.learning_rate)  # the restore brought back the saved one
+            rates = run_learning_rates(model, config.train)
+            for name, optimizer in model.update_optimizers().items():  # the restore brought back the saved ones
+                if name in rates:
+                    optimizer.learning_rate.assign(rates[name])
             # history.csv must hold the checkpoint's epochs once each: repaired, or refused before any change
             with _writing(run.history_path, "the repaired history"):
                 dropped, damaged = run.repair_history(initial_epoch) if chief else ([], [])

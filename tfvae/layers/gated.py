@@ -187,7 +187,7 @@ def layered_gaussian(blocks: Sequence[keras.layers.Layer], head, features: tf.Te
         if given is not None:
             z_i = given[i]
         elif mean:
-            z_i = q.mean()
+            z_i = head.point(q)
         else:
             z_i = head.sample(q, 1, fold_seed(seed, i))[0]
         layers.append(z_i)

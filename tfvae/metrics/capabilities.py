@@ -2,9 +2,11 @@
 
 Metrics and pictures read ``model.capabilities`` (:mod:`tfvae.models.contract`)
 and use the ``Autoencoder`` methods (``encode``, ``decode``,
-``posterior.sample``, and for models with a prior ``prior_distribution`` and
-``elbo``), never model classes or ``hasattr``, so a family works as soon as it
-declares what it can do. What a model cannot do raises
+``posterior.sample``, for models with a prior ``prior_distribution``, and for
+models with a likelihood bound ``elbo``), never model classes or ``hasattr``,
+so a family works as soon as it declares what it can do. Having a prior (it
+can sample) and having a likelihood bound (ELBO and IWAE are defined) are
+separate: a model may sample its prior and have no bound (a WAE). What a model cannot do raises
 :class:`ModelCapabilityError` with a message that says why, and callers that
 compute many things (``tfvae evaluate``, ``tfvae plot``) skip that item and
 print the message.
@@ -16,11 +18,13 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.errors import TfvaeError
+from tfvae.models.catalogue import no_bound_reason
 
 tfd = tfp.distributions
 
 __all__ = [
     "ModelCapabilityError",
+    "has_likelihood_bound",
     "has_prior",
     "is_conditional",
     "is_stochastic",
@@ -70,13 +74,20 @@ def prior_distribution(model) -> tfd.Distribution:
     return model.prior_distribution()
 
 
+def has_likelihood_bound(model) -> bool:
+    """Whether ``model`` declares a likelihood bound: its ELBO and the IWAE estimate are defined (the VAE family)."""
+    return model.capabilities.likelihood_bound
+
+
 def require_elbo(model) -> None:
-    """Raise unless the model has a prior and an ``elbo`` method."""
+    """Raise unless the model declares a likelihood bound (``capabilities.likelihood_bound``) and is unconditional.
+
+    Raises:
+      ModelCapabilityError: a conditional model, or one without a likelihood bound; the message says why.
+    """
     require_unconditional(model)
-    if not has_prior(model):
-        raise ModelCapabilityError(
-            f"{_name(model)} has no ELBO (no prior p(z)); its metric is the reconstruction error"
-        )
+    if not has_likelihood_bound(model):
+        raise ModelCapabilityError(no_bound_reason(model.capabilities, _name(model)))
 
 
 def is_stochastic(q: tfd.Distribution) -> bool:

@@ -4,12 +4,15 @@
 what the model can give (each item it cannot is listed in ``skipped`` with
 the reason):
 
-* VAE family: ``elbo``, ``distortion``, ``rate`` (the model's own
+* models with a likelihood bound (``model.capabilities.likelihood_bound``:
+  the VAE family): ``elbo``, ``distortion``, ``rate`` (the model's own
   estimator), the IWAE ``iwae_nll`` with its Monte-Carlo standard error and
   effective sample size, the KL per latent dimension;
-* models without a prior (the autoencoder family): their own per-example
-  terms (``model.per_example_terms``: ``distortion`` and any penalty such as
-  ``sparsity`` or ``contraction``), at evaluation (no corruption);
+* models without one (the autoencoder family, and a model that samples its
+  prior without a bound): their own per-example terms
+  (``model.per_example_terms``: ``distortion`` and any penalty such as
+  ``sparsity`` or ``contraction``), at evaluation (no corruption); ``skipped``
+  says why the bound is not reported;
 * every model: reconstruction ``mse``, ``bce`` (data in [0, 1] only) and
   ``reconstruction_nll`` (``-log p(x | z = E[q(z|x)])`` over every data
   dimension), and the active units;
@@ -58,7 +61,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.pipeline import in_memory_batches
-from tfvae.metrics.capabilities import ModelCapabilityError, has_prior
+from tfvae.metrics.capabilities import ModelCapabilityError
 from tfvae.metrics.latent import (
     ACTIVE_UNIT_THRESHOLD,
     ActiveUnits,
@@ -72,6 +75,8 @@ from tfvae.metrics.likelihood import (
     iwae_log_likelihood,
     reconstruction_errors,
 )
+from tfvae.models.catalogue import BOUND_METRICS, RECONSTRUCTION_METRICS, catalogue_of
+from tfvae.models.ratings_ae import observed_squared_error
 from tfvae.progress import Progbar
 from tfvae.random import as_seed, fold_seed
 
@@ -100,15 +105,9 @@ _MASKED_AVERAGE = "per observed entry: sum of squared errors / number of observe
 
 
 def _masked_errors(model, x) -> dict[str, tf.Tensor]:
-    """Per example: the squared error of ``E[p(x | z = E[q(z|x)])]`` over the observed (non-zero) entries, their count."""
-    x_hat = model.decode(model.encode(x).mean()).mean()
-    x = tf.cast(x, x_hat.dtype)
-    observed = tf.cast(tf.not_equal(x, 0.0), x_hat.dtype)
-    axes = list(range(1, len(x.shape)))
-    return {
-        "squared_error": tf.reduce_sum(observed * tf.square(x - x_hat), axis=axes),
-        "observed": tf.reduce_sum(observed, axis=axes),
-    }
+    """Per example: the squared error of the mean reconstruction over the observed (non-zero) entries, their count."""
+    squared_error, observed = observed_squared_error(x, model.reconstruct(x))
+    return {"squared_error": squared_error, "observed": observed}
 
 
 def _own_terms(model, data, seed: tf.Tensor) -> dict:
@@ -323,37 +322,29 @@ def evaluate_model(
       Burda, Y., Grosse, R. & Salakhutdinov, R. (2016). Importance Weighted
       Autoencoders. ICLR.
 
-    What is computed follows ``model.capabilities``: a conditional model
-    (CVAE) is evaluated on ``(x, y)`` batches through its own per-example terms
-    (ELBO, distortion, rate) and its posterior means given the labels, without
-    the IWAE estimate and the unconditional reconstruction metrics; a model
-    without a per-example encoder and decoder (TD-VAE) reports its own
-    per-example terms only.
+    What is computed is the model's catalogue (:func:`tfvae.models.catalogue.catalogue`,
+    from ``model.capabilities``): the ELBO, the IWAE estimate and the KL per
+    dimension only for a model that declares a likelihood bound
+    (``capabilities.likelihood_bound``; one that only samples its prior is not
+    scored by a bound it does not have: its own terms are reported, and
+    ``skipped`` says why); a conditional model (CVAE) is evaluated on
+    ``(x, y)`` batches through its own per-example terms (ELBO, distortion,
+    rate) and its posterior means given the labels, without the IWAE estimate
+    and the unconditional reconstruction metrics; a model without a
+    per-example encoder and decoder (TD-VAE) reports its own per-example terms
+    only.
 
     Raises:
       ModelCapabilityError: a conditional model given data without labels.
     """
     started = time.perf_counter()
-    can = model.capabilities
-    vae = has_prior(model)
-    masked = bool(can.masked_data)
-    conditional = bool(can.conditional)
-    own_terms_only = conditional or not can.autoencoder
-    skipped: dict[str, str] = {}
-    if own_terms_only:
-        why = (f"{type(model).__name__} is conditional: its own terms given the labels are reported"
-               if conditional else f"{type(model).__name__} has no per-example encoder and decoder")
-        skipped.update(mse=why, bce=why, reconstruction_nll=why, iwae_nll=why, kl_per_dim=why)
-        vae = False
-    if not can.autoencoder:
-        skipped["active_units"] = f"{type(model).__name__} has no per-example code"
-    if masked:
-        why = "zeros are unobserved entries: errors are averaged over observed entries only (masked_mse, masked_rmse)"
-        skipped.update(mse=why, bce=why, reconstruction_nll=why)
-    if not vae and not own_terms_only:
-        why = f"{type(model).__name__} has no prior p(z)"
-        skipped.update(elbo=why, iwae_nll=why, kl_per_dim=why)
-    elif iwae_k is None:
+    offer = catalogue_of(model)
+    bound = all(name in offer.metrics for name in BOUND_METRICS)
+    masked = "masked_mse" in offer.metrics
+    own_terms_only = not any(name in offer.metrics for name in ("masked_mse", *RECONSTRUCTION_METRICS))
+    conditional = bool(model.capabilities.conditional)  # how the batches are fed: with their labels
+    skipped: dict[str, str] = dict(offer.skipped_metrics)
+    if bound and iwae_k is None:
         skipped["iwae_nll"] = "not asked for (iwae_k=None)"
     if max_examples is not None:
         total = max_examples if total is None else min(total, max_examples)
@@ -375,7 +366,7 @@ def evaluate_model(
             if conditional:
                 y = _labels(batch, model)[: len(x)]
                 terms = _own_terms(model, (x, y), draws)
-                means.append(model.encode(x, condition=y).mean().numpy())
+                means.append(model.embed(x, condition=y).numpy())
             else:
                 terms = _own_terms(model, model.unpack_data(x), draws)
             for name, value in terms.items():
@@ -396,7 +387,7 @@ def evaluate_model(
             else:
                 skipped["bce"] = "the data is not in [0, 1]"
                 columns.pop("bce", None)
-        if vae:
+        if bound:
             values.update(elbo_terms(model, x, elbo_samples, seed=draws))
             if iwae_k is not None:
                 estimate = iwae_log_likelihood(model, x, iwae_k, chunk_size, seed=batch_seed)
@@ -407,7 +398,7 @@ def evaluate_model(
                     kl_dims.append(kl_per_dimension(model, x).numpy())
                 except ModelCapabilityError as error:
                     skipped["kl_per_dim"] = str(error)
-        elif not masked:
+        elif "own_terms" in offer.metrics:
             values.update(_own_terms(model, model.unpack_data(x), draws))
         for name, value in values.items():
             columns.setdefault(name, []).append(np.asarray(value, dtype=np.float64))
@@ -434,7 +425,7 @@ def evaluate_model(
         latent_means=latent_means,
         active=None if latent_means is None else active_units(latent_means, active_threshold),
         kl_per_dim=np.concatenate(kl_dims).mean(axis=0) if kl_dims and "kl_per_dim" not in skipped else None,
-        iwae_k=int(iwae_k) if vae and iwae_k is not None else None,
+        iwae_k=int(iwae_k) if bound and iwae_k is not None else None,
         chunk_size=int(chunk_size),
         bits_per_dim=bpd,
         skipped=skipped,

@@ -26,11 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
-import tensorflow_probability as tfp
 
+from tfvae.kl import PerDimensionKLError, per_dimension_kl
 from tfvae.metrics.capabilities import ModelCapabilityError, prior_distribution, require_unconditional
-
-tfd = tfp.distributions
 
 __all__ = ["ACTIVE_UNIT_THRESHOLD", "ActiveUnits", "active_units", "kl_per_dimension", "posterior_means"]
 
@@ -39,9 +37,12 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 
 
 def posterior_means(model, x) -> tf.Tensor:
-    """``E[q(z|x)]`` per example, ``[B, latent_dim]`` (the code of a deterministic autoencoder)."""
+    """The posterior's code per example, ``[B, latent_dim]``: ``E[q(z|x)]`` where it exists (``model.embed``).
+
+    The code of a deterministic autoencoder; a flow posterior's documented point.
+    """
     require_unconditional(model)
-    return model.encode(x).mean()
+    return model.embed(x)
 
 
 @dataclass(frozen=True)
@@ -93,17 +94,6 @@ def active_units(means, threshold: float = ACTIVE_UNIT_THRESHOLD) -> ActiveUnits
     return ActiveUnits(means.var(axis=0), float(threshold))
 
 
-def _diagonal_normal(distribution: tfd.Distribution, what: str) -> tfd.Normal:
-    base = distribution
-    if isinstance(base, tfd.Independent):
-        base = base.distribution
-    if isinstance(base, (tfd.MultivariateNormalDiag, tfd.Normal)):
-        return tfd.Normal(loc=distribution.mean(), scale=distribution.stddev())
-    raise ModelCapabilityError(
-        f"per-dimension KL needs a diagonal Gaussian {what}; got {type(distribution).__name__}"
-    )
-
-
 def kl_per_dimension(model, x) -> tf.Tensor:
     """``KL(q(z_u|x) || p(z_u))`` for each example and latent dimension, nats.
 
@@ -118,8 +108,10 @@ def kl_per_dimension(model, x) -> tf.Tensor:
 
     Raises:
       ModelCapabilityError: no prior, or a posterior or prior that is not
-        diagonal Gaussian.
+        diagonal Gaussian (the rule of :func:`tfvae.kl.per_dimension_kl`).
     """
-    prior = _diagonal_normal(prior_distribution(model), "prior")
-    q = _diagonal_normal(model.encode(x), "posterior")
-    return tfd.kl_divergence(q, prior)
+    prior = prior_distribution(model)
+    try:
+        return per_dimension_kl(model.encode(x), prior)
+    except PerDimensionKLError as error:
+        raise ModelCapabilityError(f"{type(model).__name__}: {error}") from error

@@ -33,11 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.functions import traced_method
-from tfvae.metrics.capabilities import (
-    prior_distribution,
-    require_elbo,
-    require_unconditional,
-)
+from tfvae.metrics.capabilities import require_elbo, require_unconditional
+from tfvae.models import iwae
 from tfvae.random import as_seed
 
 __all__ = [
@@ -75,7 +72,7 @@ def elbo_terms(model, x, num_samples: int | None = None, seed=None) -> dict[str,
         left alone either way.
 
     Raises:
-      ModelCapabilityError: the model has no ELBO (a deterministic autoencoder).
+      ModelCapabilityError: the model declares no likelihood bound (a deterministic autoencoder, a WAE).
     """
     require_elbo(model)
     return dict(model.elbo(x, num_samples=num_samples, seed=as_seed(seed)))
@@ -84,17 +81,22 @@ def elbo_terms(model, x, num_samples: int | None = None, seed=None) -> dict[str,
 def log_importance_weights(model, x, z) -> tf.Tensor:
     """``log p(x|z) + log p(z) - log q(z|x)`` for codes ``z`` of shape ``[S, B, latent_dim]``.
 
+    The model's distributions put through the one rule,
+    :func:`tfvae.models.iwae.log_importance_weights`.
+
     Args:
-      model: a model with a prior (the VAE family).
+      model: a model with a likelihood bound (``capabilities.likelihood_bound``: the VAE family).
       x: data ``(B, *data_shape)``.
       z: codes, sample dimension first.
 
     Returns:
       ``[S, B]`` float32 log-weights, in nats.
+
+    Raises:
+      ModelCapabilityError: the model declares no likelihood bound.
     """
-    q = model.encode(x)
-    prior = prior_distribution(model)
-    return model.decode(z).log_prob(x) + prior.log_prob(z) - q.log_prob(z)
+    require_elbo(model)
+    return iwae.log_importance_weights(x, model.encode(x), z, model.decode(z), model.prior_distribution())
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def iwae_from_log_weights(log_w, spare=None) -> IWAEEstimate:
         se = np.abs(log_w[0] - np.asarray(spare, dtype=np.float64)) / math.sqrt(2.0)
     else:
         se = np.full(batch, np.nan)
-    return IWAEEstimate(lse - math.log(k), se, ess, k)
+    return IWAEEstimate(iwae.iwae_bound(log_w).numpy(), se, ess, k)
 
 
 def _jackknife_variance(log_w: np.ndarray, lse: np.ndarray) -> np.ndarray:
@@ -242,7 +244,7 @@ def iwae_log_likelihood(
       An :class:`IWAEEstimate`.
 
     Raises:
-      ModelCapabilityError: the model has no prior.
+      ModelCapabilityError: the model declares no likelihood bound.
       ValueError: ``k`` or ``chunk_size`` below 1.
 
     References:
@@ -254,7 +256,7 @@ def iwae_log_likelihood(
     k, chunk_size = int(k), int(chunk_size)
     if k < 1 or chunk_size < 1:
         raise ValueError(f"k and chunk_size must be >= 1, got k={k}, chunk_size={chunk_size}")
-    prior_distribution(model)  # fail early, with the message, for models without a prior
+    require_elbo(model)  # fail early, with the message, for models without a likelihood bound
     x = tf.convert_to_tensor(x)
     q = model.encode(x)
     draws = max(k, 2)  # k = 1: a second, spare draw for the standard error only
@@ -346,8 +348,8 @@ def reconstruction_errors(model, x) -> dict[str, tf.Tensor]:
       Each entry of shape ``[B]``, float32.
     """
     require_unconditional(model)
-    likelihood = model.decode(model.encode(x).mean())
-    x_hat = likelihood.mean()
+    x_hat = model.reconstruct(x)  # the one mean reconstruction
+    nll = -model.decode(model.embed(x)).log_prob(x)  # the likelihood at the model's code
     x = tf.cast(x, x_hat.dtype)
     axes = list(range(1, len(x.shape)))
     clipped = tf.clip_by_value(x_hat, _BCE_EPS, 1.0 - _BCE_EPS)
@@ -355,5 +357,5 @@ def reconstruction_errors(model, x) -> dict[str, tf.Tensor]:
     return {
         "mse": tf.reduce_mean(tf.square(x - x_hat), axis=axes),
         "bce": bce,
-        "nll": -likelihood.log_prob(x),
+        "nll": nll,
     }

@@ -5,6 +5,7 @@ from tfvae.models.base import GenerativeModel, gradient_step
 from tfvae.models.contractive import ContractiveAE
 from tfvae.models.cvae import ConditionalVAE
 from tfvae.models.denoising import DenoisingAE
+from tfvae.models.factor_vae import FactorVAE
 from tfvae.models.iwae import IWAE
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.models.ratings_ae import RatingsAE
@@ -26,6 +27,7 @@ __all__ = [
     "ConditionalVAE",
     "ContractiveAE",
     "DenoisingAE",
+    "FactorVAE",
     "GenerativeModel",
     "KSparseAE",
     "KSparsityScheduler",

@@ -181,7 +181,7 @@ class Autoencoder(GenerativeModel):
     def build(self, input_shape=None):
         x = tf.zeros((1, *self.data_shape), tf.float32)
         params = self.encoder(x)
-        z = self.posterior(self.posterior.check_params(params, "encoder", "posterior")).mean()
+        z = self.posterior.point(self.posterior(self.posterior.check_params(params, "encoder", "posterior")))
         params = self.decoder(z)
         self.likelihood(self.likelihood.check_params(params))
         self.built = True
@@ -214,16 +214,21 @@ class Autoencoder(GenerativeModel):
         return self._decode(check_latent(z, self.latent_dim), training)
 
     def embed(self, x, condition=None) -> tf.Tensor:
-        """Latent features ``E[q(z|x)]`` (the posterior mean, or the code itself), ``[B, latent_dim]``."""
-        return self.encode(x, condition).mean()
+        """Latent features: the posterior head's ``point`` of ``q(z|x)``, ``[B, latent_dim]``.
+
+        The posterior mean (or the code itself) for Gaussian and point-mass
+        posteriors; the head's documented code otherwise (an IAF: the flow of
+        its base mean).
+        """
+        return self.posterior.point(self.encode(x, condition))
 
     def reconstruct(self, x, condition=None) -> tf.Tensor:
-        """``E[p(x | E[q(z|x)])]``: the mean reconstruction, a tensor shaped like ``x``."""
-        return self.decode(self.encode(x, condition).mean(), condition).mean()
+        """``E[p(x | z)]`` at the code ``z = point(q(z|x))`` (:meth:`embed`): the mean reconstruction, shaped like ``x``."""
+        return self.decode(self.embed(x, condition), condition).mean()
 
     def call(self, x, training: bool = False):
         x = check_data_shape(x, self.data_shape)
-        return self._decode(self._encode(x, training).mean(), training).mean()
+        return self._decode(self.posterior.point(self._encode(x, training)), training).mean()
 
     def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
         return self.posterior(self.encoder(x, training=training), training=training)
@@ -331,7 +336,7 @@ class Autoencoder(GenerativeModel):
         takes it, so callers never ask which. Deterministic autoencoders do not use it.
         """
         x_in = self.corrupt(x, training)
-        z = self._encode(x_in, training).mean()
+        z = self.posterior.point(self._encode(x_in, training))
         distortion = -self._decode(z, training).log_prob(x)
         return {"distortion": distortion, **self.code_penalties(x_in, z, training)}
 

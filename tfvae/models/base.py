@@ -10,6 +10,7 @@ under their usual names); the ``jit_compile="auto"`` trial in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 
@@ -23,7 +24,14 @@ from tfvae.distribute import (
     is_multi_worker,
     replica_seed,
 )
-from tfvae.models.contract import Capabilities, ServingError, ServingInput, ServingSignature, data_input
+from tfvae.models.contract import (
+    Capabilities,
+    ServingError,
+    ServingInput,
+    ServingSignature,
+    Update,
+    data_input,
+)
 from tfvae.models.steps import (
     NonFiniteError,
     NonFiniteGuard,
@@ -114,6 +122,15 @@ def _with_callbacks(method, args: tuple, kwargs: dict, add) -> tuple[list, dict]
     return args, kwargs
 
 
+def _optimizer_for(update: Update, chosen, learning_rate: float | None):
+    """``chosen`` (an optimizer), or one made for ``update``: from its declaration, or from ``chosen``'s name."""
+    if chosen is None:
+        return update.make_optimizer(learning_rate)
+    if isinstance(chosen, str):  # a name: that optimizer with the update's learning rate
+        return dataclasses.replace(update, optimizer=chosen, optimizer_settings={}).make_optimizer(learning_rate)
+    return chosen
+
+
 class GenerativeModel(keras.Model):
     """Base of every tfvae model: subclasses write ``loss_terms`` once.
 
@@ -162,6 +179,80 @@ class GenerativeModel(keras.Model):
             builder = cls.__dict__.get(name)
             if isinstance(builder, classmethod):
                 setattr(cls, name, classmethod(_seeding_builder(builder.__func__)))
+
+    @property
+    def updates(self) -> tuple[Update, ...]:
+        """The updates one training step makes (:class:`~tfvae.models.contract.Update`); the first is ``optimizer``'s.
+
+        One update by default: ``"loss"`` over every trainable variable. A
+        family that trains a second network by its own loss (FactorVAE's
+        discriminator) declares a second one, with its variables and optimizer settings.
+        """
+        return (Update("model"),)
+
+    def update_variables(self) -> dict[str, list]:
+        """Update name -> the trainable variables it moves (the first takes those no other one names).
+
+        Raises:
+          ValueError: two updates name the same variable, or an update other than the first names none.
+        """
+        updates = self.updates
+        named = {u.name: list(u.variables(self)) for u in updates[1:]}
+        if updates[0].variables is not None:
+            named = {updates[0].name: list(updates[0].variables(self)), **named}
+        owner: dict[int, str] = {}
+        for name, variables in named.items():
+            for variable in variables:
+                if id(variable) in owner:
+                    raise ValueError(f"updates {owner[id(variable)]!r} and {name!r} both move {variable.path}")
+                owner[id(variable)] = name
+        if updates[0].name not in named:
+            named = {updates[0].name: [v for v in self.trainable_variables if id(v) not in owner], **named}
+        return named
+
+    def update_optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        """Update name -> its optimizer, once compiled: ``model.optimizer`` first, then the others' in order."""
+        first = self.updates[0].name
+        return {first: getattr(self, "optimizer", None), **getattr(self, "_update_optimizers", {})}
+
+    def prepare_update_optimizers(self, optimizer=None, learning_rates=None) -> dict[str, keras.optimizers.Optimizer]:
+        """Make, wrap and build the optimizers of every update (called by ``compile`` and ``train_loop``).
+
+        Args:
+          optimizer: the first update's optimizer (default ``model.optimizer``), or a dict
+            ``{update name: optimizer}`` (missing ones are made from the update's declaration).
+          learning_rates: update name -> step size, for the optimizers made here.
+
+        Returns:
+          update name -> built optimizer (a ``LossScaleOptimizer`` under ``mixed_float16``).
+
+        Raises:
+          ValueError: a dict or ``learning_rates`` names no update of the model.
+        """
+        updates = self.updates
+        names = [u.name for u in updates]
+        learning_rates = dict(learning_rates or {})
+        given = dict(optimizer) if isinstance(optimizer, dict) else {names[0]: optimizer}
+        for source, keys in (("optimizer", given), ("learning_rates", learning_rates)):
+            unknown = sorted(set(keys) - set(names))
+            if unknown:
+                raise ValueError(f"{source} names {unknown}, which {type(self).__name__} has no update for "
+                                 f"(its updates: {names})")
+        variables = self.update_variables()
+        existing = getattr(self, "_update_optimizers", {})
+        made = {}
+        for update in updates:
+            chosen = given.get(update.name)
+            if chosen is None and update.name != names[0]:
+                chosen = existing.get(update.name)
+            chosen = _optimizer_for(update, chosen, learning_rates.get(update.name))
+            if self.dtype_policy.name == "mixed_float16" and not isinstance(chosen, keras.optimizers.LossScaleOptimizer):
+                chosen = keras.optimizers.LossScaleOptimizer(chosen)
+            if not chosen.built:
+                chosen.build(variables[update.name])
+            made[update.name] = chosen
+        self._update_optimizers = {name: made[name] for name in names[1:]}
+        return made
 
     @property
     def capabilities(self) -> Capabilities:
@@ -241,11 +332,15 @@ class GenerativeModel(keras.Model):
         """
         return keras.metrics.Mean(name=name)
 
-    def compile(self, optimizer="adam", jit_compile="auto", steps_per_execution="auto", **kwargs):
-        """Keras ``compile`` with tfvae's speed defaults; the optimizer's variables are created right away.
+    def compile(self, optimizer="adam", jit_compile="auto", steps_per_execution="auto", learning_rates=None,
+                **kwargs):
+        """Keras ``compile`` with tfvae's speed defaults; the optimizers' variables are created right away.
 
         Args:
-          optimizer: a Keras optimizer or its name.
+          optimizer: a Keras optimizer or its name: the first update's (``model.optimizer``); or a
+            dict ``{update name: optimizer}`` giving any of the :attr:`updates`' optimizers. An update
+            given none gets a fresh one from its declaration (:meth:`~tfvae.models.contract.Update.make_optimizer`).
+          learning_rates: update name -> step size of the optimizers made from a declaration.
           jit_compile: XLA for the training step; ``"auto"``: the first calls
             of ``fit`` time both on the run's batches and keep the faster when
             it runs at least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS`
@@ -265,14 +360,17 @@ class GenerativeModel(keras.Model):
         distributed = is_distributed(self.distribute_strategy)
         self._jit_requested = jit_compile
         self.jit_trial = None
+        first = self.updates[0]
+        given = dict(optimizer) if isinstance(optimizer, dict) else {first.name: optimizer}
         super().compile(
-            optimizer=optimizer,
+            optimizer=_optimizer_for(first, given.get(first.name), (learning_rates or {}).get(first.name)),
             jit_compile=resolve_jit_compile(jit_compile, distributed),
             steps_per_execution=resolve_steps_per_execution(steps_per_execution, distributed_fit=distributed),
             **kwargs,
         )
-        if self.optimizer is not None and not self.optimizer.built:
-            self.optimizer.build(self.trainable_variables)
+        self._update_optimizers = {}
+        if self.optimizer is not None:
+            self.prepare_update_optimizers({**given, first.name: self.optimizer}, learning_rates)
 
     def fit(self, x=None, *args, **kwargs):
         """Keras ``fit``; a ``tf.data.Dataset`` is taken in its own order (``shuffle=False``).
@@ -428,7 +526,7 @@ class GenerativeModel(keras.Model):
         return tf.shape(first)[0]
 
     def train_step(self, data):
-        gradient_step(self, self.optimizer, data)  # records the step's terms (see gradient_step)
+        gradient_step(self, self.update_optimizers(), data)  # records the step's terms (see gradient_step)
         return {tracker.name: tracker.result() for tracker in self.term_trackers}
 
     def test_step(self, data):
@@ -455,6 +553,10 @@ class GenerativeModel(keras.Model):
         super().save_own_variables(store)
         for i, generator in enumerate(self._all_seed_generators()):
             store[self._seed_key(i)] = generator.state
+        # Keras saves model.optimizer alone: the other updates' optimizers are kept beside the weights
+        for name, optimizer in getattr(self, "_update_optimizers", {}).items():
+            for i, variable in enumerate(optimizer.variables):
+                store[f"optimizer_{name}_{i}"] = variable
 
     def load_own_variables(self, store):
         own = self._trainable_variables + self._non_trainable_variables
@@ -464,6 +566,10 @@ class GenerativeModel(keras.Model):
         for i, generator in enumerate(self._all_seed_generators()):
             if self._seed_key(i) in keys:
                 generator.state.assign(store[self._seed_key(i)])
+        for name, optimizer in getattr(self, "_update_optimizers", {}).items():  # compiled when the file was saved
+            for i, variable in enumerate(optimizer.variables):
+                if f"optimizer_{name}_{i}" in keys:
+                    variable.assign(store[f"optimizer_{name}_{i}"])
 
     def get_config(self) -> dict:
         return {

@@ -5,12 +5,17 @@ export) asks a model through this contract and never probes it with
 ``hasattr`` or branches on its class:
 
 - :attr:`~tfvae.models.GenerativeModel.capabilities` -- a :class:`Capabilities`
-  record (has a prior, is conditional, models sequences, has discrete codes,
+  record (has a prior, has a likelihood bound, is conditional, models sequences, has discrete codes,
   needs a separately trained prior to sample, ...);
 - :attr:`~tfvae.models.GenerativeModel.config_options` and
   :attr:`~tfvae.models.GenerativeModel.architectures` -- the ``model.options``
   keys a family takes and the generic ``[model]`` fields each of its builders
   takes, declared, so ``config -> model`` needs no reflection;
+- :attr:`~tfvae.models.GenerativeModel.updates` -- the updates one training
+  step makes (:class:`Update`: a loss term, the variables it moves, its
+  optimizer's settings and schedule); one update by default, two for a
+  family that trains a second network by its own loss (FactorVAE's
+  discriminator);
 - :meth:`~tfvae.models.GenerativeModel.serving_signatures` -- the family's
   serving signatures as :class:`ServingSignature` records over public,
   traceable model methods. :mod:`tfvae.export` only checks the inputs, maps
@@ -26,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -57,7 +63,16 @@ class Capabilities:
     Args:
       autoencoder: one code per example: ``encode(x)`` gives ``q(z|x)`` and
         ``decode(z)`` gives ``p(x|z)`` (the Autoencoder contract).
-      has_prior: a prior ``p(z)`` the model samples from itself (``model.sample``).
+      has_prior: a prior ``p(z)`` the model samples from itself (``model.sample``). It says
+        nothing about a bound: a model can sample its prior without one (a WAE).
+      likelihood_bound: ``model.elbo(x)`` is a lower bound on ``log p(x)`` (its negative the
+        ``score``), and the importance weights ``p(x|z) p(z) / q(z|x)`` of the IWAE estimate are
+        defined: the VAE family (VAE, beta-VAE, IWAE; CVAE's bound is on ``log p(x|y)``).
+        Metrics and anomaly scores use the ELBO and IWAE only for such a model. Not declared by
+        a VQ-VAE, whose point-mass code bounds ``-log p(x)`` only through a prior over its codes
+        (``vq_bound``: the uniform prior, or the one trained with ``needs_trained_prior``), nor by
+        TD-VAE, whose loss bounds the jumpy ``log p(x_t2 | x_<=t1)`` through its belief, not
+        ``log p(x)``.
       needs_trained_prior: samples come from a separately trained prior over
         discrete codes (``model.make_prior()``; ``tfvae train vq_prior``).
       conditional: every example comes with a class label (``condition=``).
@@ -78,6 +93,7 @@ class Capabilities:
 
     autoencoder: bool = False
     has_prior: bool = False
+    likelihood_bound: bool = False
     needs_trained_prior: bool = False
     conditional: bool = False
     sequences: bool = False
@@ -97,6 +113,61 @@ class Capabilities:
     def can_sample(self) -> bool:
         """Samples can be drawn (directly, or through a trained prior)."""
         return self.has_prior or self.needs_trained_prior
+
+
+@dataclass(frozen=True)
+class Update:
+    r"""One update of a training step: one loss term minimised over some variables by its own optimizer.
+
+    A step computes the model's loss terms once (one forward pass) and then
+    applies every update due at that step: update ``u`` moves its variables
+    ``V_u`` by its optimizer along
+
+    .. math:: g_u = \nabla_{V_u} \, \mathrm{mean}_{\text{batch}}\, \text{terms}[u.\text{loss}],
+
+    all gradients taken on the same forward pass, so no update sees another's
+    move within the step. The updates' variables must not overlap; the first
+    update (``variables=None``) takes every trainable variable no other
+    update names. ``Keras fit`` and :func:`tfvae.loops.train_loop` run the
+    same :func:`tfvae.models.steps.gradient_step`, which applies all of them
+    or none (the non-finite guard decides for the whole step).
+
+    Args:
+      name: names the update: the key of its optimizer in ``compile(optimizer={name: ...})``, of its
+        learning rate in ``train.learning_rates`` and of its optimizer state in checkpoints
+        (``optimizer_<name>``). The first update's optimizer is ``model.optimizer``.
+      loss: the loss term (a name in ``loss_term_names``) the update minimises.
+      variables: ``variables(model) -> list`` of the variables it moves; ``None``: every trainable
+        variable that no other update names (only the first update may leave it out).
+      learning_rate: its default step size (``None``: the run's ``train.learning_rate``).
+      optimizer: the Keras optimizer's name (``keras.optimizers.get``), when the caller gives none.
+      optimizer_settings: keyword arguments of that optimizer beside the learning rate
+        (e.g. ``{"beta_1": 0.5, "beta_2": 0.9}``).
+      every: the update is applied at the steps ``t`` with ``t % every == 0`` (``t`` counts from 0;
+        ``1``: every step).
+    """
+
+    name: str
+    loss: str = "loss"
+    variables: Callable[..., list] | None = field(default=None, compare=False)
+    learning_rate: float | None = None
+    optimizer: str = "adam"
+    optimizer_settings: Mapping[str, float] = field(default_factory=dict)
+    every: int = 1
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"an update's name must be an identifier (it keys configs and checkpoints), "
+                             f"got {self.name!r}")
+        if int(self.every) < 1:
+            raise ValueError(f"update {self.name!r}: every must be >= 1, got {self.every}")
+
+    def make_optimizer(self, learning_rate: float | None = None):
+        """A fresh Keras optimizer for this update: ``learning_rate``, else its own, else Keras' default."""
+        rate = learning_rate if learning_rate is not None else self.learning_rate
+        settings = dict(self.optimizer_settings, **({} if rate is None else {"learning_rate": float(rate)}))
+        default = keras.optimizers.get(self.optimizer)
+        return type(default).from_config({**default.get_config(), **settings})
 
 
 @dataclass(frozen=True)

@@ -82,7 +82,7 @@ class ContractiveAE(Autoencoder):
         """``||J||_F^2`` per example through ``batch_jacobian`` (any encoder)."""
         with tf.GradientTape() as tape:
             tape.watch(x_in)
-            z = self._encode(x_in, training).mean()
+            z = self.posterior.point(self._encode(x_in, training))
         jacobian = tape.batch_jacobian(z, x_in)
         return tf.reduce_sum(tf.reshape(tf.square(jacobian), [tf.shape(x_in)[0], -1]), axis=-1)
 

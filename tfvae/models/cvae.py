@@ -146,10 +146,10 @@ class ConditionalVAE(VAE):
     def build(self, input_shape=None):
         x = tf.zeros((1, *self.data_shape), tf.float32)
         y = tf.zeros((1,), tf.int32)
-        q = self._encode(x, False, y)
-        if tuple(q.mean().shape[1:]) != (self.latent_dim,):
-            raise ValueError(f"the encoder gives codes of shape {tuple(q.mean().shape[1:])}, expected ({self.latent_dim},)")
-        self._decode(q.mean(), False, y)
+        z = self.posterior.point(self._encode(x, False, y))
+        if tuple(z.shape[1:]) != (self.latent_dim,):
+            raise ValueError(f"the encoder gives codes of shape {tuple(z.shape[1:])}, expected ({self.latent_dim},)")
+        self._decode(z, False, y)
         self.prior_for(y)
         self.built = True
 
@@ -166,10 +166,10 @@ class ConditionalVAE(VAE):
 
     def reconstruct(self, x, condition=None) -> tf.Tensor:
         y = self.check_condition(condition)
-        return self.decode(self.encode(x, y).mean(), y).mean()
+        return self.decode(self.embed(x, y), y).mean()
 
     def embed(self, x, condition=None) -> tf.Tensor:
-        return self.encode(x, condition).mean()
+        return self.posterior.point(self.encode(x, condition))
 
     def call(self, inputs, training: bool = False):
         """``inputs``: ``(x, y)``; returns the mean reconstruction."""
@@ -177,7 +177,7 @@ class ConditionalVAE(VAE):
             raise ValueError(f"{type(self).__name__} is called on (x, y) pairs")
         x, y = inputs
         x, y = check_data_shape(x, self.data_shape), self.check_condition(y)
-        return self._decode(self._encode(x, training, y).mean(), training, y).mean()
+        return self._decode(self.posterior.point(self._encode(x, training, y)), training, y).mean()
 
     def unpack_data(self, data):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -195,8 +195,8 @@ class ConditionalVAE(VAE):
         x, y = batch
         q = self._encode(x, training, y)
         seed = self.seed_generator.next() if seed is None else seed
-        z = self.posterior.sample(q, num_samples or self.num_samples, seed)
-        return self.elbo_terms(x, q, z, self._decode(z, training, y), self.prior_for(y))
+        z, log_q = self.posterior.sample_and_log_prob(q, num_samples or self.num_samples, seed)
+        return self.elbo_terms(x, q, z, self._decode(z, training, y), self.prior_for(y), log_q)
 
     def elbo(self, x, condition=None, num_samples=None, seed=None):
         x = check_data_shape(x, self.data_shape)

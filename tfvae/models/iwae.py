@@ -29,10 +29,64 @@ References:
 from __future__ import annotations
 
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfvae.models.vae import VAE
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_int
+
+tfd = tfp.distributions
+
+
+def log_importance_weights(x, q: tfd.Distribution, z, likelihood: tfd.Distribution,
+                           prior: tfd.Distribution, log_q: tf.Tensor | None = None) -> tf.Tensor:
+    r"""The log importance weights ``log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x)``, nats.
+
+    The one home of the weights: the IWAE's training bound, the IWAE
+    log-likelihood estimate (:func:`tfvae.metrics.iwae_log_likelihood`) and the
+    anomaly scores all call it. ``E_q[w] = p(x)``, so ``log mean_i w_i``
+    estimates ``log p(x)`` from below (:func:`iwae_bound`).
+
+    Args:
+      x: data ``[B, *data_shape]``.
+      q: the posterior ``q(z|x)``, batch shape ``[B]``.
+      z: draws from ``q``, sample dimension first: ``[S, B, latent_dim]``.
+      likelihood: ``p(x|z)`` for every draw (batch shape ``[S, B]``).
+      prior: ``p(z)``.
+      log_q: ``log q(z|x)`` of the draws, ``[S, B]``, when the caller has it
+        (the posterior head's ``sample_and_log_prob``: a flow's ``log_prob`` of
+        an arbitrary ``z`` inverts the flow); ``None``: ``q.log_prob(z)``.
+
+    Returns:
+      ``[S, B]`` float32.
+    """
+    return likelihood.log_prob(x) + prior.log_prob(z) - (q.log_prob(z) if log_q is None else log_q)
+
+
+def iwae_bound(log_weights) -> tf.Tensor:
+    r"""The ``k``-sample bound from ``k`` log importance weights per example (Burda et al. 2016).
+
+    .. math:: \mathcal{L}_k = \log \frac{1}{k} \sum_{i=1}^k w_i
+              = \operatorname{logsumexp}_i(\log w_i) - \log k,
+
+    computed with the maximum shifted out (no overflow; an example whose
+    weights are all zero gives ``-inf``). The one home of the bound: the
+    IWAE's objective, the IWAE estimate of :mod:`tfvae.metrics` and the
+    anomaly scores all call it.
+
+    Args:
+      log_weights: ``[k, B]`` (or ``[k]``) log weights (:func:`log_importance_weights`), any float dtype.
+
+    Returns:
+      ``[B]`` (or a scalar), in the dtype of ``log_weights``.
+
+    References:
+      Burda, Y., Grosse, R. & Salakhutdinov, R. (2016). Importance Weighted
+      Autoencoders. ICLR. arXiv:1509.00519.
+    """
+    log_weights = tf.convert_to_tensor(log_weights)
+    count = tf.cast(tf.shape(log_weights)[0], log_weights.dtype)
+    return tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(count)
 
 
 @MODELS.register("iwae")
@@ -83,7 +137,7 @@ class IWAE(VAE):
         """Importance samples per example."""
         return self.num_samples
 
-    def elbo_terms(self, x, q, z, likelihood, prior) -> dict[str, tf.Tensor]:
+    def elbo_terms(self, x, q, z, likelihood, prior, log_q=None) -> dict[str, tf.Tensor]:
         """The VAE's terms and ``iwae_bound = logsumexp_i(log w_i) - log k``, each ``[B]``.
 
         Args:
@@ -92,11 +146,10 @@ class IWAE(VAE):
           z: its ``k`` draws ``[k, B, latent_dim]``.
           likelihood: ``p(x|z)`` for every draw (batch ``[k, B]``).
           prior: ``p(z)``.
+          log_q: ``log q(z|x)`` of the draws, ``[k, B]`` (``None``: ``q.log_prob(z)``).
         """
-        terms = super().elbo_terms(x, q, z, likelihood, prior)
-        log_weights = likelihood.log_prob(x) + prior.log_prob(z) - q.log_prob(z)  # [k, B]
-        count = tf.cast(tf.shape(log_weights)[0], log_weights.dtype)
-        terms["iwae_bound"] = tf.reduce_logsumexp(log_weights, axis=0) - tf.math.log(count)
+        terms = super().elbo_terms(x, q, z, likelihood, prior, log_q)
+        terms["iwae_bound"] = iwae_bound(log_importance_weights(x, q, z, likelihood, prior, log_q))
         return terms
 
     def objective(self, terms) -> tf.Tensor:
@@ -110,4 +163,4 @@ class IWAE(VAE):
         return config
 
 
-__all__ = ["IWAE"]
+__all__ = ["IWAE", "iwae_bound", "log_importance_weights"]

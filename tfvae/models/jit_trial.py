@@ -510,5 +510,7 @@ def _cache_key(model: keras.Model, optimizer: keras.optimizers.Optimizer, elemen
                steps_per_execution: int, on_nonfinite: str) -> Hashable:
     shapes = tuple((tuple([batch_size, *spec.shape.as_list()[1:]]), spec.dtype.name)
                    for spec in tf.nest.flatten(element_spec))
-    return (type(model).__qualname__, _config_key(model), shapes, _device(), type(optimizer).__name__,
+    others = list(model.update_optimizers().values())[1:]  # the other updates' (FactorVAE's discriminator)
+    optimizers = tuple(type(o).__name__ for o in (optimizer, *others))
+    return (type(model).__qualname__, _config_key(model), shapes, _device(), optimizers,
             keras.mixed_precision.global_policy().name, int(steps_per_execution), on_nonfinite)

@@ -18,11 +18,12 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from tfvae.data.ratings import observed_entries
 from tfvae.distribute import global_sum
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
 
-__all__ = ["OBSERVED_TERMS", "ObservedRootMean", "RatingsAE", "masked_mse"]
+__all__ = ["OBSERVED_TERMS", "ObservedRootMean", "RatingsAE", "masked_mse", "observed_squared_error"]
 
 #: Terms averaged per observed rating (pooled over the data), in training and in ``tfvae evaluate``.
 OBSERVED_TERMS = ("masked_mse", "masked_rmse")
@@ -39,6 +40,28 @@ def masked_mse(y_true: tf.Tensor, y_pred: tf.Tensor, observed: tf.Tensor) -> tf.
     observed = tf.cast(observed, tf.float32)
     squared = tf.where(observed > 0, tf.square(tf.cast(y_true, tf.float32) - tf.cast(y_pred, tf.float32)), 0.0)
     return global_sum(tf.reduce_sum(squared)) / tf.maximum(global_sum(tf.reduce_sum(observed)), 1.0)
+
+
+def observed_squared_error(x: tf.Tensor, prediction: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    r"""Per example ``i``: ``s_i = sum_j o_ij (x_ij - y_ij)^2`` over its observed entries, and their count ``n_i``.
+
+    ``o_ij`` is :func:`tfvae.data.ratings.observed_entries` (``x_ij != 0``).
+    ``sum_i s_i / sum_i n_i`` over a data set is its masked MSE. The one home
+    of the per-example rule: :meth:`RatingsAE.per_example_terms`, its serving
+    ``score`` and the masked evaluation of :func:`tfvae.metrics.evaluate_model`
+    call it.
+
+    Args:
+      x: ratings ``[B, ...]`` (0: not rated).
+      prediction: the predicted ratings, the shape of ``x``.
+
+    Returns:
+      ``(squared_error, observed)``, each float32 ``[B]``.
+    """
+    batch = tf.shape(x)[0]
+    observed = tf.reshape(tf.cast(observed_entries(x), tf.float32), [batch, -1])
+    error = tf.reshape(tf.cast(x, tf.float32), [batch, -1]) - tf.reshape(tf.cast(prediction, tf.float32), [batch, -1])
+    return tf.reduce_sum(observed * tf.square(error), -1), tf.reduce_sum(observed, -1)
 
 
 class ObservedRootMean(keras.metrics.Mean):
@@ -102,8 +125,8 @@ class RatingsAE(Autoencoder):
         return ObservedRootMean(name=name) if name == "masked_rmse" else super().make_term_tracker(name)
 
     def predict_ratings(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        """The dense reconstruction ``f(x)``: a predicted rating for every item."""
-        return self._decode(self._encode(x, training).mean(), training).mean()
+        """The dense reconstruction ``f(x)``, a predicted rating for every item: the mean reconstruction (``call``)."""
+        return self.call(x, training)
 
     def per_example_terms(self, x, training=False, seed=None):
         """``distortion``: the squared error summed over each user's observed ratings; ``observed``: their count.
@@ -113,23 +136,19 @@ class RatingsAE(Autoencoder):
         The anomaly ``score`` of the export. ``sum(distortion) / sum(observed)``
         over a data set is its ``masked_mse``.
         """
-        observed = tf.reshape(tf.cast(tf.not_equal(x, 0.0), tf.float32), [tf.shape(x)[0], -1])
-        y = tf.reshape(self.predict_ratings(x, training), tf.shape(observed))
-        squared = observed * tf.square(tf.reshape(x, tf.shape(observed)) - y)
-        return {"distortion": tf.reduce_sum(squared, -1), "observed": tf.reduce_sum(observed, -1)}
+        distortion, observed = observed_squared_error(x, self.predict_ratings(x, training))
+        return {"distortion": distortion, "observed": observed}
 
     def score_terms(self, x, condition=None) -> dict[str, tf.Tensor]:
         """``score`` = ``distortion``: the squared error summed over each user's observed ratings (tensors only)."""
-        prediction = self.reconstruction(x, condition)["reconstruction"]
-        observed = tf.cast(tf.not_equal(x, 0.0), tf.float32)
-        distortion = tf.reduce_sum(tf.reshape(observed * tf.square(x - prediction), [tf.shape(x)[0], -1]), -1)
+        distortion, _ = observed_squared_error(x, self.reconstruction(x, condition)["reconstruction"])
         return {"score": distortion, "distortion": distortion}
 
     def loss_terms(self, data, training=False):
         """The batch's terms; ``observed`` (ratings per user) times the batch size weighs its MSE."""
         x = self.unpack_data(data)
         y = self.predict_ratings(x, training)
-        observed = tf.not_equal(x, 0.0)
+        observed = observed_entries(x)
         mse = masked_mse(x, y, observed)
         per_user = tf.math.divide_no_nan(tf.reduce_sum(tf.cast(observed, tf.float32)),
                                          tf.cast(tf.shape(x)[0], tf.float32))

@@ -99,7 +99,7 @@ class Seq2SeqAE(Autoencoder):
         return self.valid_steps(x)
 
     def per_example_terms(self, x, training=False, seed=None):  # seed: unused, deterministic (see Autoencoder)
-        z = self._encode(x, training).mean()
+        z = self.posterior.point(self._encode(x, training))
         likelihood = masked(self._decode(z, training), self.valid_steps(x))
         return {"distortion": -likelihood.log_prob(x)}
 

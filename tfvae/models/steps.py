@@ -105,13 +105,18 @@ def _apply_if(condition: tf.Tensor, optimizer, gradients, variables) -> None:
     context.merge_call(decide, args=(condition, gradients))
 
 
-def gradient_step(
-    model: GenerativeModel, optimizer: keras.optimizers.Optimizer, data, on_nonfinite: str | None = None
-) -> dict[str, tf.Tensor]:
-    """One optimisation step on ``model.loss_terms(data)``; records and returns the terms.
+def gradient_step(model: GenerativeModel, optimizer, data, on_nonfinite: str | None = None) -> dict[str, tf.Tensor]:
+    """One optimisation step on ``model.loss_terms(data)``: every update of ``model.updates``; records the terms.
 
     Shared by :meth:`GenerativeModel.train_step` (Keras ``fit``) and
     :func:`tfvae.loops.train_loop`, so both drivers compute the same update.
+    ``optimizer`` is the first update's optimizer, or a dict ``{update name:
+    optimizer}`` (:meth:`GenerativeModel.update_optimizers`); the other
+    updates' optimizers then come from the model (``compile`` or
+    ``prepare_update_optimizers`` made them). One forward pass gives the
+    terms; each update :class:`~tfvae.models.contract.Update` takes the
+    gradient of its own term's batch mean over its own variables on that
+    pass, and is applied at the steps its ``every`` names.
     ``optimizer.scale_loss`` applies dynamic loss scaling when the optimizer
     is a ``keras.optimizers.LossScaleOptimizer`` (``mixed_float16``), and the
     wrapper unscales the gradients again in ``apply_gradients``.
@@ -119,9 +124,9 @@ def gradient_step(
     The step's terms are added to ``model.term_trackers`` (weighted by the
     batch size), whose results are the drivers' logs.
 
-    Non-finite steps: when a loss term or a gradient holds a NaN or an
-    infinity the update is NOT applied (weights, optimizer slots and
-    iterations stay as they were; one ``tf.cond``, so this holds under XLA
+    Non-finite steps: when a loss term or a gradient (of any update) holds a
+    NaN or an infinity NO update is applied (weights, optimizer slots and
+    iterations stay as they were; one ``tf.cond`` per update, so this holds under XLA
     too), and neither is the state the forward pass moved: every
     non-trainable variable of the model (EMA codebook counts, sums and codes,
     seed-generator states, moving statistics) is put back to its value before
@@ -147,23 +152,25 @@ def gradient_step(
     The returned terms are this replica's batch means.
     """
     mode = nonfinite_mode(model, on_nonfinite)
-    variables = model.trainable_variables
+    updates = model.updates
+    optimizers = _optimizers_of(model, optimizer, updates)
+    variables = model.update_variables()
     batch_size = model.batch_size_of(data)
     # the state the forward pass itself moves (EMA codebooks, seed generators, moving
     # statistics): read before it runs, put back when the step is not applied
     state = [v for v in model.non_trainable_variables if v is not model.steps_done]
     state_before = [tf.identity(v) for v in state]
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=len(updates) > 1) as tape:
         terms = model.loss_terms(data, training=True)
-        loss = optimizer.scale_loss(global_batch_mean(terms["loss"], batch_size))
-    gradients = tape.gradient(loss, variables)
+        losses = [optimizers[u.name].scale_loss(global_batch_mean(terms[u.loss], batch_size)) for u in updates]
+    gradients = {u.name: tape.gradient(loss, variables[u.name]) for u, loss in zip(updates, losses)}
+    del tape
 
     empty = tf.equal(batch_size, 0)  # a replica's share of a small last batch: its means are NaN by nature
     terms_ok = tf.logical_or(_all_finite(list(terms.values())), empty)
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        gradients_ok = tf.constant(True)
-    else:
-        gradients_ok = tf.logical_or(_all_finite(gradients), empty)
+    checked = [g for u in updates if not isinstance(optimizers[u.name], keras.optimizers.LossScaleOptimizer)
+               for g in gradients[u.name]]
+    gradients_ok = tf.logical_or(_all_finite(checked), empty) if checked else tf.constant(True)
     if mode == "stop":  # an earlier step of this epoch failed: do nothing until the driver stops
         stopped = tf.logical_not(_all_finite([tracker.result() for tracker in model.term_trackers]))
     else:
@@ -177,7 +184,9 @@ def gradient_step(
         terms_ok, gradients_ok, stopped = failures[0] == 0, failures[1] == 0, failures[2] > 0
     finite = tf.logical_and(terms_ok, gradients_ok)
     apply = tf.logical_and(finite, tf.logical_not(stopped))
-    _apply_if(apply, optimizer, gradients, variables)
+    for update in updates:
+        due = apply if update.every == 1 else tf.logical_and(apply, model.steps_done % update.every == 0)
+        _apply_if(due, optimizers[update.name], gradients[update.name], variables[update.name])
     for variable, before in zip(state, state_before):  # no tf.cond: the same update under every strategy
         variable.assign(tf.where(apply, tf.convert_to_tensor(variable), before))
 
@@ -192,6 +201,17 @@ def gradient_step(
         model.steps_done.assign_add(1)
     model.update_term_trackers(terms, weight)
     return terms
+
+
+def _optimizers_of(model: GenerativeModel, optimizer, updates) -> dict:
+    """Update name -> optimizer: ``optimizer`` (the first update's, or a dict), the others from the model."""
+    given = dict(optimizer) if isinstance(optimizer, dict) else {updates[0].name: optimizer}
+    known = {**model.update_optimizers(), **given} if len(updates) > 1 else given
+    missing = [u.name for u in updates if known.get(u.name) is None]
+    if missing:
+        raise ValueError(f"{type(model).__name__}'s update(s) {missing} have no optimizer: compile the model, or "
+                         "call model.prepare_update_optimizers() before the step")
+    return known
 
 
 def evaluation_step(model: GenerativeModel, data) -> dict[str, tf.Tensor]:

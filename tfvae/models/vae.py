@@ -10,20 +10,37 @@ from tfvae.distribute import global_mean
 from tfvae.distributions import (
     DiagonalGaussianPosterior,
     DistributionHead,
+    LatentHead,
     Likelihood,
-    MixtureOfGaussiansPrior,
     StandardNormalPrior,
-    VampPrior,
 )
-from tfvae.kl import KL_METHODS, kl_divergence
+from tfvae.kl import KL_METHODS, kl_divergence, per_dimension_kl
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.builders import as_layer
 from tfvae.models.contract import ServingSignature, label_input, seed_input
 from tfvae.random import as_seed, derive_seed
-from tfvae.registry import MODELS, serializable
+from tfvae.registry import MODELS, POSTERIORS, PRIORS, serializable
 from tfvae.validation import check_data_shape, check_int, check_number
 
 tfd = tfp.distributions
+
+
+def head_options() -> set[str]:
+    """The ``model.options`` keys of every registered posterior and prior (their ``config_options``)."""
+    return {option for registry in (POSTERIORS, PRIORS) for name in registry.names()
+            for option in registry.get(name).config_options}
+
+
+def refuse_stray_head_options(registry, name: str | None, options: dict) -> None:
+    """A ``ValueError`` naming the first option in ``options`` that belongs to another head of ``registry``.
+
+    ``name``: the head chosen (``None``: the default one).
+    """
+    for other in registry.names():
+        stray = sorted(set(registry.get(other).config_options) & set(options))
+        if other != name and stray:
+            chosen = f"{name!r}" if name else f"the default {registry.kind}"
+            raise ValueError(f"{stray[0]} is an option of the {registry.kind} {other!r}, not of {chosen}")
 
 
 @MODELS.register("vae")
@@ -52,13 +69,23 @@ class VAE(Autoencoder):
       (Kingma et al. 2016); needs a diagonal Gaussian posterior and prior.
 
     Args:
-      encoder, decoder, posterior, likelihood: as for :class:`Autoencoder`.
-      prior: prior head, or a name: ``"standard_normal"`` (default),
-        ``"mog"`` (:class:`MixtureOfGaussiansPrior`, ``num_components=10``) or
-        ``"vamp"`` (:class:`VampPrior`, ``num_pseudo_inputs=50``); learned
-        priors use the Monte-Carlo KL.
+      encoder, decoder, posterior, likelihood: as for :class:`Autoencoder`; the
+        posterior is a :class:`~tfvae.distributions.LatentHead` (its ``point``
+        is the code, its ``sample_and_log_prob`` the draws and their
+        ``log q``). The builders take it by name too, a key of
+        :data:`tfvae.registry.POSTERIORS`: ``VAE.mlp(posterior="iaf",
+        flow_steps=2)`` (``"diagonal_gaussian"``, the default, or ``"iaf"``,
+        :class:`~tfvae.distributions.IAFPosterior`), with the options the
+        head declares.
+      prior: prior head, or a name of :data:`tfvae.registry.PRIORS`:
+        ``"standard_normal"`` (default), ``"mog"``
+        (:class:`~tfvae.distributions.MixtureOfGaussiansPrior`,
+        ``num_components=10``) or ``"vamp"``
+        (:class:`~tfvae.distributions.VampPrior`, ``num_pseudo_inputs=50``);
+        learned priors use the Monte-Carlo KL.
       beta: weight of the rate term (1 is the ELBO; > 1 is the beta-VAE).
-      kl: ``"analytic"`` (closed form when TFP registers one, else MC) or ``"mc"``.
+      kl: ``"analytic"`` (closed form when TFP registers one, else MC; refused
+        for a posterior without one, such as the IAF) or ``"mc"``.
       num_samples: Monte-Carlo samples ``L`` per example.
       kl_warmup_steps: steps over which beta rises linearly from 0 (0: off).
       free_bits: nats per latent dimension below which the KL is not
@@ -86,13 +113,13 @@ class VAE(Autoencoder):
     """
 
     loss_term_names = ("loss", "elbo", "distortion", "rate")
-    config_options = ("beta", "free_bits", "kl", "kl_warmup_steps", "num_components", "num_pseudo_inputs",
-                      "num_samples", "prior")
+    config_options = tuple(sorted({"beta", "free_bits", "kl", "kl_warmup_steps", "num_samples", "posterior", "prior",
+                                   *head_options()}))
 
     @property
     def capabilities(self):
-        """The autoencoder's, with a prior to sample from and a stochastic encoder."""
-        return super().capabilities.but(has_prior=True, stochastic_encoder=True)
+        """The autoencoder's, with a prior to sample from, the ELBO as a likelihood bound and a stochastic encoder."""
+        return super().capabilities.but(has_prior=True, likelihood_bound=True, stochastic_encoder=True)
     default_posterior = DiagonalGaussianPosterior
 
     def __init__(
@@ -117,9 +144,14 @@ class VAE(Autoencoder):
         num_samples = check_int(num_samples, "num_samples")
         beta = check_number(beta, "beta", 0.0)
         posterior = as_layer(posterior)
+        if kl == "analytic" and not posterior.analytic_kl:
+            raise ValueError(f"kl='analytic' has no closed form with the {type(posterior).__name__}: "
+                             "use kl='mc' (the Monte-Carlo rate on the posterior's draws)")
         if isinstance(prior, str):
             prior = self.build_prior(prior, posterior.latent_dim, as_layer(likelihood).event_shape, kwargs,
                                      seed=derive_seed(seed, "prior"))
+        elif prior is None:
+            refuse_stray_head_options(PRIORS, None, kwargs)
         self.prior = as_layer(prior) if prior is not None else StandardNormalPrior(posterior.latent_dim, name="prior")
         self.beta = float(beta)
         self.kl = kl
@@ -128,31 +160,44 @@ class VAE(Autoencoder):
             self.prior.bind(lambda u: self.posterior(self.encoder(u)))
         super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
 
-    #: prior heads the builders make from a name: ``VAE.mlp(prior="mog")``
-    PRIORS = ("standard_normal", "mog", "vamp")
-    #: keyword arguments that configure a named prior
-    prior_options = ("num_components", "num_pseudo_inputs")
-
     @classmethod
     def build_prior(cls, name: str, latent_dim: int, data_shape, options: dict, seed: int | None = None):
-        """The prior head called ``name`` (``standard_normal``, ``mog``, ``vamp``).
+        """The prior head registered as ``name`` in :data:`tfvae.registry.PRIORS`.
 
         Args:
-          name: one of :attr:`PRIORS`.
+          name: a registered prior (``standard_normal``, ``mog``, ``vamp``, or one of yours).
           latent_dim: size of z.
           data_shape: shape of one example (a VampPrior's pseudo-inputs).
           options: the model's remaining keyword arguments; the prior's own
-            (:attr:`prior_options`) are popped from it.
+            (its ``config_options``) are popped from it.
           seed: seed of a learned prior's initial means / pseudo-inputs (the
             constructor passes ``derive_seed(seed, "prior")`` of the model's).
+
+        Raises:
+          ValueError: an unknown name (the known ones listed), or another prior's option.
         """
-        if name == "mog":
-            return MixtureOfGaussiansPrior(latent_dim, options.pop("num_components", 10), seed=seed, name="prior")
-        if name == "vamp":
-            return VampPrior(latent_dim, data_shape, options.pop("num_pseudo_inputs", 50), seed=seed, name="prior")
-        if name == "standard_normal":
-            return StandardNormalPrior(latent_dim, name="prior")
-        raise ValueError(f"prior must be one of {cls.PRIORS}, got {name!r}")
+        prior = PRIORS.get(name).from_options(latent_dim, options, data_shape=data_shape, seed=seed, name="prior")
+        refuse_stray_head_options(PRIORS, name, options)
+        return prior
+
+    @classmethod
+    def build_posterior(cls, latent_dim: int, options: dict) -> LatentHead:
+        """The builders' posterior: ``options["posterior"]`` (a head, or a name of :data:`tfvae.registry.POSTERIORS`).
+
+        Without one it is the family's :attr:`default_posterior` (a diagonal Gaussian).
+
+        Raises:
+          ValueError: an unknown name (the known ones listed), or another posterior's option.
+        """
+        posterior = options.pop("posterior", None)
+        if isinstance(posterior, keras.layers.Layer):
+            return posterior
+        if posterior is None:
+            head = super().build_posterior(latent_dim, options)
+        else:
+            head = POSTERIORS.get(posterior).from_options(latent_dim, options, name="posterior")
+        refuse_stray_head_options(POSTERIORS, posterior, options)
+        return head
 
     def build(self, input_shape=None):
         super().build(input_shape)
@@ -160,7 +205,8 @@ class VAE(Autoencoder):
         if self.free_bits and not (
             isinstance(prior, tfd.MultivariateNormalDiag) and isinstance(self.posterior, DiagonalGaussianPosterior)
         ):
-            raise ValueError("free_bits needs a diagonal Gaussian posterior and prior (per-dimension KL)")
+            raise ValueError("free_bits needs a diagonal Gaussian posterior and prior (per-dimension KL), got the "
+                             f"{type(self.posterior).__name__} and the {type(self.prior).__name__}")
 
     def current_beta(self) -> tf.Tensor:
         """``beta`` at the current training step (after KL warm-up)."""
@@ -185,13 +231,17 @@ class VAE(Autoencoder):
         """
         q = self._encode(x, training)
         seed = self.seed_generator.next() if seed is None else seed
-        z = self.posterior.sample(q, num_samples or self.num_samples, seed)
-        return self.elbo_terms(x, q, z, self._decode(z, training), self.prior())
+        z, log_q = self.posterior.sample_and_log_prob(q, num_samples or self.num_samples, seed)
+        return self.elbo_terms(x, q, z, self._decode(z, training), self.prior(), log_q)
 
-    def elbo_terms(self, x, q, z, likelihood, prior) -> dict[str, tf.Tensor]:
-        """The per-example terms from ``q(z|x)``, its draws ``z`` ``[S, B, D]``, ``p(x|z)`` and the prior."""
+    def elbo_terms(self, x, q, z, likelihood, prior, log_q=None) -> dict[str, tf.Tensor]:
+        """The per-example terms from ``q(z|x)``, its draws ``z`` ``[S, B, D]``, ``p(x|z)`` and the prior.
+
+        ``log_q``: ``log q(z|x)`` of the draws, ``[S, B]`` (the posterior's
+        ``sample_and_log_prob``); ``None``: ``q.log_prob(z)``.
+        """
         distortion = -tf.reduce_mean(likelihood.log_prob(x), axis=0)
-        rate = kl_divergence(q, prior, z=z, method=self.kl)
+        rate = kl_divergence(q, prior, z=z, method=self.kl, log_q=log_q)
         terms = {"elbo": -(distortion + rate), "distortion": distortion, "rate": rate}
         if self.free_bits:
             terms["rate_per_dimension"] = per_dimension_kl(q, prior)
@@ -296,11 +346,6 @@ class VAE(Autoencoder):
             "kl_warmup_steps": self.kl_warmup_steps,
             "free_bits": self.free_bits,
         }
-
-
-def per_dimension_kl(q: tfd.Distribution, prior: tfd.Distribution) -> tf.Tensor:
-    """``[B, latent_dim]``: KL per latent dimension between diagonal Gaussians (analytic)."""
-    return tfd.kl_divergence(tfd.Normal(q.mean(), q.stddev()), tfd.Normal(prior.mean(), prior.stddev()))
 
 
 @MODELS.register("beta_vae")

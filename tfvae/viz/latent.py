@@ -133,18 +133,25 @@ def posterior_means(model, x, chunk_size: int | None = None) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     out = np.empty((len(x), int(model.latent_dim)), np.float32)
     for part in _chunks(len(x), int(chunk_size or ENCODE_CHUNK)):
-        out[part] = model.encode(x[part]).mean().numpy()
+        out[part] = model.embed(x[part]).numpy()
     return out
 
 
-def reconstructions(model, x) -> np.ndarray:
-    """``E[p(x | z = E[q(z|x)])]``, shaped like ``x``.
+def reconstructions(model, x, chunk_size: int | None = None) -> np.ndarray:
+    """``E[p(x | z = E[q(z|x)])]`` (the model's ``reconstruct``), shaped like ``x``, ``chunk_size`` rows per call.
 
     Args:
       model: any model of the Autoencoder contract.
       x: examples ``(N, *data_shape)``.
+      chunk_size: examples per call (default: the smaller of :data:`ENCODE_CHUNK` and :data:`DECODE_CHUNK`).
     """
-    return _decode_mean(model, posterior_means(model, x))
+    require_unconditional(model)
+    x = np.asarray(x, dtype=np.float32)
+    size = int(chunk_size or min(ENCODE_CHUNK, DECODE_CHUNK))
+    parts = [np.asarray(model.reconstruct(x[part])) for part in _chunks(len(x), size)]
+    if not parts:
+        raise ValueError("no examples to reconstruct")
+    return np.concatenate(parts)
 
 
 def stochastic_reconstructions(model, x, num_samples: int = 8, seed=None) -> np.ndarray:

@@ -19,8 +19,11 @@ name                            what                                           n
 :data:`PICTURES` maps those names to functions of ``(model, examples)``, and
 :func:`draw_pictures` draws all that a model can (the others are listed
 with the reason), which ``tfvae plot`` and
-:class:`tfvae.viz.tensorboard.ImageLogger` use. What a model can give is
-read from ``model.capabilities``, never probed. Each picture decodes only
+:class:`tfvae.viz.tensorboard.ImageLogger` use. Which set of pictures a
+family gets is its catalogue's (:func:`tfvae.models.catalogue.catalogue`,
+from ``model.capabilities``; ``tfvae train``'s end pictures come from the
+same catalogue); a picture of the set that a model still cannot give (a
+prior it lacks, a latent size) says why when drawn. Nothing is probed. Each picture decodes only
 what it draws, a bounded chunk at a time (:mod:`tfvae.viz.latent`), so its
 memory does not grow with the latent size.
 
@@ -40,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from tfvae.metrics.capabilities import ModelCapabilityError
+from tfvae.models.catalogue import catalogue_of, picture_names
 from tfvae.random import as_seed
 from tfvae.viz import latent
 from tfvae.viz.grids import image_grid, save_png
@@ -47,6 +51,7 @@ from tfvae.viz.grids import image_grid, save_png
 __all__ = [
     "CONDITIONAL_PICTURES",
     "PICTURES",
+    "PICTURE_TABLES",
     "SEQUENCE_PICTURES",
     "Examples",
     "Pictures",
@@ -433,6 +438,13 @@ CONDITIONAL_PICTURES: dict[str, Callable[[object, Examples], np.ndarray]] = {
 }
 """Pictures of conditional models (CVAE): every decode is given a label."""
 
+PICTURE_TABLES: dict[str, dict[str, Callable[[object, Examples], np.ndarray]]] = {
+    "autoencoder": PICTURES,
+    "conditional": CONDITIONAL_PICTURES,
+    "sequence": SEQUENCE_PICTURES,
+}
+"""The drawing of each picture set of :data:`tfvae.models.catalogue.PICTURE_SETS`, by the same names."""
+
 
 @dataclass
 class Pictures:
@@ -443,11 +455,13 @@ class Pictures:
 
 
 def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None) -> Pictures:
-    """Draw every picture of :data:`PICTURES` (or ``names``) that ``model`` can give.
+    """Draw every picture of the model's set (or ``names``) that ``model`` can give.
 
-    The table follows ``model.capabilities``: a sequence model with ``rollout``
-    (TD-VAE) gets :data:`SEQUENCE_PICTURES` (its film strip), a conditional
-    model (CVAE) :data:`CONDITIONAL_PICTURES` (every decode given a label).
+    The set is the model's catalogue's (:func:`tfvae.models.catalogue.catalogue`):
+    an unconditional autoencoder gets :data:`PICTURES`, a sequence model with
+    ``rollout`` (TD-VAE) :data:`SEQUENCE_PICTURES` (its film strip), a
+    conditional model (CVAE) :data:`CONDITIONAL_PICTURES` (every decode given a
+    label); a picture outside it is skipped with the catalogue's reason.
 
     Args:
       model: any model of the Autoencoder contract, or a sequence model.
@@ -457,22 +471,17 @@ def draw_pictures(model, examples: Examples, names: Sequence[str] | None = None)
     Raises:
       ValueError: an unknown picture name.
     """
-    can = model.capabilities
-    table = SEQUENCE_PICTURES if can.rollout else (CONDITIONAL_PICTURES if can.conditional else PICTURES)
-    names = list(table) if names is None else list(names)
-    known = {**PICTURES, **SEQUENCE_PICTURES, **CONDITIONAL_PICTURES}
+    offer = catalogue_of(model)
+    table = PICTURE_TABLES.get(offer.picture_set, {})
+    names = list(offer.pictures) if names is None else list(names)
+    known = picture_names()
     unknown = [n for n in names if n not in known]
     if unknown:
         raise ValueError(f"unknown picture(s) {', '.join(unknown)}; choose from {', '.join(known)}")
     pictures = Pictures()
     for name in names:
         if name not in table:
-            if table is CONDITIONAL_PICTURES:
-                why = f"{type(model).__name__} is conditional: this picture does not give its decoder labels"
-            else:
-                kind = "a sequence model" if table is SEQUENCE_PICTURES else "an autoencoder of images"
-                why = f"{type(model).__name__} is not {kind}"
-            pictures.skipped[name] = why
+            pictures.skipped[name] = offer.skipped_pictures[name]
             continue
         try:
             pictures.images[name] = table[name](model, examples)
