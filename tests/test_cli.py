@@ -107,6 +107,31 @@ def test_resume_continues_from_the_saved_step(tmp_path, capsys):
     assert int(model.optimizer.iterations) == 3 * steps_per_epoch
 
 
+@pytest.mark.slow  # the checkpoint of both optimizers is checked fast in tests/models/test_factor_vae.py
+def test_a_two_update_model_resumes_both_optimizers_at_the_configs_rates(tmp_path):
+    """FactorVAE through the CLI: train.learning_rates reaches the discriminator's optimizer, resume restores both."""
+    from tfvae.experiment import RunDirectory, load_run, train
+
+    run = tmp_path / "run"
+    small = [*TINY, "--set", "data.dataset=digits", "--set", "model.options={discriminator_units = [16]}",
+             "--set", "train.learning_rates={discriminator = 2e-4}"]
+    assert main(["train", "factor_vae_shapes", "--out", str(run), *small]) == 0
+    config = RunDirectory(run).read_config()
+    assert config.train.learning_rates == {"discriminator": 2e-4}
+    config.train.epochs = 2
+    config.train.learning_rates = {"discriminator": 3e-4}  # a resume may change the rates
+    result = train(config, out=run, resume=True, verbose=0)
+    steps = 2 * (4000 // 250)
+    optimizers = result.model.update_optimizers()
+    assert [int(o.iterations) for o in optimizers.values()] == [steps, steps]  # both went on from step 16
+    assert result.model.dataset_size == 4000  # the run tells the model its training set size
+    assert float(optimizers["discriminator"].learning_rate) == pytest.approx(3e-4)
+    loaded = load_run(run).model.update_optimizers()
+    for name, optimizer in optimizers.items():
+        for a, b in zip(optimizer.variables, loaded[name].variables):
+            np.testing.assert_array_equal(np.asarray(b), np.asarray(a), err_msg=f"{name}: {a.path}")
+
+
 def test_corrupt_checkpoint_is_named_and_kept(tmp_path, capsys):
     run = tmp_path / "run"
     assert main(["train", "vae", "--out", str(run), *TINY]) == 0

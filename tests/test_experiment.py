@@ -116,10 +116,14 @@ def test_checkpoint_listing_lets_unexpected_errors_through(tmp_path, monkeypatch
 
 
 def test_a_damaged_prior_file_is_a_run_error_with_its_cause(tmp_path):
+    from tfvae.models import VQVAE
+
+    model = VQVAE.conv((8, 8, 1), num_embeddings=4, embedding_dim=2, filters=4, residual_filters=2,
+                       num_residual_blocks=1, seed=0)
     (tmp_path / "prior").mkdir()
     (tmp_path / "prior" / "prior.keras").write_bytes(b"not a zip file")
     with pytest.raises(RunError, match="cannot load the prior") as caught:
-        load_prior(tmp_path)
+        load_prior(tmp_path, model)
     assert caught.value.__cause__ is not None
     assert load_prior(tmp_path / "elsewhere") is None
 

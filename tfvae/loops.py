@@ -271,6 +271,7 @@ def train_loop(
     mode = nonfinite_mode(model, on_nonfinite)
     requested = jit_compile
     strategy, jit_compile, steps_per_execution = _execution(model, jit_compile, steps_per_execution)
+    model.observe_training_data(data)  # the dataset size, for objectives that need it
     optimizers = _prepare_optimizers(model, optimizer, strategy)
     optimizer = optimizers[model.updates[0].name]
     dataset = _as_dataset(data, batch_size)

@@ -193,7 +193,7 @@ def iaf_reference(model, signature: str, inputs: dict[str, np.ndarray]) -> dict[
     if signature == "encode":
         q = model.encode(inputs["x"])
         loc, scale = q.distribution.loc.numpy(), q.distribution.stddev().numpy()
-        offsets = np.sqrt(model.latent_dim) * np.eye(model.latent_dim, dtype="float32")[:, None, :] * scale
+        offsets = (np.sqrt(model.latent_dim) * np.eye(model.latent_dim)[:, None, :] * scale).astype("float32")
         z = q.bijector.forward(np.concatenate([loc + offsets, loc - offsets])).numpy()
         return {"mean": model.embed(inputs["x"]).numpy(), "stddev": z.std(axis=0)}
     return vae_reference(model, signature, inputs)

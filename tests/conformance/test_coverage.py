@@ -86,3 +86,18 @@ def test_a_family_skipped_by_the_model_checks_builds_the_same_model_as_the_one_c
 
     ours, theirs = (json.loads(json.dumps(f.build().get_config())) for f in (family, twin))
     assert settings(ours) == settings(theirs)
+
+
+def test_every_family_that_samples_takes_seed_and_condition_by_keyword():
+    """One ``sample(num_samples, *, seed, condition, ...)`` across families: a caller never asks which."""
+    import inspect
+
+    samplers = {name: MODELS.get(name).sample for name in MODELS.names() if callable(getattr(MODELS.get(name), "sample",
+                                                                                            None))}
+    assert {"vae", "cvae", "vqvae", "vqvae2", "factor_vae"} <= set(samplers)
+    for name, sample in samplers.items():
+        parameters = inspect.signature(sample).parameters
+        assert list(parameters)[:2] == ["self", "num_samples"], name
+        for keyword in ("seed", "condition"):
+            assert keyword in parameters, f"{name}.sample takes no {keyword}="
+            assert parameters[keyword].kind is inspect.Parameter.KEYWORD_ONLY, f"{name}.sample: {keyword} by position"

@@ -106,9 +106,9 @@ def test_sample_is_seeded_row_by_row_and_decodes_to_images(vq):
     np.testing.assert_array_equal(codes[0], codes[2])  # each row depends on its own seed and label only
     assert (codes[0] != codes[1]).any() and (codes[0] != codes[3]).any()
     np.testing.assert_allclose(out["samples"], model.decode_indices(codes).mean(), rtol=1e-5, atol=1e-6)
-    for i in (0, 3):  # row i is model.sample(1, prior, label=label[i], seed=seed[i])
+    for i in (0, 3):  # row i is model.sample(1, prior, condition=label[i], seed=seed[i])
         np.testing.assert_array_equal(codes[i], model.sample_codes(1, prior, label=labels[i], seed=seeds[i])[0])
-        np.testing.assert_allclose(out["samples"][i], model.sample(1, prior, label=labels[i], seed=seeds[i])[0],
+        np.testing.assert_allclose(out["samples"][i], model.sample(1, prior, condition=labels[i], seed=seeds[i])[0],
                                    rtol=1e-5, atol=1e-6)
 
 

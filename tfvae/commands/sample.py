@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
         prior = load_prior(args.run, model)
         if prior is None:
             raise TfvaeError(f"{args.run} has no trained prior yet: run `tfvae train vq_prior --from {args.run}` first")
-        samples = model.sample(args.num, prior, label=label, temperature=args.temperature, seed=args.seed)
+        samples = model.sample(args.num, prior, condition=label, temperature=args.temperature, seed=args.seed)
     elif offer.samples == "prior":
         if args.temperature != 1.0:
             raise TfvaeError("--temperature applies to autoregressive priors (VQ-VAE runs) only")

@@ -99,6 +99,8 @@ def load_prior(run_dir: str | Path, model=None):
     Raises:
       RunError: a prior file exists but cannot be loaded (the cause is chained).
     """
+    if not any(prior_directory(run_dir).glob("*.keras")):  # nothing trained: no need to know the levels
+        return None
     files = prior_files(load_run(run_dir).model if model is None else model, run_dir)
     if not all(path.is_file() for path in files.values()):
         return None
@@ -280,7 +282,7 @@ def _train_prior(config: ExperimentConfig, loaded: LoadedRun, run: RunDirectory,
     test = vq_bound(model, prior, test_split.dataset, bits_per_dim_convention=convention, bits_per_dim_note=why)
     num_classes = max(part.num_classes for _, part in _parts(prior))
     label = np.repeat(np.arange(min(10, num_classes)), 8) if conditional else None
-    samples = model.sample(len(label) if conditional else 64, prior, label=label, seed=config.train.seed).numpy()
+    samples = model.sample(len(label) if conditional else 64, prior, condition=label, seed=config.train.seed).numpy()
     save_png(run.path / "samples.png", image_grid(samples, columns=8))
     summary = {"from_run": str(loaded.directory), "epochs": config.train.epochs, "train_seconds": round(seconds, 2),
                "test": test, "images": ["samples.png"]}

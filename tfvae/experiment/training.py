@@ -388,6 +388,8 @@ def _train(config: ExperimentConfig, run: RunDirectory, resume: bool, verbose: i
         with in_scope():  # variables (model and optimizer) are created by the strategy
             model = build_model(config.model, info.data_shape, seed=config.train.seed, num_classes=info.num_classes)
         model.on_nonfinite = config.train.on_nonfinite
+        if info.num_examples.get("train"):  # for objectives that read it (model.needs_dataset_size)
+            model.set_dataset_size(info.num_examples["train"])
         conditional = model.capabilities.conditional
         loader = dict(
             batch_size=data.batch_size,

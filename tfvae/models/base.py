@@ -162,6 +162,43 @@ class GenerativeModel(keras.Model):
     architectures: dict[str, tuple[str, ...]] = {}
     #: the ``model.options`` keys (and ``model.beta`` / ``kl`` / ``num_samples``) the builders take
     config_options: tuple[str, ...] = ()
+    #: the objective reads :attr:`dataset_size` (batch-level estimators such as beta-TCVAE's
+    #: minibatch-weighted sampling): training refuses to start without it
+    needs_dataset_size: bool = False
+    _dataset_size: int | None = None
+
+    @property
+    def dataset_size(self) -> int | None:
+        """The number of training examples, when known (``fit`` / ``train_loop`` on arrays and ``tfvae train`` set
+        it; :meth:`set_dataset_size` for a ``tf.data`` pipeline); ``None`` otherwise."""
+        return self._dataset_size
+
+    def set_dataset_size(self, size: int) -> None:
+        """Tell the model how many examples it trains on (read by objectives that need it, :attr:`needs_dataset_size`).
+
+        Raises:
+          ValueError: ``size`` is not a positive integer.
+        """
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"the dataset size must be a positive integer, got {size!r}")
+        if size != self._dataset_size:
+            self._dataset_size = int(size)
+            self.train_function = None  # an objective that reads it is traced again
+
+    def observe_training_data(self, x) -> None:
+        """Take the dataset size from training data whose length is known (arrays); refuse to go on without one.
+
+        Called by ``fit`` and :func:`tfvae.loops.train_loop` before they trace a step.
+
+        Raises:
+          ValueError: :attr:`needs_dataset_size` and neither ``x`` nor :meth:`set_dataset_size` gave it.
+        """
+        first = tf.nest.flatten(x)[0] if x is not None and not isinstance(x, tf.data.Dataset) else None
+        if isinstance(first, np.ndarray) and first.ndim and len(first):
+            self.set_dataset_size(len(first))
+        if self.needs_dataset_size and self._dataset_size is None:
+            raise ValueError(f"{type(self).__name__}'s objective needs the training set size: call "
+                             "model.set_dataset_size(n) before training on a tf.data pipeline")
 
     def __init_subclass__(cls, **kwargs):
         """Seed the initial weights from ``seed``: in the constructor and in every builder.
@@ -382,6 +419,7 @@ class GenerativeModel(keras.Model):
         call of an epoch runs fewer steps).
         """
         self._check_keras_driver("fit")
+        self.observe_training_data(x)
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)
         elif isinstance(x, np.ndarray):  # arrays in memory: one cheap pass (a dataset is not read twice)

@@ -204,7 +204,7 @@ class ConditionalVAE(VAE):
         num_samples = None if num_samples is None else check_int(num_samples, "num_samples")
         return self.per_example_terms((x, y), False, num_samples, as_seed(seed, self.seed_generator))
 
-    def sample(self, num_samples: int, condition=None, seed=None) -> tf.Tensor:
+    def sample(self, num_samples: int, *, seed=None, condition=None) -> tf.Tensor:
         """``num_samples`` images of class ``condition`` (an int, or labels ``(num_samples,)``)."""
         num_samples = check_int(num_samples, "num_samples", minimum=0)
         if condition is None:

@@ -386,7 +386,8 @@ class PixelCNN(GenerativeModel):
         _, codes = tf.while_loop(lambda p, _: p < positions, step, (tf.constant(0), codes))
         return codes
 
-    def sample(self, num_samples: int, label=None, condition=None, temperature: float = 1.0, seed=None) -> tf.Tensor:
+    def sample(self, num_samples: int, *, seed=None, condition=None, label=None, temperature: float = 1.0
+               ) -> tf.Tensor:
         """Ancestral samples in raster order: int32 codes ``[num_samples, H, W]``.
 
         Position ``p`` is drawn from ``softmax(logits_p / temperature)`` given
@@ -397,7 +398,8 @@ class PixelCNN(GenerativeModel):
         Args:
           num_samples: number of code maps.
           label: class label(s) for a labelled model: an int or ``[num_samples]``.
-          condition: conditioning codes ``[num_samples, H', W']`` or one map ``[H', W']``.
+          condition: conditioning codes ``[num_samples, H', W']`` or one map ``[H', W']`` (a code prior's
+            condition is the code map of the level above, VQ-VAE-2's top codes; its class is ``label``).
           temperature: softmax temperature ``> 0`` (lower is greedier).
           seed: an int or a length-2 int seed: the same seed gives the same
             samples; ``None`` draws from the model's seed generator.

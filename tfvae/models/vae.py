@@ -276,13 +276,18 @@ class VAE(Autoencoder):
         num_samples = None if num_samples is None else check_int(num_samples, "num_samples")
         return self.per_example_terms(x, False, num_samples, as_seed(seed, self.seed_generator))
 
-    def sample(self, num_samples: int, seed=None) -> tf.Tensor:
+    def sample(self, num_samples: int, *, seed=None, condition=None) -> tf.Tensor:
         """Decode ``num_samples`` draws from the prior; returns the likelihood means.
+
+        Every family samples through this one signature, ``sample(num_samples, *, seed, condition)``
+        (a family that needs a trained prior takes it as ``prior=``).
 
         Args:
           num_samples: how many examples (0 gives an empty batch).
           seed: an int or a length-2 int seed; defaults to the model's seed generator.
+          condition: class labels, for conditional models; an unconditional model refuses them.
         """
+        self._check_condition(condition)
         num_samples = check_int(num_samples, "num_samples", minimum=0)
         seed = as_seed(seed, self.seed_generator)
         z = self.prior.sample(self.prior(), num_samples, seed)

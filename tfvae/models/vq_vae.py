@@ -150,17 +150,31 @@ class _QuantizedAutoencoder(Autoencoder):
             return -(prior["top"].log_prob(data["top"]) + prior["bottom"].log_prob(data["bottom"]))
         return -prior.log_prob(data)
 
-    def sample(self, num_samples: int, prior, label=None, temperature: float = 1.0, seed=None) -> tf.Tensor:
+    def sample(self, num_samples: int, prior=None, *, seed=None, condition=None, temperature: float = 1.0,
+               label=None) -> tf.Tensor:
         """Images ``E[p(x | codes)]`` for codes drawn from ``prior`` (ancestral, raster order).
+
+        The families' one ``sample(num_samples, *, seed, condition)`` with the
+        trained prior this family samples through (``capabilities.needs_trained_prior``).
 
         Args:
           num_samples: number of images.
-          prior: a trained prior from :meth:`make_prior`.
-          label: class label(s) for a class-conditional prior.
-          temperature: softmax temperature of the code draws.
+          prior: a trained prior from :meth:`make_prior` (``tfvae train vq_prior``).
           seed: an int: the same seed gives the same images.
+          condition: class label(s) for a class-conditional prior.
+          temperature: softmax temperature of the code draws.
+          label: the former name of ``condition`` (still taken).
+
+        Raises:
+          ValueError: no prior, or both ``condition`` and ``label``.
         """
-        return self.decode_codes(self.sample_codes(num_samples, prior, label, temperature, seed)).mean()
+        if prior is None:
+            raise ValueError(f"{type(self).__name__} samples through a trained prior over its codes: pass "
+                             "prior=model.make_prior() once trained (tfvae train vq_prior --from RUN)")
+        if label is not None and condition is not None:
+            raise ValueError("give the class labels once: condition= (label= is its former name)")
+        condition = label if condition is None else condition
+        return self.decode_codes(self.sample_codes(num_samples, prior, condition, temperature, seed)).mean()
 
     def sample_codes(self, num_samples, prior, label=None, temperature=1.0, seed=None):
         raise NotImplementedError
