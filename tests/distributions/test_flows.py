@@ -127,6 +127,7 @@ def test_summary_is_the_tfp_flow_in_plain_tensor_ops(rng):
     assert "BroadcastArgs" not in {op.type for op in graph.get_operations()}
 
 
+@pytest.mark.slow  # 3 s of XLA compilation; the conformance matrix runs the model under XLA too (slow pass)
 def test_draws_are_the_same_eagerly_in_a_graph_and_under_xla(rng):
     head = randomised(IAFPosterior(3, flow_steps=2, flow_hidden_units=(6,), flow_context_dim=2), rng)
     params = tf.constant(rng.normal(size=(4, head.params_shape[0])).astype("float32"))

@@ -66,7 +66,7 @@ def test_named_priors_from_a_config():
     config = default_config("vae", ['model.options={prior = "mog", num_components = 5}'])
     model = build_model(config.model, SHAPE)
     assert isinstance(model.prior, MixtureOfGaussiansPrior) and model.prior.num_components == 5
-    with pytest.raises(ValueError, match="prior must be one of"):
+    with pytest.raises(ValueError, match=r"^unknown prior 'laplace'; choose one of: mog, standard_normal, vamp$"):
         VAE.mlp(SHAPE, prior="laplace")
 
 

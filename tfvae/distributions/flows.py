@@ -11,7 +11,8 @@ beside the Gaussian's parameters::
 where ``[mu_k, l_k]`` is a masked autoregressive network (MADE): output ``i``
 depends on ``z_{k-1, <i}`` (and on ``h``) only, so each step's Jacobian is
 triangular with diagonal ``exp(-l_k)``; the order of the dimensions is
-reversed between steps. Drawing ``z`` and its ``log q`` is one pass of each
+reversed between steps (and once more after the last one when ``K`` is even,
+so ``z`` keeps the base's order: an identity flow maps ``u`` to itself). Drawing ``z`` and its ``log q`` is one pass of each
 network; ``log q`` of an arbitrary ``z`` inverts the steps one dimension at a
 time (``latent_dim`` passes each).
 
@@ -191,7 +192,8 @@ class IAFPosterior(LatentHead):
     ``h`` of the ``flow_steps`` autoregressive steps (the module docstring
     gives the maths). ``head(params)`` is a ``tfd.TransformedDistribution``
     whose bijector chains ``tfb.Invert(tfb.MaskedAutoregressiveFlow)`` steps,
-    with ``tfb.Permute`` reversing the dimensions between them.
+    with ``tfb.Permute`` reversing the dimensions between them (and after the
+    last one when their number is even: ``z`` is in the base's order).
 
     * ``sample_and_log_prob``: ``z`` and ``log q(z|x)`` from one forward
       pass (``log N(u) - log|det dz/du|``); a VAE's rate with this posterior is
@@ -261,13 +263,18 @@ class IAFPosterior(LatentHead):
         return loc, bounded_scale(raw, self.scale_floor, self.max_scale), context if self.flow_context_dim else None
 
     def bijector(self, context: tf.Tensor | None) -> tfb.Bijector:
-        """The flow ``u -> z`` for one batch's context: ``Invert(MAF)`` steps with ``Permute`` (reversal) between."""
+        """The flow ``u -> z`` for one batch's context: ``Invert(MAF)`` steps with ``Permute`` (reversal) between.
+
+        An even number of steps ends with one more reversal, so ``z`` is in the base's order.
+        """
         parts = []
         for k, network in enumerate(self.steps):
             if k:
                 parts.append(tfb.Permute(self.reverse))
             made = functools.partial(network, context=context)
             parts.append(tfb.Invert(tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made, name=f"maf_{k}")))
+        if self.flow_steps % 2 == 0:
+            parts.append(tfb.Permute(self.reverse))
         return tfb.Chain(parts[::-1])  # Chain applies its last bijector first
 
     def call(self, params) -> tfd.TransformedDistribution:
@@ -289,6 +296,8 @@ class IAFPosterior(LatentHead):
             shift, log_scale = network(u, context=context)
             u = (u - shift) * tf.exp(-log_scale)
             log_det = log_det - tf.reduce_sum(log_scale, axis=-1)
+        if self.flow_steps % 2 == 0:
+            u = tf.gather(u, self.reverse, axis=-1)
         return u, log_det
 
     def point(self, distribution) -> tf.Tensor:

@@ -21,7 +21,7 @@ References:
   Autoencoders. ICLR.
 """
 
-from tfvae.metrics.capabilities import ModelCapabilityError, has_prior, prior_distribution
+from tfvae.metrics.capabilities import ModelCapabilityError, has_likelihood_bound, has_prior, prior_distribution
 from tfvae.metrics.disentanglement import (
     BetaVAEScore,
     DCIScore,
@@ -80,6 +80,7 @@ __all__ = [
     "evaluate_model",
     "factor_vae_score",
     "factor_vae_score_from_codes",
+    "has_likelihood_bound",
     "has_prior",
     "iwae_from_log_weights",
     "iwae_log_likelihood",

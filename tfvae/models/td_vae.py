@@ -164,7 +164,11 @@ class TDVAE(GenerativeModel):
 
     @property
     def capabilities(self) -> Capabilities:
-        """Sequences whose future it rolls out; a belief state, not a per-example code."""
+        """Sequences whose future it rolls out; a belief state, not a per-example code.
+
+        No likelihood bound (``likelihood_bound`` stays False): the loss bounds the jumpy
+        ``log p(x_t2 | x_<=t1)`` through the belief, not ``log p(x)``.
+        """
         return Capabilities(sequences=True, rollout=True, continuous_latent=False,
                             image_data=len(self.frame_shape) == 3)
 

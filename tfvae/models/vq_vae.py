@@ -82,7 +82,11 @@ class _QuantizedAutoencoder(Autoencoder):
 
     @property
     def capabilities(self):
-        """Discrete code maps; samples need a prior trained over them (:meth:`make_prior`)."""
+        """Discrete code maps; samples need a prior trained over them (:meth:`make_prior`).
+
+        No likelihood bound of its own (``likelihood_bound`` stays False): the point-mass code bounds
+        ``-log p(x)`` only through a prior over the codes (:meth:`bound`: the uniform prior, or the trained one).
+        """
         return super().capabilities.but(discrete_codes=True, needs_trained_prior=True, continuous_latent=False)
     #: options of the builders that configure the quantizers (``model.options`` in configs)
     quantizer_options: tuple[str, ...] = ("commitment_cost", "decay", "epsilon", "dead_code_threshold")
