@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 
 from benchmarks.run import MODELS, build_tfvae, training_data
-from tfvae.models import jit_trial
+from tfvae import jit_trial
 
 DEFAULT_CASES = ("mlp:128", "mlp:1024", "conv:128")
 

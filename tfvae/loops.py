@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterable
 import keras
 import tensorflow as tf
 
+from tfvae import jit_trial
 from tfvae.data.pipeline import in_memory_batches
 from tfvae.distribute import distribute_dataset, is_distributed, is_multi_worker
 from tfvae.functions import traced_for
-from tfvae.models import jit_trial
 from tfvae.models.base import GenerativeModel
 from tfvae.models.steps import (
     NonFiniteGuard,
@@ -238,7 +238,7 @@ def train_loop(
         ``"auto"``: 32 (:mod:`tfvae.performance`).
       jit_compile: compile each step with XLA; ``"auto"``: the first calls
         time both on the run's batches and keep the faster for a run of at
-        least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS` steps (the
+        least :data:`tfvae.jit_trial.TRIAL_MIN_STEPS` steps (the
         result is ``model.jit_trial``), else on with a GPU/TPU and off on a
         CPU; off under a strategy.
       validation_data: optional data evaluated after each epoch (``val_`` keys).
@@ -278,7 +278,7 @@ def train_loop(
     if strategy is None:  # a wrong shape named here, not from inside the traced step
         model.check_batch_spec(dataset.element_spec)
     pending = None
-    if requested == AUTO and strategy is None:  # a long enough run times both (tfvae.models.jit_trial)
+    if requested == AUTO and strategy is None:  # a long enough run times both (tfvae.jit_trial)
         jit_compile = jit_trial.decide(
             model, optimizer, dataset.element_spec, jit_trial.batch_size_of(dataset, batch_size),
             jit_trial.planned_steps(dataset, epochs, initial_epoch), steps_per_execution, mode, jit_compile,

@@ -28,9 +28,9 @@ Batch-level callbacks then run once per 32 steps (Keras' rule for
 
 "trial": as these figures show, whether XLA pays off depends on the model,
 the batch and the device, so a run of at least
-:data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS` steps first times its own
+:data:`tfvae.jit_trial.TRIAL_MIN_STEPS` steps first times its own
 step both ways, alternating its first calls on its real batches, and keeps
-the faster (:mod:`tfvae.models.jit_trial`); the
+the faster (:mod:`tfvae.jit_trial`); the
 rule in the table is for shorter runs, and what :func:`resolve_jit_compile`
 returns before the trial.
 """
@@ -54,7 +54,7 @@ def resolve_jit_compile(value: bool | str, distributed: bool = False) -> bool:
     """``value``, or for ``"auto"``: XLA on an accelerator, off on a CPU or under a strategy.
 
     This is the static rule; the drivers then replace it by a timed trial for
-    long runs (:mod:`tfvae.models.jit_trial`).
+    long runs (:mod:`tfvae.jit_trial`).
 
     Raises:
       ValueError: ``value`` is neither a bool nor ``"auto"``.

@@ -68,6 +68,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tfvae.config import ConfigError, DataConfig, ExperimentConfig, ModelConfig
+from tfvae.data.names import EMBEDDED_SHAPES, GENERATED_SHAPES
 
 __all__ = [
     "KNOWN_SHAPES",
@@ -102,13 +103,12 @@ _MNIST = (28, 28, 1)
 #: The example shape of the datasets whose shape a name alone tells (with no ``data.data_dir``, which can point
 #: any name at a folder of IDX files): the embedded digits, the generated sets and a few tfds image sets.
 KNOWN_SHAPES: dict[str, tuple[int, ...]] = {
-    "digits": _MNIST, "mnist": _MNIST, "fashion_mnist": _MNIST, "binarized_mnist": _MNIST, "kmnist": _MNIST,
+    "mnist": _MNIST, "fashion_mnist": _MNIST, "binarized_mnist": _MNIST, "kmnist": _MNIST,
     "fashion_mnist_idx": _MNIST, "cifar10": (32, 32, 3), "cifar100": (32, 32, 3), "svhn_cropped": (32, 32, 3),
-    "dsprites": (64, 64, 1), "shapes": (64, 64, 1), "sines": (20, 1), "oscillator": (30, 1),
-    "lowrank_ratings": (300,), "moving_digits": (20, 32, 32, 1),
+    "dsprites": (64, 64, 1), **EMBEDDED_SHAPES, **GENERATED_SHAPES,
 }
 #: Names resolved before ``data_dir`` is looked at (:func:`tfvae.data.datasets.resolve_source`).
-_IGNORE_DATA_DIR = ("digits", "shapes", "sines", "oscillator", "lowrank_ratings", "moving_digits")
+_IGNORE_DATA_DIR = (*EMBEDDED_SHAPES, *GENERATED_SHAPES)
 
 _ADVICE = {
     "model.latent_dim": "use a smaller latent_dim",

@@ -235,3 +235,15 @@ def test_load_dsprites_with_mock_data():
 def test_load_dsprites_unavailable(tmp_path):
     with pytest.raises(DatasetUnavailableError, match="dsprites"):
         shapes.load_dsprites(data_dir=str(tmp_path), download=False)
+
+
+def test_the_generated_catalogue_is_one_table_and_its_shapes_are_the_generators():
+    """tfvae.data.names.GENERATED_SHAPES names every generated set once: the generators and the size checks read it."""
+    from tfvae import sizes
+    from tfvae.data.names import GENERATED_SHAPES
+
+    assert set(generated.GENERATED) == set(GENERATED_SHAPES)
+    assert all(sizes.KNOWN_SHAPES[name] == shape for name, shape in GENERATED_SHAPES.items())
+    for name in ("sines", "lowrank_ratings", "oscillator"):  # the quick ones: made here, compared with the table
+        examples = generated.GENERATED[name].make("test")
+        assert examples.shape == (generated.GENERATED[name].splits["test"], *GENERATED_SHAPES[name]), name

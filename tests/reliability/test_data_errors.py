@@ -1,6 +1,6 @@
 """Corrupt or missing data: errors that say what is wrong and where (gaps of tests/data only).
 
-``tests/data/test_data_idx.py`` covers bad magic numbers, unknown dtypes,
+``tests/data/test_idx_format.py`` covers bad magic numbers, unknown dtypes,
 truncated headers and data, truncated gzip streams, missing files and
 directories. Here: a header that declares far more data than the file holds
 (it used to raise a bare ``MemoryError``), a file given where a directory is

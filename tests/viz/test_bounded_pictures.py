@@ -121,7 +121,7 @@ batch_size = 50
 
 def shapes_idx(directory: Path, n: int) -> str:
     """``n`` train and ``n`` test 64x64 shapes as an MNIST-layout IDX directory; the ``--dataset`` value."""
-    from tfvae.data.idx import write_idx
+    from tfvae.data.idx_format import write_idx
     from tfvae.data.shapes import sample
 
     for prefix, seed in (("train", 0), ("t10k", 1)):

@@ -11,7 +11,7 @@ Start with :func:`load_dataset`::
 network; see :mod:`tfvae.data.datasets` for how a name picks its source
 (the sources, one protocol, are in :mod:`tfvae.data.sources`; the generated
 sets in :mod:`tfvae.data.generated`), :mod:`tfvae.data.preprocessing` for the
-pixel transforms, :mod:`tfvae.data.idx` for the IDX file format,
+pixel transforms, :mod:`tfvae.data.idx_format` for the IDX file format,
 :mod:`tfvae.data.ratings` for ratings matrices and :mod:`tfvae.data.pipeline`
 for the ``tf.data`` options every pipeline gets (autotuning off: it stalls
 at epoch ends). Your own files and arrays (``npz:``, ``npy:``, ``images:``,
@@ -30,13 +30,13 @@ _EXPORTS = {
     "datasets": ("DEFAULT_DATASET", "FASHION_MNIST_IDX_DIR", "DatasetInfo", "DatasetUnavailableError",
                  "EmptySplitError", "dataset_info", "feature_statistics", "image_padding", "load_arrays",
                  "load_dataset"),
-    "idx": ("IdxFormatError", "read_idx", "read_idx_header", "write_idx"),
+    "idx_format": ("IdxFormatError", "read_idx", "read_idx_header", "write_idx"),
     "pipeline": ("in_memory_batches", "pipeline_options"),
     "preprocessing": ("bernoulli_binarize", "dequantize", "scale"),
     "sources.base": ("UserDataError",),
     "names": ("check_dataset_path",),
 }
-_SUBMODULES = ("idx", "preprocessing")
+_SUBMODULES = ("idx_format", "preprocessing")
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
 __all__ = sorted([*_WHERE, *_SUBMODULES])

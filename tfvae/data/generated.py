@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfvae.data.names import GENERATED_SHAPES
 from tfvae.data.ratings import low_rank_ratings
 from tfvae.data.sequences import harmonic_oscillator, moving_digits, sine_sequences
 
@@ -84,14 +85,16 @@ def _moving_digits(split: str) -> np.ndarray:
 
 GENERATED: dict[str, GeneratedDataset] = {
     "sines": GeneratedDataset(
-        (20, 1), {"train": 4000, "test": 1000}, lambda split: sine_sequences(4000 if split == "train" else 1000, seed=1000 + (split == "test"))
+        GENERATED_SHAPES["sines"], {"train": 4000, "test": 1000},
+        lambda split: sine_sequences(4000 if split == "train" else 1000, seed=1000 + (split == "test")),
     ),
-    "lowrank_ratings": GeneratedDataset((300,), {"train": 1000, "test": 200}, _ratings),
-    "shapes": GeneratedDataset((64, 64, 1), {k: n for k, (n, _) in SHAPES_SPLITS.items()}, _shapes),
+    "lowrank_ratings": GeneratedDataset(GENERATED_SHAPES["lowrank_ratings"], {"train": 1000, "test": 200}, _ratings),
+    "shapes": GeneratedDataset(GENERATED_SHAPES["shapes"], {k: n for k, (n, _) in SHAPES_SPLITS.items()}, _shapes),
     "oscillator": GeneratedDataset(
-        (30, 1), {"train": 10_000, "test": 1000},
+        GENERATED_SHAPES["oscillator"], {"train": 10_000, "test": 1000},
         lambda split: harmonic_oscillator(10_000 if split == "train" else 1000, length=30, seed=int(split == "test")),
     ),
-    "moving_digits": GeneratedDataset((20, 32, 32, 1), {"train": 5000, "test": 1000}, _moving_digits),
+    "moving_digits": GeneratedDataset(GENERATED_SHAPES["moving_digits"], {"train": 5000, "test": 1000},
+                                      _moving_digits),
 }
 """Name -> generated dataset. :func:`tfvae.data.load_dataset` looks names up here first (at every call)."""

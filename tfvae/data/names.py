@@ -37,6 +37,19 @@ __all__ = [
     "split_prefix",
 ]
 
+GENERATED_SHAPES: dict[str, tuple[int, ...]] = {
+    "sines": (20, 1),
+    "lowrank_ratings": (300,),
+    "shapes": (64, 64, 1),
+    "oscillator": (30, 1),
+    "moving_digits": (20, 32, 32, 1),
+}
+"""The generated sets and the shape of one example: the one catalogue of their names, read by the generators
+(:data:`tfvae.data.generated.GENERATED`) and by the checks that run before numpy is imported (:mod:`tfvae.sizes`)."""
+
+EMBEDDED_SHAPES: dict[str, tuple[int, ...]] = {"digits": (28, 28, 1)}
+"""The datasets shipped inside the package (:mod:`tfvae.data.sources.digits`) and their example shape."""
+
 FILE_PREFIXES = ("npy:", "npz:", "csv:")
 """Prefixes whose path is one file."""
 

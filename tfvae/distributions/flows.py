@@ -12,9 +12,10 @@ where ``[mu_k, l_k]`` is a masked autoregressive network (MADE): output ``i``
 depends on ``z_{k-1, <i}`` (and on ``h``) only, so each step's Jacobian is
 triangular with diagonal ``exp(-l_k)``; the order of the dimensions is
 reversed between steps (and once more after the last one when ``K`` is even,
-so ``z`` keeps the base's order: an identity flow maps ``u`` to itself). Drawing ``z`` and its ``log q`` is one pass of each
-network; ``log q`` of an arbitrary ``z`` inverts the steps one dimension at a
-time (``latent_dim`` passes each).
+so ``z`` keeps the base's order: an identity flow maps ``u`` to itself).
+Drawing ``z`` and its ``log q`` is one pass of each network; ``log q`` of an
+arbitrary ``z`` inverts the steps one dimension at a time (``latent_dim``
+passes each).
 
 Each step is TFP's ``tfb.MaskedAutoregressiveFlow`` in its inverse form,
 ``tfb.Invert(tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=...))``

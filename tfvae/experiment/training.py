@@ -178,7 +178,8 @@ def _write_images(model: GenerativeModel, test_batch: np.ndarray, labels: np.nda
 
 
 #: the settings a resume takes from the caller: how the run goes on, not what it computes (the rest is refused)
-RESUME_SETTINGS = ("train.epochs", "train.learning_rate", "train.learning_rates", "train.strategy", "train.on_nonfinite", "train.pictures",
+RESUME_SETTINGS = ("train.epochs", "train.learning_rate", "train.learning_rates", "train.strategy",
+                   "train.on_nonfinite", "train.pictures",
                    "data.data_dir",  # the data moved: the same data, elsewhere
                    "train.precision", "train.jit_compile", "train.steps_per_execution", "train.checkpoint_every",
                    "train.keep_checkpoints")

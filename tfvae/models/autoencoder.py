@@ -223,7 +223,7 @@ class Autoencoder(GenerativeModel):
         return self.posterior.point(self.encode(x, condition))
 
     def reconstruct(self, x, condition=None) -> tf.Tensor:
-        """``E[p(x | z)]`` at the code ``z = point(q(z|x))`` (:meth:`embed`): the mean reconstruction, shaped like ``x``."""
+        """``E[p(x | z)]`` at the code ``z = point(q(z|x))`` (:meth:`embed`): the mean reconstruction, like ``x``."""
         return self.decode(self.embed(x, condition), condition).mean()
 
     def call(self, x, training: bool = False):

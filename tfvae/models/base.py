@@ -5,7 +5,7 @@ it). The steps both drivers share, :func:`gradient_step` and
 :func:`evaluation_step`, and the non-finite policy (:class:`NonFiniteError`,
 :class:`NonFiniteGuard`) live in :mod:`tfvae.models.steps` (imported here
 under their usual names); the ``jit_compile="auto"`` trial in
-:mod:`tfvae.models.jit_trial`.
+:mod:`tfvae.jit_trial`.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ class GenerativeModel(keras.Model):
     """
 
     #: What ``jit_compile="auto"`` measured and chose for the last ``fit`` or
-    #: ``train_loop`` long enough for a trial (:class:`tfvae.models.jit_trial.JitTrial`); None otherwise.
+    #: ``train_loop`` long enough for a trial (:class:`tfvae.jit_trial.JitTrial`); None otherwise.
     jit_trial = None
 
     loss_term_names: tuple[str, ...] = ("loss",)
@@ -283,7 +283,8 @@ class GenerativeModel(keras.Model):
             if chosen is None and update.name != names[0]:
                 chosen = existing.get(update.name)
             chosen = _optimizer_for(update, chosen, learning_rates.get(update.name))
-            if self.dtype_policy.name == "mixed_float16" and not isinstance(chosen, keras.optimizers.LossScaleOptimizer):
+            scaled = isinstance(chosen, keras.optimizers.LossScaleOptimizer)
+            if self.dtype_policy.name == "mixed_float16" and not scaled:
                 chosen = keras.optimizers.LossScaleOptimizer(chosen)
             if not chosen.built:
                 chosen.build(variables[update.name])
@@ -380,8 +381,8 @@ class GenerativeModel(keras.Model):
           learning_rates: update name -> step size of the optimizers made from a declaration.
           jit_compile: XLA for the training step; ``"auto"``: the first calls
             of ``fit`` time both on the run's batches and keep the faster when
-            it runs at least :data:`tfvae.models.jit_trial.TRIAL_MIN_STEPS`
-            steps (:mod:`tfvae.models.jit_trial`; the result is
+            it runs at least :data:`tfvae.jit_trial.TRIAL_MIN_STEPS`
+            steps (:mod:`tfvae.jit_trial`; the result is
             ``model.jit_trial``), else on with a GPU or TPU and off on a CPU;
             always off under a ``tf.distribute`` strategy.
           steps_per_execution: steps per ``tf.function`` call; ``"auto"``: 32
@@ -437,11 +438,11 @@ class GenerativeModel(keras.Model):
         return super().fit(x, *args, **kwargs)
 
     def _decide_jit_compile(self, x, args, kwargs, mode: str) -> None:
-        """Resolve ``jit_compile="auto"`` before ``fit`` traces its step (:mod:`tfvae.models.jit_trial`)."""
+        """Resolve ``jit_compile="auto"`` before ``fit`` traces its step (:mod:`tfvae.jit_trial`)."""
         self._pending_jit_trial = None
         if getattr(self, "_jit_requested", None) != AUTO or is_distributed(self.distribute_strategy):
             return
-        from tfvae.models import jit_trial
+        from tfvae import jit_trial
 
         chosen = jit_trial.decide_for_fit(self, x, args, kwargs, mode)
         if isinstance(chosen, jit_trial.PendingTrial):  # the first calls time both (make_train_function)
@@ -456,7 +457,7 @@ class GenerativeModel(keras.Model):
         pending = getattr(self, "_pending_jit_trial", None)
         if pending is None or (self.train_function is not None and not force):
             return super().make_train_function(force)
-        from tfvae.models import jit_trial
+        from tfvae import jit_trial
 
         self._pending_jit_trial = None
         keras_make = super().make_train_function

@@ -5,7 +5,7 @@ source                              module
 =================================== =================================================
 embedded digits (``"digits"``)      :mod:`tfvae.data.sources.digits`
 IDX directories                     :mod:`tfvae.data.sources.idx` (files read with
-                                    :mod:`tfvae.data.idx`)
+                                    :mod:`tfvae.data.idx_format`)
 tensorflow-datasets                 :mod:`tfvae.data.sources.tfds_source`
 generated (``"sines"``, ...)        :mod:`tfvae.data.sources.generated` (catalogue:
                                     :mod:`tfvae.data.generated`)

@@ -1,6 +1,6 @@
-"""IDX directories: MNIST-format files on disk, read with :mod:`tfvae.data.idx`.
+"""IDX directories: MNIST-format files on disk, read with :mod:`tfvae.data.idx_format`.
 
-:mod:`tfvae.data.idx` reads and writes ONE IDX file; this source knows the
+:mod:`tfvae.data.idx_format` reads and writes ONE IDX file; this source knows the
 directory layout of MNIST / Fashion-MNIST: ``train-images-idx3-ubyte``,
 ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
 ``t10k-labels-idx1-ubyte``, each optionally ``.gz`` (the
@@ -19,7 +19,7 @@ import types
 
 import numpy as np
 
-from tfvae.data.idx import read_idx, read_idx_header
+from tfvae.data.idx_format import read_idx, read_idx_header
 from tfvae.data.sources.base import (
     ArraySource,
     DatasetInfo,

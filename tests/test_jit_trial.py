@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfvae import jit_trial
 from tfvae.data import load_dataset
 from tfvae.loops import _make_runner, train_loop
-from tfvae.models import VAE, jit_trial
+from tfvae.models import VAE
 from tfvae.models.pixelcnn import PixelCNN
 from tfvae.random import normal
 

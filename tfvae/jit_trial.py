@@ -262,7 +262,8 @@ class AlternatingTrial:
         median = {jit: statistics.median(times) if times else float("inf") for jit, times in self._per_step.items()}
         choice = note is None and median[True] < median[False]
         warm_s, warm_steps = self._warm.get(choice, (0.0, 0))
-        cost = self._wall_s - warm_s - (self._steps - warm_steps) * median[choice] if np.isfinite(median[choice]) else 0.0
+        cost = (self._wall_s - warm_s - (self._steps - warm_steps) * median[choice]
+                if np.isfinite(median[choice]) else 0.0)
         self.decision = JitTrial(jit_compile=choice, xla_step_s=median[True], graph_step_s=median[False],
                                  cost_s=max(cost, 0.0), calls=min(len(t) for t in self._per_step.values()),
                                  xla_error=self._xla_error, note=note)
