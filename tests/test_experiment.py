@@ -21,8 +21,8 @@ from tfvae.experiment import (
     load_prior,
     run_data,
     run_kind,
-    vq_bound,
 )
+from tfvae.metrics import vq_bound
 from tfvae.registry import RUN_KINDS
 
 TINY = ["model.hidden_units=[8]", "model.latent_dim=2"]
@@ -174,7 +174,8 @@ def test_run_data_is_fixed_and_asks_the_dataset_for_labels(monkeypatch):
 
 
 def test_the_uniform_rate_and_the_prior_files_follow_the_models_code_levels(tmp_path):
-    from tfvae.experiment import load_prior, prior_files, uniform_code_nll
+    from tfvae.experiment import load_prior, prior_files
+    from tfvae.metrics import uniform_code_nll
     from tfvae.models import VQVAE, VQVAE2
 
     small = dict(embedding_dim=2, filters=4, residual_filters=2, num_residual_blocks=1, seed=0)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from tfvae.cli import main
-from tfvae.experiment import code_nll, load_prior, load_run, uniform_code_nll
+from tfvae.experiment import load_prior, load_run
+from tfvae.metrics import code_nll, uniform_code_nll
 from tfvae.models.pixelcnn import PixelCNN
 
 # The whole module is the slow pass's (a VQ-VAE-2 run and both priors, ~30 s): the fast pass checks VQ-VAE-2

@@ -29,14 +29,8 @@ def run(args: argparse.Namespace) -> int:
     writable_file(args.out if args.out else run_dir / METRICS_FILE, "--out")
     announce_loading(run_dir, quiet=args.quiet)
 
-    from tfvae.experiment import (
-        load_prior,
-        load_run,
-        prior_is_conditional,
-        run_data,
-        vq_bound,
-    )
-    from tfvae.metrics import bits_per_dim_convention, evaluate_model
+    from tfvae.experiment import load_prior, load_run, run_data
+    from tfvae.metrics import bits_per_dim_convention, evaluate_model, prior_is_conditional, vq_bound
     from tfvae.models.catalogue import catalogue_of
 
     loaded = load_run(args.run)

@@ -3,15 +3,15 @@
 =================  ===========================================================
 ``build``          config -> model (:func:`build_model`), and a prior's
                    (:func:`build_prior`), through what the model classes declare
-``run_dir``        :class:`RunDirectory` (config, history, summary),
-                   :func:`run_data` (the run's data in a fixed order),
-                   :func:`load_run`
+``run_dir``        :class:`RunDirectory` (config, run record, history, summary)
+``data``           :func:`run_data` (the run's data in a fixed order), :func:`run_dataset_info`
+``load``           :func:`load_run`: a trained run's model, restored from its checkpoint
 ``checkpoint``     :class:`Checkpointer`, :func:`check_finite_weights`
 ``training``       :func:`train` a model run (resume, pictures, summary)
 ``save``           :func:`save_run`: a model trained in Python -> a run directory
 ``kinds``          the run kinds ``tfvae train`` runs (``RUN_KINDS``: ``model``, ``prior``)
-``prior``          the prior run of a VQ-VAE (:func:`train_prior`, :func:`load_prior`)
-                   and the VQ-VAE bound report (:func:`vq_bound`)
+``prior``          the prior run of a VQ-VAE (:func:`train_prior`, :func:`load_prior`; the
+                   bound it reports is the metric :func:`tfvae.metrics.vq_bound`)
 =================  ===========================================================
 
 ``import tfvae.experiment`` is cheap: the names below load their module on
@@ -25,15 +25,14 @@ import importlib
 
 _EXPORTS = {
     "build": ("build_model", "build_prior", "GENERIC_FIELDS", "MODEL_OPTIONS"),
-    "run_dir": ("CONFIG_FILE", "HISTORY_FILE", "RECORD_FILE", "SUMMARY_FILE", "LoadedRun", "RunData",
-                "RunDataMissingError", "RunDirectory", "RunError", "load_run", "run_data", "run_dataset_info",
-                "run_shape"),
+    "run_dir": ("CONFIG_FILE", "HISTORY_FILE", "RECORD_FILE", "SUMMARY_FILE", "RunDirectory", "RunError"),
+    "data": ("RunData", "RunDataMissingError", "run_data", "run_dataset_info"),
+    "load": ("LoadedRun", "load_run", "run_shape"),
     "checkpoint": ("Checkpointer", "check_finite_weights"),
     "save": ("save_run",),
     "training": ("RunLogger", "RunResult", "train"),
     "kinds": ("ModelRun", "PriorRun", "RunKind", "run_kind"),
-    "prior": ("PRIOR_DIR", "code_nll", "load_prior", "prior_directory", "prior_files", "prior_is_conditional",
-              "save_prior", "train_prior", "uniform_code_nll", "vq_bound"),
+    "prior": ("PRIOR_DIR", "load_prior", "prior_directory", "prior_files", "save_prior", "train_prior"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

@@ -7,10 +7,10 @@ by the same :class:`~tfvae.experiment.run_dir.RunDirectory` as a model run::
     config.json  history.csv  summary.json  samples.png
 
 The codes it learns are those of the run's (frozen) VQ-VAE on the run's data
-(:func:`~tfvae.experiment.run_dir.run_data`). ``summary.json`` holds, under
+(:func:`~tfvae.experiment.data.run_data`). ``summary.json`` holds, under
 ``test``, the VQ-VAE bound ``-log p(x) <= distortion + rate`` on the test
 split under the uniform prior (``rate = h * w * log K`` nats) and under the
-trained one (:func:`vq_bound`, the report ``tfvae evaluate`` writes too), in
+trained one (:func:`tfvae.metrics.vq_bound`, the report ``tfvae evaluate`` writes too), in
 nats and, where the run's likelihood and data have a convention
 (:func:`tfvae.metrics.bits_per_dim_convention`), in bits/dim.
 
@@ -24,11 +24,9 @@ level by name: the model's ``code_levels()`` names them (:func:`prior_files`).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import keras
@@ -38,15 +36,12 @@ import tensorflow as tf
 from tfvae.config import ConfigError, ExperimentConfig
 from tfvae.errors import with_article
 from tfvae.experiment.build import build_prior, run_learning_rates
-from tfvae.experiment.run_dir import (
-    LoadedRun,
-    RunDirectory,
-    RunError,
-    load_run,
-    run_data,
-)
+from tfvae.experiment.load import LoadedRun, load_run
+from tfvae.experiment.data import run_data
+from tfvae.experiment.run_dir import RunDirectory, RunError
 from tfvae.fileio import DirectoryLock
-from tfvae.metrics.likelihood import bits_per_dim, bits_per_dim_convention
+from tfvae.metrics.codebook import prior_is_conditional, vq_bound
+from tfvae.metrics.likelihood import bits_per_dim_convention
 from tfvae.viz import image_grid, save_png
 
 PRIOR_DIR = "prior"
@@ -89,7 +84,8 @@ def prior_files(model, run_dir: str | Path) -> dict[str | None, Path]:
 
 
 def load_prior(run_dir: str | Path, model=None):
-    """The trained prior of a VQ-VAE run: a :class:`~tfvae.models.pixelcnn.PixelCNN`, ``{"top", "bottom"}``, or ``None``.
+    """The trained prior of a VQ-VAE run: a :class:`~tfvae.models.pixelcnn.PixelCNN`, ``{"top", "bottom"}``, or
+    ``None``.
 
     Args:
       run_dir: the run directory.
@@ -109,104 +105,6 @@ def load_prior(run_dir: str | Path, model=None):
     except (OSError, ValueError, TypeError, KeyError, zipfile.BadZipFile) as error:  # unreadable: say which
         raise RunError(f"cannot load the prior in {prior_directory(run_dir)}: {error}") from error
     return parts[None] if None in parts else parts
-
-
-def prior_is_conditional(prior) -> bool:
-    """Whether a trained prior (one PixelCNN or a VQ-VAE-2's two) is class-conditional (needs labels)."""
-    return any(part.num_classes > 0 for _, part in _parts(prior))
-
-
-def code_nll(model, prior, x, labels=None) -> dict[str, np.ndarray]:
-    """Per-example ``-log p(codes(x))`` in nats under ``prior``, by level.
-
-    Returns:
-      ``{"prior": nll}`` for a one-level VQ-VAE, ``{"top": nll, "bottom": nll}``
-      for a VQ-VAE-2 (the bottom level given the top codes); the sum over the
-      levels is ``model.prior_nll(prior, x, labels)``.
-    """
-    data = model.prior_data(x, labels)
-    if isinstance(prior, dict):
-        return {level: -np.asarray(prior[level].log_prob(data[level])) for level in prior}
-    return {"prior": -np.asarray(prior.log_prob(data))}
-
-
-def uniform_code_nll(model) -> dict[str, float]:
-    """``h * w * log K`` nats per level of ``model.code_levels()`` (``{"prior": ...}`` for one level).
-
-    The uniform prior's NLL of the codes: each of the ``h * w`` codes of a
-    level is one of ``K`` with probability ``1 / K``.
-    """
-    return {level or "prior": float(np.prod(shape)) * math.log(size) for _, level, shape, size in model.code_levels()}
-
-
-def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None, *,
-             bits_per_dim_convention: str | None = None, bits_per_dim_note: str = "",
-             num_levels: int = 256) -> dict[str, dict]:
-    """The VQ-VAE bound ``-log p(x) <= distortion - log p(codes)`` on ``batches``, uniform and trained prior.
-
-    The one report of the bound: ``tfvae evaluate`` writes it to
-    ``metrics.json`` (``vq_bound``) and a prior run to its ``summary.json``
-    (``test``). Its bits/dim follow the one rule of
-    :func:`tfvae.metrics.bits_per_dim` (as ``evaluate_model``'s do), with
-    ``D`` the data dimensions: ``"discrete"``, ``nats / (D ln 2)``;
-    ``"dequantized"``, ``(nats + D ln L) / (D ln 2)`` (``+ log2 L`` per
-    dimension); no convention (a Bernoulli likelihood on grey levels, a
-    density on data that was not dequantised), no bits/dim.
-
-    Args:
-      model: a VQ-VAE or VQ-VAE-2.
-      prior: its trained prior (:func:`load_prior`), or ``None`` for the uniform one only.
-      batches: batches of ``x``, or of ``(x, labels)`` (the labels go to a
-        class-conditional prior).
-      max_examples: use only the first ``max_examples`` examples.
-      bits_per_dim_convention: ``"discrete"``, ``"dequantized"`` or ``None``
-        (no bits/dim); a run's is :func:`tfvae.metrics.bits_per_dim_convention` of its
-        likelihood and data (``tfvae evaluate`` and a prior run pass it).
-      bits_per_dim_note: why that convention applies, or why there is none.
-      num_levels: ``L``, quantisation levels for the ``"dequantized"`` convention.
-
-    Returns:
-      ``{"uniform": {...}, "prior": {...}}`` (``prior`` only with a trained
-      prior), each with ``distortion``, ``rate`` (the codes' NLL) and ``nats``
-      of the bound, per example, its ``bits_per_dim`` (``None`` without a
-      convention), ``bits_per_dim_convention`` and ``bits_per_dim_note``
-      (why that convention, or why none); for a VQ-VAE-2 each also has
-      ``levels``: the rate of the top codes and of the bottom codes given the
-      top ones (their sum is ``rate``).
-    """
-    distortions: list[np.ndarray] = []
-    learned: dict[str, list[np.ndarray]] = {}
-    conditional = prior is not None and prior_is_conditional(prior)
-    seen = 0
-    for batch in batches:
-        x, labels = batch if isinstance(batch, tuple) else (batch, None)
-        if max_examples is not None:
-            x = x[: max_examples - seen]
-            labels = None if labels is None else labels[: max_examples - seen]
-        distortions.append(np.asarray(model.bound(x)["distortion"]))
-        if prior is not None:
-            for level, nll in code_nll(model, prior, x, labels if conditional else None).items():
-                learned.setdefault(level, []).append(nll)
-        seen += len(x)
-        if max_examples is not None and seen >= max_examples:
-            break
-    distortion = float(np.mean(np.concatenate(distortions)))
-    num_dims = int(np.prod(model.data_shape))
-    rates = {"uniform": uniform_code_nll(model)}
-    if learned:
-        rates["prior"] = {level: float(np.mean(np.concatenate(parts))) for level, parts in learned.items()}
-    note = bits_per_dim_note or ("" if bits_per_dim_convention else "no bits/dim convention given")
-    out = {}
-    for name, levels in rates.items():
-        rate = sum(levels.values())
-        bpd = None if bits_per_dim_convention is None else float(
-            bits_per_dim(distortion + rate, num_dims, bits_per_dim_convention, num_levels))
-        out[name] = {"distortion": distortion, "rate": rate, "nats": distortion + rate, "bits_per_dim": bpd,
-                     "bits_per_dim_convention": bits_per_dim_convention,
-                     "bits_per_dim_note": note}
-        if set(levels) != {"prior"}:
-            out[name]["levels"] = levels
-    return out
 
 
 def _codes(model, x: np.ndarray, labels, batch_size: int = 500):

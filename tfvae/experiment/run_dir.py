@@ -1,4 +1,4 @@
-"""The run directory: its files (config, history, summary), its data, and loading a trained run.
+"""The run directory: its files (config, run record, history, summary), written atomically.
 
 A run directory ``runs/<name>/`` holds::
 
@@ -18,15 +18,13 @@ replaced atomically (temporary file, fsync, ``os.replace``).
 ``run.json`` (written when the run starts) records the data as the model saw
 it -- source, location, example shape, number of classes, split sizes,
 preprocessing -- and the model's capabilities, so the model is rebuilt from
-the run alone (:func:`load_run`: ``tfvae export`` and ``tfvae sample`` work
+the run alone (:func:`tfvae.experiment.load.load_run`: ``tfvae export`` and ``tfvae sample`` work
 after the data has moved) and the command line checks what it can before
 importing TensorFlow. Runs written before it existed are rebuilt from the
 dataset's current description, as before.
 
-:func:`run_data` is the one way the run's data is read back in a fixed order
-(evaluation, pictures, plots, the codes a prior learns): the data the run
-trained on, prepared the same way every time (a binarised run: one fixed
-Bernoulli draw per example; a dequantised run: noise from ``seed``).
+The run's data is read back by :mod:`tfvae.experiment.data`; a trained
+run is loaded by :mod:`tfvae.experiment.load`.
 """
 
 from __future__ import annotations
@@ -37,11 +35,8 @@ import io
 import json
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from tfvae.config import ConfigError, ExperimentConfig
 from tfvae.errors import TfvaeError
@@ -297,178 +292,3 @@ class RunDirectory:
             keep.sort(key=lambda row: float(row["epoch"]))
             self.write_history(keep, fields)
         return dropped, damaged
-
-
-class RunDataMissingError(RunError):
-    """The run's data is needed (evaluation, pictures, a prior's codes) and is not on this machine."""
-
-
-def run_dataset_info(config: ExperimentConfig):
-    """``tfvae.data.dataset_info`` of the run's dataset.
-
-    Raises:
-      ConfigError: an unknown dataset name.
-      RunDataMissingError: the dataset's files are not here (moved, deleted,
-        not installed): the message names them and says what works without.
-    """
-    from tfvae.data import DatasetUnavailableError, dataset_info
-
-    data = config.data
-    try:
-        return dataset_info(data.dataset, **data.source_options())
-    except (FileNotFoundError, DatasetUnavailableError) as error:
-        raise RunDataMissingError(
-            f"this needs the data the run trained on ({data.dataset!r}), which is not available: "
-            f"{' '.join(str(error).split())} -- put it back where it was (tfvae export and tfvae sample work "
-            "without it)"
-        ) from error
-    except ValueError as error:
-        raise ConfigError(f"data.dataset: {error}") from error
-
-
-@dataclass
-class RunData:
-    """A split of the run's data in a fixed order (see :func:`run_data`).
-
-    Attributes:
-      dataset: batches of ``x``, or of ``(x, labels)`` when ``has_labels``.
-      has_labels: whether the batches carry labels.
-      num_examples: the split's size, when the dataset knows it.
-      description: one line: dataset, split, preparation and seed.
-    """
-
-    dataset: Any
-    has_labels: bool
-    num_examples: int | None
-    description: str
-
-    def arrays(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The first ``limit`` examples (all by default) as ``(x, labels)``; ``labels`` is None without labels."""
-        xs, ys, seen = [], [], 0
-        for batch in self.dataset:
-            x, y = batch if self.has_labels else (batch, None)
-            xs.append(np.asarray(x))
-            if y is not None:
-                ys.append(np.asarray(y))
-            seen += len(xs[-1])
-            if limit is not None and seen >= limit:
-                break
-        if not xs:
-            raise RunError(f"{self.description}: no examples")
-        x = np.concatenate(xs)[:limit]
-        return x, (np.concatenate(ys)[:limit] if self.has_labels else None)
-
-
-def run_data(config: ExperimentConfig, split: str, batch_size: int = 500, *, seed: int = 0,
-             with_labels: bool | None = None) -> RunData:
-    """The run's data, split ``split``, in a fixed order, prepared as the run prepares it.
-
-    The same examples every time: a binarised run (dynamic or static) gets a
-    *static* binarisation (one fixed Bernoulli draw per example keyed on
-    ``(seed, index)``); a dequantised run gets uniform noise from ``seed``;
-    otherwise the values as loaded. Padding and limits are the run's
-    (``data.source_options()``).
-
-    Args:
-      config: the run's experiment config.
-      split: dataset split.
-      batch_size: examples per batch.
-      seed: seed of the static binarisation / dequantisation noise.
-      with_labels: ``True``: batches of ``(x, labels)`` (a :class:`ConfigError`
-        if the dataset has none); ``False``: batches of ``x``; ``None``: labels
-        when the dataset has them.
-
-    Raises:
-      ConfigError: unknown dataset, or labels asked of a dataset without.
-      RunError: the split cannot be loaded (the cause is chained).
-    """
-    from tfvae.data import load_dataset
-
-    data = config.data
-    info = run_dataset_info(config)
-    if with_labels and not info.has_labels:
-        raise ConfigError(f"data.dataset: {data.dataset!r} has no labels")
-    labels = info.has_labels if with_labels is None else with_labels
-    binarize = "static" if data.binarize else None
-    try:
-        dataset = load_dataset(data.dataset, split, batch_size, shuffle=False, seed=seed, binarize=binarize,
-                               dequantize=data.dequantize, with_labels=labels, cache=False, **data.source_options())
-    except ValueError as error:
-        raise RunError(f"the {split!r} split of {data.dataset!r} cannot be loaded: {error}") from error
-    how = "static binarization" if binarize else ("uniform dequantization" if data.dequantize else "values as loaded")
-    return RunData(dataset, labels, info.num_examples.get(split), f"{data.dataset} {split}, {how} (seed {seed})")
-
-
-@dataclass
-class LoadedRun:
-    """A trained model restored from a run directory."""
-
-    config: ExperimentConfig
-    model: Any
-    directory: Path
-    epochs_done: int
-    data_shape: tuple[int, ...]
-    record: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """The run's ``run.json`` (empty for a run written before it existed)."""
-
-
-def load_run(path: str | Path) -> LoadedRun:
-    """Rebuild the model of a run directory and restore its newest readable checkpoint.
-
-    A newest checkpoint that cannot be read (truncated, garbage, files
-    missing) is skipped with a ``RuntimeWarning`` naming it; the one before is
-    restored.
-
-    The model is built in float32 whatever precision it was trained in (its
-    variables are float32 either way) and compiled with the run's optimizer,
-    whose state is restored too.
-
-    Args:
-      path: a run directory written by :func:`tfvae.experiment.train`
-        (``runs/<name>``).
-
-    Raises:
-      RunError: no run there, its ``config.json`` cannot be read, or no
-        checkpoint can be restored (each one named, with why).
-    """
-    from tfvae.experiment.build import build_model, run_learning_rates
-    from tfvae.experiment.checkpoint import Checkpointer
-
-    run = RunDirectory(path)
-    if run.path.is_file():
-        raise RunError(f"{run.path} is a file, not a run directory")
-    if not run.path.is_dir():
-        raise RunError(f"run directory not found: {run.path}")
-    config = run.read_config()
-    data_shape, num_classes = run_shape(run, config)
-    record = run.read_record() or {}
-    model_file = record.get("model_file")
-    if model_file is not None:  # saved from Python (save_run): the model is its .keras file
-        from tfvae.export.keras_file import load_keras
-
-        path = run.path / model_file
-        try:
-            model = load_keras(path, compile=False)
-        except Exception as error:  # noqa: BLE001  (Keras raises many types for a damaged or foreign file)
-            raise RunError(f"{path} cannot be loaded: {' '.join(str(error).split())[:300]} (a network of your "
-                           "own must be importable and registered with keras.saving.register_keras_serializable)"
-                           ) from error
-    else:
-        model = build_model(config.model, data_shape, seed=config.train.seed, num_classes=num_classes)
-    model.compile(optimizer={}, learning_rates=run_learning_rates(model, config.train))
-    built_from = run.path / model_file if model_file is not None else None  # None: config.json
-    epochs_done = Checkpointer(run.checkpoint_dir, model).restore_latest(built_from)
-    return LoadedRun(config, model, run.path, epochs_done, data_shape, record)
-
-
-def run_shape(run: RunDirectory, config: ExperimentConfig) -> tuple[tuple[int, ...], int | None]:
-    """The example shape and number of classes the run's model was built for.
-
-    From ``run.json`` (no data needed); a run written before it existed asks
-    the dataset, which must then be where it was.
-    """
-    record = run.read_record()
-    if record is not None:
-        return tuple(record["data"]["data_shape"]), record["data"].get("num_classes")
-    info = run_dataset_info(config)
-    return tuple(info.data_shape), info.num_classes

@@ -33,7 +33,8 @@ import numpy as np
 from tfvae.config import DataConfig, ExperimentConfig
 from tfvae.experiment.build import run_learning_rates
 from tfvae.experiment.checkpoint import Checkpointer, check_finite_weights
-from tfvae.experiment.run_dir import RunDirectory, RunError, run_dataset_info
+from tfvae.experiment.data import run_dataset_info
+from tfvae.experiment.run_dir import RunDirectory, RunError
 from tfvae.export.keras_file import save_keras
 from tfvae.fileio import DirectoryLock
 from tfvae.models.base import GenerativeModel

@@ -59,13 +59,8 @@ from tfvae.distribute import is_chief, is_distributed, make_strategy
 from tfvae.errors import writing
 from tfvae.experiment.build import build_model, run_learning_rates
 from tfvae.experiment.checkpoint import Checkpointer, check_finite_weights
-from tfvae.experiment.run_dir import (
-    CONFIG_FILE,
-    RunDirectory,
-    RunError,
-    run_data,
-    run_dataset_info,
-)
+from tfvae.experiment.data import run_data, run_dataset_info
+from tfvae.experiment.run_dir import CONFIG_FILE, RunDirectory, RunError
 from tfvae.fileio import DirectoryLock, refuse_symlink
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.models.base import GenerativeModel

@@ -22,6 +22,7 @@ References:
 """
 
 from tfvae.metrics.capabilities import ModelCapabilityError, has_likelihood_bound, has_prior, prior_distribution
+from tfvae.metrics.codebook import code_nll, prior_is_conditional, uniform_code_nll, vq_bound
 from tfvae.metrics.disentanglement import (
     BetaVAEScore,
     DCIScore,
@@ -74,6 +75,7 @@ __all__ = [
     "beta_vae_score_from_features",
     "bits_per_dim",
     "bits_per_dim_convention",
+    "code_nll",
     "dci_from_codes",
     "dci_score",
     "elbo_terms",
@@ -90,5 +92,8 @@ __all__ = [
     "mig_score",
     "posterior_means",
     "prior_distribution",
+    "prior_is_conditional",
     "reconstruction_errors",
+    "uniform_code_nll",
+    "vq_bound",
 ]

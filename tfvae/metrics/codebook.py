@@ -27,13 +27,17 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["CodebookStatistics", "code_histogram", "codebook_statistics", "perplexity", "usage"]
+from tfvae.metrics.likelihood import bits_per_dim
+
+__all__ = ["CodebookStatistics", "code_histogram", "code_nll", "codebook_statistics", "perplexity",
+           "prior_is_conditional", "uniform_code_nll", "usage", "vq_bound"]
 
 
 def _batches(indices) -> Iterator[np.ndarray]:
@@ -149,3 +153,102 @@ def perplexity(indices, num_embeddings: int) -> float:
 def usage(indices, num_embeddings: int) -> float:
     """Fraction of the ``K`` codes that occur at least once in ``indices``."""
     return codebook_statistics(indices, num_embeddings).usage
+
+
+# ------------------------------------------------ the VQ-VAE bound: codes under a prior
+def prior_is_conditional(prior) -> bool:
+    """Whether a trained prior (one PixelCNN or a VQ-VAE-2's two) is class-conditional (needs labels)."""
+    return any(part.num_classes > 0 for part in (prior.values() if isinstance(prior, dict) else [prior]))
+
+
+def code_nll(model, prior, x, labels=None) -> dict[str, np.ndarray]:
+    """Per-example ``-log p(codes(x))`` in nats under ``prior``, by level.
+
+    Returns:
+      ``{"prior": nll}`` for a one-level VQ-VAE, ``{"top": nll, "bottom": nll}``
+      for a VQ-VAE-2 (the bottom level given the top codes); the sum over the
+      levels is ``model.prior_nll(prior, x, labels)``.
+    """
+    data = model.prior_data(x, labels)
+    if isinstance(prior, dict):
+        return {level: -np.asarray(prior[level].log_prob(data[level])) for level in prior}
+    return {"prior": -np.asarray(prior.log_prob(data))}
+
+
+def uniform_code_nll(model) -> dict[str, float]:
+    """``h * w * log K`` nats per level of ``model.code_levels()`` (``{"prior": ...}`` for one level).
+
+    The uniform prior's NLL of the codes: each of the ``h * w`` codes of a
+    level is one of ``K`` with probability ``1 / K``.
+    """
+    return {level or "prior": float(np.prod(shape)) * math.log(size) for _, level, shape, size in model.code_levels()}
+
+
+def vq_bound(model, prior, batches: Iterable, max_examples: int | None = None, *,
+             bits_per_dim_convention: str | None = None, bits_per_dim_note: str = "",
+             num_levels: int = 256) -> dict[str, dict]:
+    """The VQ-VAE bound ``-log p(x) <= distortion - log p(codes)`` on ``batches``, uniform and trained prior.
+
+    The one report of the bound: ``tfvae evaluate`` writes it to
+    ``metrics.json`` (``vq_bound``) and a prior run to its ``summary.json``
+    (``test``). Its bits/dim follow the one rule of
+    :func:`tfvae.metrics.bits_per_dim` (as ``evaluate_model``'s do), with
+    ``D`` the data dimensions: ``"discrete"``, ``nats / (D ln 2)``;
+    ``"dequantized"``, ``(nats + D ln L) / (D ln 2)`` (``+ log2 L`` per
+    dimension); no convention (a Bernoulli likelihood on grey levels, a
+    density on data that was not dequantised), no bits/dim.
+
+    Args:
+      model: a VQ-VAE or VQ-VAE-2.
+      prior: its trained prior (:func:`tfvae.experiment.load_prior`), or ``None`` for the uniform one only.
+      batches: batches of ``x``, or of ``(x, labels)`` (the labels go to a
+        class-conditional prior).
+      max_examples: use only the first ``max_examples`` examples.
+      bits_per_dim_convention: ``"discrete"``, ``"dequantized"`` or ``None``
+        (no bits/dim); a run's is :func:`tfvae.metrics.bits_per_dim_convention` of its
+        likelihood and data (``tfvae evaluate`` and a prior run pass it).
+      bits_per_dim_note: why that convention applies, or why there is none.
+      num_levels: ``L``, quantisation levels for the ``"dequantized"`` convention.
+
+    Returns:
+      ``{"uniform": {...}, "prior": {...}}`` (``prior`` only with a trained
+      prior), each with ``distortion``, ``rate`` (the codes' NLL) and ``nats``
+      of the bound, per example, its ``bits_per_dim`` (``None`` without a
+      convention), ``bits_per_dim_convention`` and ``bits_per_dim_note``
+      (why that convention, or why none); for a VQ-VAE-2 each also has
+      ``levels``: the rate of the top codes and of the bottom codes given the
+      top ones (their sum is ``rate``).
+    """
+    distortions: list[np.ndarray] = []
+    learned: dict[str, list[np.ndarray]] = {}
+    conditional = prior is not None and prior_is_conditional(prior)
+    seen = 0
+    for batch in batches:
+        x, labels = batch if isinstance(batch, tuple) else (batch, None)
+        if max_examples is not None:
+            x = x[: max_examples - seen]
+            labels = None if labels is None else labels[: max_examples - seen]
+        distortions.append(np.asarray(model.bound(x)["distortion"]))
+        if prior is not None:
+            for level, nll in code_nll(model, prior, x, labels if conditional else None).items():
+                learned.setdefault(level, []).append(nll)
+        seen += len(x)
+        if max_examples is not None and seen >= max_examples:
+            break
+    distortion = float(np.mean(np.concatenate(distortions)))
+    num_dims = int(np.prod(model.data_shape))
+    rates = {"uniform": uniform_code_nll(model)}
+    if learned:
+        rates["prior"] = {level: float(np.mean(np.concatenate(parts))) for level, parts in learned.items()}
+    note = bits_per_dim_note or ("" if bits_per_dim_convention else "no bits/dim convention given")
+    out = {}
+    for name, levels in rates.items():
+        rate = sum(levels.values())
+        bpd = None if bits_per_dim_convention is None else float(
+            bits_per_dim(distortion + rate, num_dims, bits_per_dim_convention, num_levels))
+        out[name] = {"distortion": distortion, "rate": rate, "nats": distortion + rate, "bits_per_dim": bpd,
+                     "bits_per_dim_convention": bits_per_dim_convention,
+                     "bits_per_dim_note": note}
+        if set(levels) != {"prior"}:
+            out[name]["levels"] = levels
+    return out
