@@ -125,4 +125,10 @@ def per_dimension_kl(q: tfd.Distribution, p: tfd.Distribution) -> tf.Tensor:
         if not is_diagonal_gaussian(distribution):
             raise PerDimensionKLError(
                 f"a per-dimension KL needs a diagonal Gaussian {what}; got {type(distribution).__name__}")
-    return tfd.kl_divergence(tfd.Normal(q.mean(), q.stddev()), tfd.Normal(p.mean(), p.stddev()))
+    return tfd.kl_divergence(_marginals(q), _marginals(p))
+
+
+def _marginals(gaussian: tfd.Distribution) -> tfd.Normal:
+    """A diagonal Gaussian's independent ``Normal`` marginals, from its location and scale parameters."""
+    base = gaussian.distribution if isinstance(gaussian, tfd.Independent) else gaussian
+    return tfd.Normal(base.loc, base.stddev())

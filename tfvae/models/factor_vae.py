@@ -130,23 +130,17 @@ class FactorVAE(VAE):
         """``l(z) = log D(z) / (1 - D(z))`` ``[B]``: the discriminator's log odds that ``z`` is a joint draw."""
         return tf.cast(self.discriminator(codes, training=training), tf.float32)[:, 0]
 
-    def per_example_terms(self, x, training=False, num_samples=None, seed=None):
-        """The VAE's terms with ``total_correlation`` and ``discriminator_loss`` (``[B]`` each, nats).
+    def code_terms(self, z, seed, training: bool) -> dict[str, tf.Tensor]:
+        """``total_correlation`` and ``discriminator_loss`` (``[B]`` each, nats) on the first draw of ``z``.
 
-        Both use the first of the ``num_samples`` draws of ``z``; the permutation
-        is drawn from ``seed`` folded (so the same ``seed`` gives the same terms).
+        The permutation is drawn from ``seed`` folded, so the same ``seed`` gives the same terms.
         """
-        seed = self.seed_generator.next() if seed is None else seed
-        q = self._encode(x, training)
-        z, log_q = self.posterior.sample_and_log_prob(q, num_samples or self.num_samples, seed)
-        terms = self.elbo_terms(x, q, z, self._decode(z, training), self.prior(), log_q)
         codes = z[0]
-        terms["total_correlation"] = self.density_ratio_logit(codes, training)
         held = tf.stop_gradient(codes)  # the discriminator's update does not move the encoder
         joint = self.density_ratio_logit(held, training)
         product = self.density_ratio_logit(permute_dimensions(held, random.fold_seed(seed, 1)), training)
-        terms["discriminator_loss"] = discriminator_loss(joint, product)
-        return terms
+        return {"total_correlation": self.density_ratio_logit(codes, training),
+                "discriminator_loss": discriminator_loss(joint, product)}
 
     def objective(self, terms):
         return super().objective(terms) + self.gamma * terms["total_correlation"]

@@ -14,7 +14,7 @@ from tfvae.distributions import (
     Likelihood,
     StandardNormalPrior,
 )
-from tfvae.kl import KL_METHODS, kl_divergence, per_dimension_kl
+from tfvae.kl import KL_METHODS, is_diagonal_gaussian, kl_divergence, per_dimension_kl
 from tfvae.models.autoencoder import Autoencoder
 from tfvae.models.builders import as_layer
 from tfvae.models.contract import ServingSignature, label_input, seed_input
@@ -201,10 +201,8 @@ class VAE(Autoencoder):
 
     def build(self, input_shape=None):
         super().build(input_shape)
-        prior = self.prior()
-        if self.free_bits and not (
-            isinstance(prior, tfd.MultivariateNormalDiag) and isinstance(self.posterior, DiagonalGaussianPosterior)
-        ):
+        q = self._encode(tf.zeros((1, *self.data_shape), tf.float32), False)
+        if self.free_bits and not (is_diagonal_gaussian(self.prior()) and is_diagonal_gaussian(q)):
             raise ValueError("free_bits needs a diagonal Gaussian posterior and prior (per-dimension KL), got the "
                              f"{type(self.posterior).__name__} and the {type(self.prior).__name__}")
 
@@ -232,7 +230,16 @@ class VAE(Autoencoder):
         q = self._encode(x, training)
         seed = self.seed_generator.next() if seed is None else seed
         z, log_q = self.posterior.sample_and_log_prob(q, num_samples or self.num_samples, seed)
-        return self.elbo_terms(x, q, z, self._decode(z, training), self.prior(), log_q)
+        terms = self.elbo_terms(x, q, z, self._decode(z, training), self.prior(), log_q)
+        return {**terms, **self.code_terms(z, seed, training)}
+
+    def code_terms(self, z, seed, training: bool) -> dict[str, tf.Tensor]:
+        """Per-example terms a family computes from the draws ``z`` ``[S, B, D]`` beside the ELBO's (none here).
+
+        ``seed`` is the step's stateless seed (fold it for draws of your own,
+        :func:`tfvae.random.fold_seed`); FactorVAE's total correlation is one.
+        """
+        return {}
 
     def elbo_terms(self, x, q, z, likelihood, prior, log_q=None) -> dict[str, tf.Tensor]:
         """The per-example terms from ``q(z|x)``, its draws ``z`` ``[S, B, D]``, ``p(x|z)`` and the prior.
