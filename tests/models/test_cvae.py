@@ -95,3 +95,63 @@ def test_labels_are_checked(rng):
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match=r"trains on \(x, y\) pairs"):
         model.fit(x, batch_size=2, verbose=0)
+
+
+# ------------------------------------------------- conditioning is an option of the VAE family
+SMALL = (6, 6, 1)
+
+
+def _pairs(n=8, classes=3):
+    rng = np.random.default_rng(0)
+    return (rng.random((n, *SMALL)) < 0.4).astype("float32"), rng.integers(0, classes, n).astype("int32")
+
+
+def test_the_conditional_vae_is_the_vae_with_num_classes():
+    """ConditionalVAE adds nothing but the name: the same seed gives the same weights and the same terms."""
+    from tfvae import VAE
+
+    assert set(vars(ConditionalVAE)) - {"__module__", "__doc__", "__init__", "__qualname__", "__firstlineno__",
+                                        "__static_attributes__", "conditioning", "config_options"} == set()
+    options = dict(latent_dim=2, hidden_units=(8,), num_classes=3, condition_embedding=4, conditional_prior=True,
+                   seed=5)
+    named, configured = ConditionalVAE.mlp(SMALL, **options), VAE.mlp(SMALL, **options)
+    assert configured.conditional and configured.capabilities.conditional
+    for a, b in zip(named.weights, configured.weights):
+        np.testing.assert_array_equal(np.asarray(b), np.asarray(a), err_msg=a.path)
+    x, y = _pairs()
+    seed = np.array([1, 2], np.int64)
+    for key, value in named.elbo(x, y, seed=seed).items():
+        np.testing.assert_array_equal(configured.elbo(x, y, seed=seed)[key], value, err_msg=key)
+    with pytest.raises(ValueError, match=r"VAE needs condition=: class labels of shape \(batch,\) in \[0, 3\)"):
+        configured.elbo(x)
+
+
+def test_any_vae_family_takes_conditioning_as_an_option():
+    """The IWAE and FactorVAE take num_classes as the VAE does: (x, y) batches, condition= in every method."""
+    from tfvae import IWAE, FactorVAE
+    from tfvae.models import gradient_step
+
+    x, y = _pairs()
+    for model in (IWAE.mlp(SMALL, latent_dim=2, hidden_units=(8,), k=3, num_classes=3, seed=0),
+                  FactorVAE.mlp(SMALL, latent_dim=2, hidden_units=(8,), discriminator_units=(4,), num_classes=3,
+                                seed=0)):
+        terms = gradient_step(model, model.prepare_update_optimizers(keras.optimizers.Adam(1e-3)), (x, y))
+        assert all(np.isfinite(float(v)) for v in terms.values()), terms
+        assert model.sample(4, condition=2, seed=3).shape == (4, *SMALL)
+        assert model.reconstruct(x, y).shape == x.shape
+
+
+def test_a_config_makes_a_vae_conditional_and_refuses_what_conditioning_cannot_take():
+    from tfvae.config import ConfigError, ModelConfig
+    from tfvae.experiment import build_model
+
+    model = build_model(ModelConfig(name="vae", latent_dim=2, hidden_units=[8],
+                                    options={"conditional": True, "conditional_prior": True}), SMALL, num_classes=4)
+    assert type(model).__name__ == "VAE" and model.num_classes == 4 and model.conditional_prior
+    with pytest.raises(ConfigError, match="model.options.conditional: model 'autoencoder' takes no class conditioning"):
+        build_model(ModelConfig(name="autoencoder", options={"conditional": True}), SMALL, num_classes=4)
+    with pytest.raises(ConfigError, match="model 'vae' is conditional: the dataset has no labels to condition on"):
+        build_model(ModelConfig(name="vae", options={"conditional": True}), SMALL)
+    with pytest.raises(ConfigError, match="model.encoder: a conditional model's networks see the data with the label"):
+        build_model(ModelConfig(name="vae", encoder="keras.layers:Dense", options={"conditional": True}), SMALL,
+                    num_classes=4)

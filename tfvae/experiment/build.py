@@ -114,11 +114,21 @@ def build_model(config: ModelConfig, data_shape: tuple[int, ...], seed: int | No
         if option not in cls.config_options:
             raise ConfigError(f"model.{option} does not apply to model {config.name!r}")
         kwargs[option] = value
-    if cls.conditional:
-        if num_classes is None and "num_classes" not in config.options:
+    options = dict(config.options)
+    wanted = options.pop("conditional", False)
+    if not isinstance(wanted, bool):
+        raise ConfigError(f"model.options.conditional: expected true or false, got {wanted!r}")
+    if cls.conditioning == "always" or wanted:
+        if cls.conditioning == "none":
+            raise ConfigError(f"model.options.conditional: model {config.name!r} takes no class conditioning")
+        if num_classes is None and "num_classes" not in options:
             raise ConfigError(f"model {config.name!r} is conditional: the dataset has no labels to condition on")
-        kwargs["num_classes"] = num_classes
-    for option, value in config.options.items():
+        own = [f"model.{field}" for field in NETWORK_FIELDS if getattr(config, field) is not None]
+        if own:
+            raise ConfigError(f"{own[0]}: a conditional model's networks see the data with the label features "
+                              "joined, so a network of your own is not offered")
+        kwargs["num_classes"] = options.pop("num_classes", num_classes)
+    for option, value in options.items():
         if option not in cls.config_options:
             raise ConfigError(
                 f"model.options.{option}: not an option of model {config.name!r}; "

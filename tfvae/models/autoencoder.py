@@ -19,7 +19,7 @@ from tfvae.models.contract import (
 )
 from tfvae.networks import MLP, ConvEncoder
 from tfvae.registry import MODELS, serializable
-from tfvae.validation import check_data_shape, check_latent
+from tfvae.validation import check_data_shape, check_int, check_latent
 
 tfd = tfp.distributions
 
@@ -44,6 +44,12 @@ class Autoencoder(GenerativeModel):
       posterior: head turning encoder outputs into ``q(z|x)``.
       likelihood: head turning decoder outputs into ``p(x|z)``; its
         ``event_shape`` is the data shape.
+      num_classes: condition on class labels in ``[0, num_classes)`` (``None``: unconditional), for
+        families that take conditioning (:attr:`conditioning`): ``q(z|x,y)`` and ``p(x|z,y)`` see the
+        label, one-hot or through a learned embedding. MLP encoders get it joined to the flattened
+        data, convolutional encoders as constant extra channels, decoders as ``[z, y]``; batches are
+        ``(x, y)`` pairs and every method takes ``condition=`` labels.
+      condition_embedding: ``None`` for one-hot labels, or the size of a learned label embedding.
       seed: seed of the model's random draws.
     """
 
@@ -51,6 +57,11 @@ class Autoencoder(GenerativeModel):
     default_posterior: type[DistributionHead] = PointMassPosterior
     architectures = {"mlp": ("latent_dim", "hidden_units", "activation", "encoder", "decoder"),
                      "conv": ("latent_dim", "hidden_units", "activation", "filters", "encoder", "decoder")}
+
+    @property
+    def conditional(self) -> bool:
+        """Whether this model is conditioned on class labels (it was given ``num_classes``)."""
+        return self.num_classes is not None
 
     @property
     def capabilities(self) -> Capabilities:
@@ -71,9 +82,12 @@ class Autoencoder(GenerativeModel):
         posterior: DistributionHead,
         likelihood: Likelihood,
         seed: int | None = None,
+        num_classes: int | None = None,
+        condition_embedding: int | None = None,
         **kwargs,
     ):
         super().__init__(seed=seed, **kwargs)
+        self._set_conditioning(num_classes, condition_embedding)
         self.encoder = as_layer(encoder)
         self.decoder = as_layer(decoder)
         self.posterior = as_layer(posterior)
@@ -180,16 +194,104 @@ class Autoencoder(GenerativeModel):
     # -------------------------------------------------------------------- build
     def build(self, input_shape=None):
         x = tf.zeros((1, *self.data_shape), tf.float32)
-        params = self.encoder(x)
+        y = tf.zeros((1,), tf.int32) if self.conditional else None
+        params = self.encoder(self._encoder_inputs(x, y))
         z = self.posterior.point(self.posterior(self.posterior.check_params(params, "encoder", "posterior")))
-        params = self.decoder(z)
+        params = self._decoder_params(z, False, y)
         self.likelihood(self.likelihood.check_params(params))
         self.built = True
 
-    # ------------------------------------------------------------ the contract
+    # -------------------------------------------------------------- conditioning
+    def _set_conditioning(self, num_classes: int | None, condition_embedding: int | None) -> None:
+        """Make the conditioning (once: a family may make it before its other layers, as the VAE does, so
+        the label embedding's weights come first, where files saved by the former ``ConditionalVAE`` have them)."""
+        if self.__dict__.get("_conditioning_made"):
+            return
+        self._conditioning_made = True
+        if num_classes is None:
+            if condition_embedding is not None:
+                raise ValueError("condition_embedding needs num_classes (the model is unconditional)")
+            self.num_classes, self.condition_embedding, self.label_embedding = None, None, None
+            return
+        if type(self).conditioning == "none":
+            raise ValueError(f"{type(self).__name__} takes no class conditioning (num_classes={num_classes})")
+        self.num_classes = check_int(num_classes, "num_classes", minimum=2)
+        if condition_embedding is not None and check_int(condition_embedding, "condition_embedding", None) < 1:
+            raise ValueError(f"condition_embedding must be None (one-hot) or >= 1, got {condition_embedding}")
+        self.condition_embedding = None if condition_embedding is None else int(condition_embedding)
+        self.label_embedding = (
+            None if self.condition_embedding is None
+            else keras.layers.Embedding(
+                self.num_classes, self.condition_embedding, name="label_embedding",
+                embeddings_initializer=keras.initializers.RandomNormal(stddev=1.0),  # one-hot-sized features
+            )
+        )
+
+    def check_condition(self, condition, batch: int | None = None) -> tf.Tensor | None:
+        """Integer labels ``[B]`` in ``[0, num_classes)`` for a conditional model, ``None`` otherwise; or a clear error.
+
+        Raises:
+          ValueError: a conditional model got no labels, or labels of another shape or range; an
+            unconditional model got labels.
+          TypeError: labels that are not integers.
+        """
+        if not self.conditional:
+            if condition is not None:
+                raise ValueError(f"{type(self).__name__} is unconditional; got a condition")
+            return None
+        if condition is None:
+            raise ValueError(
+                f"{type(self).__name__} needs condition=: class labels of shape (batch,) in [0, {self.num_classes})"
+            )
+        y = tf.convert_to_tensor(condition)
+        if y.dtype.is_floating:
+            if tf.executing_eagerly() and not bool(tf.reduce_all(tf.equal(y, tf.round(y)))):
+                raise TypeError(f"condition must hold integer class labels, got non-integer {y.dtype.name} values")
+            y = tf.cast(y, tf.int32)
+        if not y.dtype.is_integer:
+            raise TypeError(f"condition must hold integer class labels, got dtype {y.dtype.name}")
+        if y.shape.rank == 2 and y.shape[-1] == 1:
+            y = y[:, 0]
+        if y.shape.rank != 1:
+            raise ValueError(f"condition must have shape (batch,), got {tuple(y.shape)}")
+        if batch is not None and y.shape[0] is not None and y.shape[0] != batch:
+            raise ValueError(f"condition has {y.shape[0]} labels for a batch of {batch}")
+        y = tf.cast(y, tf.int32)
+        if tf.executing_eagerly():
+            if y.shape[0] and (int(tf.reduce_min(y)) < 0 or int(tf.reduce_max(y)) >= self.num_classes):
+                raise ValueError(f"condition labels must be in [0, {self.num_classes}), got {y.numpy()}")
+        return y
+
     def _check_condition(self, condition) -> None:
+        self.check_condition(condition)
+
+    def condition_features(self, y: tf.Tensor) -> tf.Tensor:
+        """``[B, K]`` float32 label features: one-hot, or the learned embedding."""
+        if self.label_embedding is None:
+            return tf.one_hot(y, self.num_classes, dtype=tf.float32)
+        return tf.cast(self.label_embedding(y), tf.float32)
+
+    def _encoder_inputs(self, x, condition):
+        """The encoder's input: ``x``, with the label features joined for a conditional model."""
+        if condition is None:
+            return x
+        c = self.condition_features(condition)
+        if isinstance(self.encoder, ConvEncoder):
+            tiles = tf.ones(tf.concat([tf.shape(x)[:-1], [1]], 0), tf.float32)
+            return tf.concat([x, tiles * c[:, None, None, :]], axis=-1)
+        return tf.concat([tf.reshape(x, [tf.shape(x)[0], -1]), c], axis=-1)
+
+    def _decoder_params(self, z, training, condition=None):
+        """The decoder's output for codes ``z`` (``[B, D]`` or ``[S, B, D]``), flattened to ``[S * B, ...]``."""
+        flat = tf.reshape(z, [-1, self.latent_dim])
         if condition is not None:
-            raise ValueError(f"{type(self).__name__} is unconditional; got a condition")
+            c = self.condition_features(condition)
+            # z may be [S, B, D]: repeat the labels per sample (an empty batch has no rows to repeat)
+            copies = tf.shape(flat)[0] // tf.maximum(tf.shape(c)[0], 1)
+            flat = tf.concat([flat, tf.tile(c, [copies, 1])], axis=-1)
+        return self.decoder(flat, training=training)
+
+    # ------------------------------------------------------------ the contract
 
     def encode(self, x, condition=None, training: bool = False) -> tfd.Distribution:
         """The posterior ``q(z|x)``, batch shape ``[B]``, event shape ``[latent_dim]``.
@@ -199,8 +301,8 @@ class Autoencoder(GenerativeModel):
           condition: unused by unconditional models (must be ``None``).
           training: whether layers run in training mode.
         """
-        self._check_condition(condition)
-        return self._encode(check_data_shape(x, self.data_shape), training)
+        x = check_data_shape(x, self.data_shape)
+        return self._encode(x, training, self.check_condition(condition, x.shape[0]))
 
     def decode(self, z, condition=None, training: bool = False) -> tfd.Distribution:
         """The likelihood ``p(x|z)``; batch shape ``z.shape[:-1]``, event shape the data shape.
@@ -210,8 +312,8 @@ class Autoencoder(GenerativeModel):
           condition: unused by unconditional models (must be ``None``).
           training: whether layers run in training mode.
         """
-        self._check_condition(condition)
-        return self._decode(check_latent(z, self.latent_dim), training)
+        z = check_latent(z, self.latent_dim)
+        return self._decode(z, training, self.check_condition(condition, z.shape[-2]))
 
     def embed(self, x, condition=None) -> tf.Tensor:
         """Latent features: the posterior head's ``point`` of ``q(z|x)``, ``[B, latent_dim]``.
@@ -224,18 +326,27 @@ class Autoencoder(GenerativeModel):
 
     def reconstruct(self, x, condition=None) -> tf.Tensor:
         """``E[p(x | z)]`` at the code ``z = point(q(z|x))`` (:meth:`embed`): the mean reconstruction, like ``x``."""
-        return self.decode(self.embed(x, condition), condition).mean()
+        y = self.check_condition(condition)
+        return self.decode(self.embed(x, y), y).mean()
 
-    def call(self, x, training: bool = False):
+    def call(self, inputs, training: bool = False):
+        """The mean reconstruction of ``inputs``: ``x``, or ``(x, y)`` pairs for a conditional model."""
+        if self.conditional:
+            if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
+                raise ValueError(f"{type(self).__name__} is conditional: it is called on (x, y) pairs")
+            x, y = inputs
+        else:
+            x, y = inputs, None
         x = check_data_shape(x, self.data_shape)
-        return self._decode(self.posterior.point(self._encode(x, training)), training).mean()
+        y = self.check_condition(y)
+        return self._decode(self.posterior.point(self._encode(x, training, y)), training, y).mean()
 
-    def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
-        return self.posterior(self.encoder(x, training=training), training=training)
+    def _encode(self, x: tf.Tensor, training, condition=None) -> tfd.Distribution:
+        return self.posterior(self.encoder(self._encoder_inputs(x, condition), training=training), training=training)
 
-    def _decode(self, z: tf.Tensor, training) -> tfd.Distribution:
+    def _decode(self, z: tf.Tensor, training, condition=None) -> tfd.Distribution:
         leading = tf.shape(z)[:-1]
-        params = self.decoder(tf.reshape(z, [-1, self.latent_dim]), training=training)
+        params = self._decoder_params(z, training, condition)
         params = tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0))
         return self.likelihood(params)
 
@@ -263,14 +374,13 @@ class Autoencoder(GenerativeModel):
         return self.likelihood.summary(self.decoder_params(z, condition))
 
     def encoder_params(self, x, condition=None) -> tf.Tensor:
-        """The encoder network's output for ``x`` (the posterior head's input)."""
-        self._check_condition(condition)
-        return self.encoder(x, training=False)
+        """The encoder network's output for ``x`` (and its labels): the posterior head's input."""
+        return self.encoder(self._encoder_inputs(x, self.check_condition(condition)), training=False)
 
     def decoder_params(self, z, condition=None) -> tf.Tensor:
-        """The decoder network's output for codes ``z`` ``[B, latent_dim]`` (the likelihood head's input)."""
-        self._check_condition(condition)
-        return tf.reshape(self.decoder(z, training=False), [-1, *self.likelihood.params_shape])
+        """The decoder network's output for codes ``z`` ``[B, latent_dim]`` (and labels): the likelihood head's input."""
+        params = self._decoder_params(z, False, self.check_condition(condition))
+        return tf.reshape(params, [-1, *self.likelihood.params_shape])
 
     def reconstruction(self, x, condition=None) -> dict[str, tf.Tensor]:
         """``{"reconstruction": E[p(x | E[q(z|x)])]}`` from the heads' parameters (as :meth:`reconstruct`)."""
@@ -314,10 +424,21 @@ class Autoencoder(GenerativeModel):
         }
 
     # --------------------------------------------------------------- objective
-    def unpack_data(self, data) -> tf.Tensor:
-        """The data tensor of a batch (``x``, ``(x,)``, ``(x, y)`` ...), checked."""
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return check_data_shape(x, self.data_shape)
+    def unpack_data(self, data):
+        """The model's inputs of a batch, checked: ``x`` (of ``x``, ``(x,)``, ``(x, y)``, ...); ``(x, y)`` labels
+        included for a conditional model."""
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.conditional:
+            return check_data_shape(x, self.data_shape)
+        if y is None and isinstance(x, (tuple, list)) and len(x) == 2:
+            x, y = x
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} trains on (x, y) pairs: give labels "
+                "(fit(x, y) or load_dataset(..., with_labels=True))"
+            )
+        x = check_data_shape(x, self.data_shape)
+        return x, self.check_condition(y, x.shape[0])
 
     def corrupt(self, x: tf.Tensor, training: bool) -> tf.Tensor:
         """The encoder's input for clean data ``x`` (identity; denoising AEs corrupt it)."""
@@ -352,10 +473,13 @@ class Autoencoder(GenerativeModel):
         return out
 
     def get_config(self) -> dict:
+        conditioning = ({"num_classes": self.num_classes, "condition_embedding": self.condition_embedding}
+                        if self.conditional else {})
         return {
             **super().get_config(),
             "encoder": keras.saving.serialize_keras_object(self.encoder),
             "decoder": keras.saving.serialize_keras_object(self.decoder),
             "posterior": keras.saving.serialize_keras_object(self.posterior),
             "likelihood": keras.saving.serialize_keras_object(self.likelihood),
+            **conditioning,
         }

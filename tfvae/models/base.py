@@ -154,8 +154,9 @@ class GenerativeModel(keras.Model):
     jit_trial = None
 
     loss_term_names: tuple[str, ...] = ("loss",)
-    #: whether every example comes with a class label (``(x, y)`` batches, ``condition=``)
-    conditional: bool = False
+    #: whether the family takes class conditioning: ``"none"``, ``"option"`` (a model is conditional when
+    #: made with ``num_classes``; ``model.options.conditional = true`` in a config) or ``"always"``
+    conditioning: str = "none"
     #: builder (class method) name -> the generic ``[model]`` config fields it takes
     #: (``latent_dim``, ``hidden_units``, ``activation``, ``filters``); a config with
     #: another ``model.architecture`` is refused by name. Empty: not built from a config.
@@ -216,6 +217,11 @@ class GenerativeModel(keras.Model):
             builder = cls.__dict__.get(name)
             if isinstance(builder, classmethod):
                 setattr(cls, name, classmethod(_seeding_builder(builder.__func__)))
+
+    @property
+    def conditional(self) -> bool:
+        """Whether every example comes with a class label (``(x, y)`` batches, ``condition=``)."""
+        return False
 
     @property
     def updates(self) -> tuple[Update, ...]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distribute import global_mean
 from tfvae.distributions import (
+    ConditionalGaussianPrior,
     DiagonalGaussianPosterior,
     DistributionHead,
     LatentHead,
@@ -90,6 +92,14 @@ class VAE(Autoencoder):
       kl_warmup_steps: steps over which beta rises linearly from 0 (0: off).
       free_bits: nats per latent dimension below which the KL is not
         penalised (0: off).
+      num_classes, condition_embedding: class conditioning (as for
+        :class:`Autoencoder`): the conditional VAE (Sohn et al. 2015) is this
+        family with ``num_classes`` set; the ELBO is then
+        ``E_q[log p(x|z,y)] - KL(q(z|x,y) || p(z|y))`` and ``sample(n,
+        condition=y)`` draws examples of class ``y``.
+      conditional_prior: learn ``p(z|y)``
+        (:class:`~tfvae.distributions.ConditionalGaussianPrior`) instead of
+        ``N(0, I)`` (needs ``num_classes``).
       seed: seed of everything the model makes: its random draws (the
         model's ``SeedGenerator``), the initial weights of the layers and
         heads made inside the constructor and the builders (a builder's
@@ -110,10 +120,16 @@ class VAE(Autoencoder):
       Autoregressive Flow. NeurIPS (free bits).
       Bowman, S. R. et al. (2016). Generating Sentences from a Continuous
       Space. CoNLL (KL annealing).
+      Sohn, K., Lee, H. & Yan, X. (2015). Learning Structured Output
+      Representation using Deep Conditional Generative Models. NeurIPS.
     """
 
     loss_term_names = ("loss", "elbo", "distortion", "rate")
+    #: class conditioning is an option of the family: ``VAE(..., num_classes=K)``, or in a config
+    #: ``model.options = {conditional = true}`` (the dataset's classes; ``ConditionalVAE`` is this configuration)
+    conditioning = "option"
     config_options = tuple(sorted({"beta", "free_bits", "kl", "kl_warmup_steps", "num_samples", "posterior", "prior",
+                                   "conditional", "num_classes", "condition_embedding", "conditional_prior",
                                    *head_options()}))
 
     @property
@@ -135,8 +151,17 @@ class VAE(Autoencoder):
         kl_warmup_steps: int = 0,
         free_bits: float = 0.0,
         seed: int | None = None,
+        conditional_prior: bool = False,
         **kwargs,
     ):
+        self._set_conditioning(kwargs.get("num_classes"), kwargs.get("condition_embedding"))  # before the prior
+        self.conditional_prior = bool(conditional_prior)
+        if self.conditional_prior:
+            if kwargs.get("num_classes") is None:
+                raise ValueError("conditional_prior needs num_classes: a prior p(z|y) is learned per class")
+            if prior is None:
+                prior = ConditionalGaussianPrior(as_layer(posterior).latent_dim, int(kwargs["num_classes"]),
+                                                 name="prior")
         self.kl_warmup_steps = check_int(kl_warmup_steps, "kl_warmup_steps", minimum=0)
         self.free_bits = check_number(free_bits, "free_bits", 0.0)
         if kl not in KL_METHODS:
@@ -157,6 +182,9 @@ class VAE(Autoencoder):
         self.kl = kl
         self.num_samples = int(num_samples)
         if hasattr(self.prior, "bind"):  # priors made of the encoder (VampPrior)
+            if kwargs.get("num_classes") is not None:
+                raise ValueError(f"the {type(self.prior).__name__} is made of the encoder's posteriors of "
+                                 "pseudo-inputs, which have no labels: a conditional VAE takes another prior")
             self.prior.bind(lambda u: self.posterior(self.encoder(u)))
         super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)
 
@@ -201,7 +229,8 @@ class VAE(Autoencoder):
 
     def build(self, input_shape=None):
         super().build(input_shape)
-        q = self._encode(tf.zeros((1, *self.data_shape), tf.float32), False)
+        q = self._encode(tf.zeros((1, *self.data_shape), tf.float32), False,
+                         tf.zeros((1,), tf.int32) if self.conditional else None)
         if self.free_bits and not (is_diagonal_gaussian(self.prior()) and is_diagonal_gaussian(q)):
             raise ValueError("free_bits needs a diagonal Gaussian posterior and prior (per-dimension KL), got the "
                              f"{type(self.posterior).__name__} and the {type(self.prior).__name__}")
@@ -217,20 +246,22 @@ class VAE(Autoencoder):
         """The prior ``p(z)`` as a ``tfd.Distribution`` (event shape ``[latent_dim]``)."""
         return self.prior()
 
-    def per_example_terms(self, x, training=False, num_samples=None, seed=None):
+    def per_example_terms(self, data, training=False, num_samples=None, seed=None):
         """Per-example ``elbo``, ``distortion`` and ``rate`` (``[B]``, nats).
 
         Args:
-          x: checked float data ``[B, *data_shape]``.
+          data: checked float data ``[B, *data_shape]``, or ``(x, y)`` for a conditional model
+            (:meth:`unpack_data`'s output).
           training: whether layers run in training mode.
           num_samples: Monte-Carlo samples (default: the model's ``num_samples``).
           seed: a length-2 stateless seed for the draws; default: the model's
             seed generator (which then moves on).
         """
-        q = self._encode(x, training)
+        x, y = data if self.conditional else (data, None)
+        q = self._encode(x, training, y)
         seed = self.seed_generator.next() if seed is None else seed
         z, log_q = self.posterior.sample_and_log_prob(q, num_samples or self.num_samples, seed)
-        terms = self.elbo_terms(x, q, z, self._decode(z, training), self.prior(), log_q)
+        terms = self.elbo_terms(x, q, z, self._decode(z, training, y), self.prior_for(y), log_q)
         return {**terms, **self.code_terms(z, seed, training)}
 
     def code_terms(self, z, seed, training: bool) -> dict[str, tf.Tensor]:
@@ -274,14 +305,15 @@ class VAE(Autoencoder):
 
         Args:
           x: float data of shape ``(batch, *data_shape)``.
-          condition: unused by unconditional models.
+          condition: class labels ``(batch,)`` of a conditional model (``None`` otherwise).
           num_samples: Monte-Carlo samples (default: the model's ``num_samples``).
           seed: an int or a length-2 stateless seed (default: the model's seed generator).
         """
-        self._check_condition(condition)
         x = check_data_shape(x, self.data_shape)
+        y = self.check_condition(condition, x.shape[0])
         num_samples = None if num_samples is None else check_int(num_samples, "num_samples")
-        return self.per_example_terms(x, False, num_samples, as_seed(seed, self.seed_generator))
+        data = (x, y) if self.conditional else x
+        return self.per_example_terms(data, False, num_samples, as_seed(seed, self.seed_generator))
 
     def sample(self, num_samples: int, *, seed=None, condition=None) -> tf.Tensor:
         """Decode ``num_samples`` draws from the prior; returns the likelihood means.
@@ -292,18 +324,29 @@ class VAE(Autoencoder):
         Args:
           num_samples: how many examples (0 gives an empty batch).
           seed: an int or a length-2 int seed; defaults to the model's seed generator.
-          condition: class labels, for conditional models; an unconditional model refuses them.
+          condition: class labels of a conditional model: an int, or one per sample ``(num_samples,)``;
+            an unconditional model refuses them.
         """
-        self._check_condition(condition)
         num_samples = check_int(num_samples, "num_samples", minimum=0)
+        y = None
+        if self.conditional:
+            if condition is None:
+                self.check_condition(None)  # the error that says labels are needed
+            labels = np.asarray(condition)
+            y = self.check_condition(np.broadcast_to(labels, (num_samples,)) if labels.ndim == 0 else labels,
+                                     num_samples)
+        else:
+            self.check_condition(condition)
         seed = as_seed(seed, self.seed_generator)
-        z = self.prior.sample(self.prior(), num_samples, seed)
-        return self._decode(z, False).mean()
+        prior = self.prior_for(y)
+        z = self.prior.sample(prior, 1 if self.conditional_prior else num_samples, seed)
+        z = z[0] if self.conditional_prior else z  # p(z|y) has one distribution per label: one draw each
+        return self._decode(z, False, y).mean()
 
     # ---------------------------------------------------------------- serving
     def prior_for(self, condition=None) -> tfd.Distribution:
-        """The prior ``p(z)`` (conditional models: ``p(z|y)`` for labels ``condition``)."""
-        return self.prior()
+        """The prior ``p(z)``; with ``conditional_prior``, ``p(z|y)`` for labels ``condition`` (batch ``[B]``)."""
+        return self.prior(condition) if self.conditional_prior else self.prior()
 
     #: the per-example terms the seeded ``score`` reports beside the score
     score_term_names = ("elbo", "distortion", "rate")
@@ -357,6 +400,7 @@ class VAE(Autoencoder):
             "num_samples": self.num_samples,
             "kl_warmup_steps": self.kl_warmup_steps,
             "free_bits": self.free_bits,
+            **({"conditional_prior": True} if self.conditional_prior else {}),
         }
 
 

@@ -105,7 +105,7 @@ class _QuantizedAutoencoder(Autoencoder):
         """Encode and quantize: ``z`` (flat quantized code), ``loss`` ``[B]``, ``indices`` and statistics."""
         raise NotImplementedError
 
-    def _encode(self, x: tf.Tensor, training) -> tfd.Distribution:
+    def _encode(self, x: tf.Tensor, training, condition=None) -> tfd.Distribution:
         return self.posterior(self.vector_quantize(x, training)["z"])
 
     def per_example_terms(self, x: tf.Tensor, training: bool = False, seed=None) -> dict[str, tf.Tensor]:

@@ -188,7 +188,7 @@ class VQVAE2(_QuantizedAutoencoder):
         upsampled = tf.cast(self.top_upsample(z_top, training=training), z_bottom.dtype)
         return tf.concat([z_bottom, upsampled], -1)
 
-    def _decode(self, z: tf.Tensor, training) -> tfd.Distribution:
+    def _decode(self, z: tf.Tensor, training, condition=None) -> tfd.Distribution:
         leading = tf.shape(z)[:-1]
         params = self.decoder(self._decoder_input(tf.reshape(z, [-1, self.latent_dim]), training), training=training)
         return self.likelihood(tf.reshape(params, tf.concat([leading, self.likelihood.params_shape], axis=0)))
