@@ -190,7 +190,7 @@ def test_the_uniform_rate_and_the_prior_files_follow_the_models_code_levels(tmp_
 
 def test_vq_bound_bits_per_dim_follow_the_one_convention():
     from tfvae.metrics import bits_per_dim
-    from tfvae.models.vq_vae import VQVAE
+    from tfvae.models.quantized.vq_vae import VQVAE
 
     model = VQVAE.conv((8, 8, 1), num_embeddings=4, embedding_dim=2, filters=4, residual_filters=2,
                        num_residual_blocks=1, likelihood="gaussian", seed=0)

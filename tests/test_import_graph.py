@@ -68,7 +68,8 @@ def _is_upper(name: str) -> bool:
 
 
 def test_the_parser_sees_relative_and_function_local_imports():
-    source = "def f():\n    from ..models import vae\n    import tfvae.applications.recommender\nfrom . import idx_format\n"
+    source = ("def f():\n    from ..models import vae\n    import tfvae.applications.recommender\n"
+              "from . import idx_format\n")
     names = {name for _, name in imported_names(source, "tfvae.data.x")}
     assert {"tfvae.models", "tfvae.models.vae", "tfvae.applications.recommender", "tfvae.data.idx_format"} <= names
     assert "tfvae.data.sources.base" in {name for _, name in imported_names("from .base import X", "tfvae.data.sources",

@@ -13,7 +13,7 @@ from tfvae import jit_trial
 from tfvae.data import load_dataset
 from tfvae.loops import _make_runner, train_loop
 from tfvae.models import VAE
-from tfvae.models.pixelcnn import PixelCNN
+from tfvae.models.quantized.pixelcnn import PixelCNN
 from tfvae.random import normal
 
 BATCH = 100

@@ -9,7 +9,7 @@ import pytest
 
 from tfvae.cli import main
 from tfvae.experiment import load_prior, load_run
-from tfvae.models.pixelcnn import PixelCNN
+from tfvae.models.quantized.pixelcnn import PixelCNN
 
 SMALL_VQ = "model.options={num_embeddings = 16, embedding_dim = 4, filters = 8, residual_filters = 4, num_residual_blocks = 1}"
 SMALL_PRIOR = "model.options={filters = 16, num_layers = 2}"

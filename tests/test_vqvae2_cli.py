@@ -10,7 +10,7 @@ import pytest
 from tfvae.cli import main
 from tfvae.experiment import load_prior, load_run
 from tfvae.metrics import code_nll, uniform_code_nll
-from tfvae.models.pixelcnn import PixelCNN
+from tfvae.models.quantized.pixelcnn import PixelCNN
 
 # The whole module is the slow pass's (a VQ-VAE-2 run and both priors, ~30 s): the fast pass checks VQ-VAE-2
 # through tests/models/test_vq_vae.py, the basic conformance checks and its golden files.

@@ -11,7 +11,7 @@ from tfvae.applications import RatingsAE, low_rank_ratings
 from tfvae.data.ratings import observed_entries
 from tfvae.loops import evaluate_loop, train_loop
 from tfvae.metrics import evaluate_model
-from tfvae.models.ratings_ae import observed_squared_error
+from tfvae.models.autoencoders.ratings_ae import observed_squared_error
 
 
 def _model(num_items, **kwargs):

@@ -1,6 +1,6 @@
 """Collaborative filtering: masked MSE, dense re-feeding, RMSE on held-out ratings, MovieLens loading.
 
-The model lives in :mod:`tfvae.models.ratings_ae`, the matrices in :mod:`tfvae.data.ratings`;
+The model lives in :mod:`tfvae.models.autoencoders.ratings_ae`, the matrices in :mod:`tfvae.data.ratings`;
 :mod:`tfvae.applications` re-exports both beside ``rating_rmse``.
 """
 
@@ -14,7 +14,7 @@ import tfvae.applications
 from tfvae.applications import rating_rmse
 from tfvae.data import DatasetUnavailableError
 from tfvae.data.ratings import low_rank_ratings, movielens_ratings, split_ratings
-from tfvae.models.ratings_ae import RatingsAE, masked_mse
+from tfvae.models.autoencoders.ratings_ae import RatingsAE, masked_mse
 from tfvae.registry import MODELS
 
 

@@ -44,8 +44,8 @@ from tfvae import (
 )
 from tfvae.applications import RatingsAE, low_rank_ratings
 from tfvae.data.sequences import sine_sequences
-from tfvae.models.pixelcnn import PixelCNN
-from tfvae.models.td_vae import TDVAE
+from tfvae.models.quantized.pixelcnn import PixelCNN
+from tfvae.models.sequential.td_vae import TDVAE
 
 #: name -> (dtype as saved_model_cli prints it, shape with -1 for the batch)
 Specs = dict[str, tuple[str, tuple[int, ...]]]

@@ -28,9 +28,9 @@ from conformance.families import FAMILIES, tiered
 from tfvae.export import load_keras, save_keras
 from tfvae.loops import train_loop
 from tfvae.models import gradient_step
-from tfvae.models.autoencoder import Autoencoder
-from tfvae.models.pixelcnn import PixelCNN
-from tfvae.models.td_vae import TDVAE
+from tfvae.models.autoencoders.autoencoder import Autoencoder
+from tfvae.models.quantized.pixelcnn import PixelCNN
+from tfvae.models.sequential.td_vae import TDVAE
 
 #: every family but those that only export the same model with a prior (``Family.same_model_as``)
 NAMES = sorted(name for name, family in FAMILIES.items() if family.same_model_as is None)

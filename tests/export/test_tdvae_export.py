@@ -16,7 +16,7 @@ import tensorflow as tf
 from tfvae import VAE
 from tfvae.cli import build_parser
 from tfvae.export import ExportError, ServingModule, export_saved_model, signature_table
-from tfvae.models.td_vae import TDVAE
+from tfvae.models.sequential.td_vae import TDVAE
 
 SMALL = {"latent_dim": 2, "embedding_dim": 8, "belief_units": 8, "block_units": 8}
 SEEDS = np.array([[5, 0], [5, 1], [-3, 9]], np.int64)

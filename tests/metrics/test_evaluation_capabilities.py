@@ -8,7 +8,7 @@ import pytest
 from tfvae import VAE, ConditionalVAE
 from tfvae.applications.anomaly import anomaly_scores
 from tfvae.metrics import ModelCapabilityError, evaluate_model, iwae_log_likelihood
-from tfvae.models.td_vae import TDVAE
+from tfvae.models.sequential.td_vae import TDVAE
 
 
 class PriorWithoutBound(VAE):

@@ -11,8 +11,8 @@ from scipy.linalg import subspace_angles
 from tfvae import Autoencoder, ContractiveAE, DenoisingAE, KSparseAE, SparseAE
 from tfvae.loops import train_loop
 from tfvae.models import KSparsityScheduler
-from tfvae.models.denoising import corrupt
-from tfvae.models.sparse import kl_sparsity
+from tfvae.models.autoencoders.denoising import corrupt
+from tfvae.models.autoencoders.sparse import kl_sparsity
 
 SHAPE = (28, 28, 1)
 

@@ -13,7 +13,7 @@ from tfvae.experiment.build import run_learning_rates
 from tfvae.experiment.checkpoint import Checkpointer
 from tfvae.models import VAE, FactorVAE, gradient_step
 from tfvae.models.contract import Update
-from tfvae.models.factor_vae import discriminator_loss, permute_dimensions
+from tfvae.models.variational.factor_vae import discriminator_loss, permute_dimensions
 from tfvae.networks import MLP
 
 SHAPE = (6, 6, 1)

@@ -9,7 +9,7 @@ from scipy.special import logsumexp
 
 from tfvae.metrics import iwae_from_log_weights
 from tfvae.models import IWAE, VAE
-from tfvae.models.iwae import iwae_bound
+from tfvae.models.variational.iwae import iwae_bound
 
 SHAPE = (6, 6, 1)
 

@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.loops import train_loop
-from tfvae.models.pixelcnn import PixelCNN
+from tfvae.models.quantized.pixelcnn import PixelCNN
 from tfvae.registry import MODELS
 
 tfd = tfp.distributions

@@ -12,7 +12,7 @@ from tfvae import random
 from tfvae.data.sequences import harmonic_oscillator, moving_digits
 from tfvae.layers.gated import GatedGaussianBlock, GatedTransition
 from tfvae.loops import train_loop
-from tfvae.models.td_vae import TDVAE
+from tfvae.models.sequential.td_vae import TDVAE
 from tfvae.random import fold_seed
 from tfvae.registry import MODELS
 

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from tfvae import VAE, BetaVAE
-from tfvae.loops import train_loop
 from tfvae.kl import per_dimension_kl
+from tfvae.loops import train_loop
 
 SHAPE = (28, 28, 1)
 

@@ -10,8 +10,8 @@ import tensorflow as tf
 from tests.harness import run_serialization_test
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
 from tfvae.loops import train_loop
-from tfvae.models.vq_vae import VQVAE
-from tfvae.models.vq_vae2 import VQVAE2
+from tfvae.models.quantized.vq_vae import VQVAE
+from tfvae.models.quantized.vq_vae2 import VQVAE2
 from tfvae.networks.resnet import ResidualStack, ResNetDecoder, ResNetEncoder
 
 SMALL = {"num_embeddings": 16, "embedding_dim": 4, "filters": 8, "residual_filters": 4, "num_residual_blocks": 1}

@@ -207,7 +207,7 @@ def test_stopped_run_keeps_its_last_good_checkpoint_and_resumes(tmp_path, monkey
 
 
 def _vq_model(weights=None):
-    from tfvae.models.vq_vae import VQVAE
+    from tfvae.models.quantized.vq_vae import VQVAE
 
     model = VQVAE.conv(seed=0, num_embeddings=16, embedding_dim=4, filters=8, residual_filters=4,
                        num_residual_blocks=1, dead_code_threshold=0.9)  # restarts draw from the quantizer's stream

@@ -32,9 +32,9 @@ import tensorflow as tf
 
 from tfvae.functions import traced_method
 from tfvae.metrics.likelihood import log_importance_weights
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.models.catalogue import no_bound_reason
-from tfvae.models.iwae import iwae_bound
+from tfvae.models.variational.iwae import iwae_bound
 from tfvae.validation import check_int
 
 

@@ -3,7 +3,7 @@
 Each user is a vector of ratings over all items, 0 where the user has not
 rated the item. The autoencoder reconstructs the vector; the loss counts only
 observed entries (masked MSE), and its prediction for an unobserved entry is
-the recommendation score. The model is :class:`tfvae.models.ratings_ae.RatingsAE`
+the recommendation score. The model is :class:`tfvae.models.autoencoders.ratings_ae.RatingsAE`
 and the ratings matrices come from :mod:`tfvae.data.ratings`; both are
 re-exported here, beside the application's own :func:`rating_rmse`.
 
@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfvae.data.ratings import low_rank_ratings, movielens_ratings, observed_entries, split_ratings
-from tfvae.models.ratings_ae import OBSERVED_TERMS, RatingsAE, masked_mse
+from tfvae.models.autoencoders.ratings_ae import OBSERVED_TERMS, RatingsAE, masked_mse
 
 __all__ = [
     "OBSERVED_TERMS",

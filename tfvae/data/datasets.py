@@ -123,8 +123,8 @@ from tfvae.data.sources.base import (
     UserDataError,
     readonly,
 )
-from tfvae.data.sources.digits import DIGITS_NUM_TRAIN, DIGITS_SPLIT_SEED, DigitsSource
 from tfvae.data.sources.csv_source import CsvSource
+from tfvae.data.sources.digits import DIGITS_NUM_TRAIN, DIGITS_SPLIT_SEED, DigitsSource
 from tfvae.data.sources.generated import GeneratedSource
 from tfvae.data.sources.idx import FASHION_MNIST_IDX_DIR, IdxSource, is_idx_dir
 from tfvae.data.sources.images import ImageFolderSource

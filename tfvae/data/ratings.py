@@ -1,7 +1,7 @@
 """Ratings matrices for collaborative filtering: generated low-rank ratings, MovieLens, train/held-out splits.
 
 A ratings matrix is float32 ``[users, items]``: a 1-5 rating where the user
-rated the item, 0 where not. :class:`tfvae.models.ratings_ae.RatingsAE`
+rated the item, 0 where not. :class:`tfvae.models.autoencoders.ratings_ae.RatingsAE`
 reconstructs its rows; :mod:`tfvae.applications.recommender` scores the
 held-out ratings. The generated dataset ``"lowrank_ratings"``
 (:mod:`tfvae.data.generated`) is :func:`low_rank_ratings` of 1,200 users.
@@ -20,7 +20,7 @@ __all__ = ["low_rank_ratings", "movielens_ratings", "observed_entries", "split_r
 def observed_entries(ratings):
     """Which entries of ratings are observed: the non-zero ones (0 means "not rated").
 
-    The one home of the rule: the split, the :class:`~tfvae.models.ratings_ae.RatingsAE`
+    The one home of the rule: the split, the :class:`~tfvae.models.autoencoders.ratings_ae.RatingsAE`
     terms, the masked evaluation and the held-out RMSE all call it.
 
     Args:

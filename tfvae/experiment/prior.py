@@ -36,8 +36,8 @@ import tensorflow as tf
 from tfvae.config import ConfigError, ExperimentConfig
 from tfvae.errors import with_article
 from tfvae.experiment.build import build_prior, run_learning_rates
-from tfvae.experiment.load import LoadedRun, load_run
 from tfvae.experiment.data import run_data
+from tfvae.experiment.load import LoadedRun, load_run
 from tfvae.experiment.run_dir import RunDirectory, RunError
 from tfvae.fileio import DirectoryLock
 from tfvae.metrics.codebook import prior_is_conditional, vq_bound
@@ -84,7 +84,7 @@ def prior_files(model, run_dir: str | Path) -> dict[str | None, Path]:
 
 
 def load_prior(run_dir: str | Path, model=None):
-    """The trained prior of a VQ-VAE run: a :class:`~tfvae.models.pixelcnn.PixelCNN`, ``{"top", "bottom"}``, or
+    """The trained prior of a VQ-VAE run: a :class:`~tfvae.models.quantized.pixelcnn.PixelCNN`, ``{"top", "bottom"}``, or
     ``None``.
 
     Args:

@@ -75,8 +75,8 @@ from tfvae.metrics.likelihood import (
     iwae_log_likelihood,
     reconstruction_errors,
 )
+from tfvae.models.autoencoders.ratings_ae import observed_squared_error
 from tfvae.models.catalogue import BOUND_METRICS, RECONSTRUCTION_METRICS, catalogue_of
-from tfvae.models.ratings_ae import observed_squared_error
 from tfvae.progress import Progbar
 from tfvae.random import as_seed, fold_seed
 

@@ -34,7 +34,7 @@ import tensorflow as tf
 
 from tfvae.functions import traced_method
 from tfvae.metrics.capabilities import require_elbo, require_unconditional
-from tfvae.models import iwae
+from tfvae.models.variational import iwae
 from tfvae.random import as_seed
 
 __all__ = [
@@ -82,7 +82,7 @@ def log_importance_weights(model, x, z) -> tf.Tensor:
     """``log p(x|z) + log p(z) - log q(z|x)`` for codes ``z`` of shape ``[S, B, latent_dim]``.
 
     The model's distributions put through the one rule,
-    :func:`tfvae.models.iwae.log_importance_weights`.
+    :func:`tfvae.models.variational.iwae.log_importance_weights`.
 
     Args:
       model: a model with a likelihood bound (``capabilities.likelihood_bound``: the VAE family).

@@ -16,7 +16,6 @@ does not change a training run's random stream.
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Sequence
 from pathlib import Path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfvae.distributions import PointMassPosterior
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.networks import MLP
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_number

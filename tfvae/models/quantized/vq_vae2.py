@@ -1,7 +1,7 @@
 r"""VQ-VAE-2 (Razavi et al. 2019): two levels of codes, the bottom map conditioned on the top one.
 
 It shares the loss, the bound, the serving signatures and the prior machinery
-of :class:`~tfvae.models.vq_vae.VQVAE` (``_QuantizedAutoencoder``); its prior
+of :class:`~tfvae.models.quantized.vq_vae.VQVAE` (``_QuantizedAutoencoder``); its prior
 (:meth:`VQVAE2.make_prior`) is a dict of two PixelCNNs, the bottom one
 conditioned on the top codes.
 
@@ -23,8 +23,8 @@ import tensorflow_probability as tfp
 from tfvae.distributions import PointMassPosterior
 from tfvae.models.builders import as_layer, likelihood_head
 from tfvae.models.contract import ServingError
-from tfvae.models.pixelcnn import PixelCNN
-from tfvae.models.vq_vae import (
+from tfvae.models.quantized.pixelcnn import PixelCNN
+from tfvae.models.quantized.vq_vae import (
     _QuantizedAutoencoder,
     _quantizer_options,
     make_quantizer,

@@ -3,7 +3,7 @@ r"""VQ-VAE (van den Oord et al. 2017) and the two-level VQ-VAE-2 (Razavi et al. 
 Both keep the :class:`~tfvae.models.Autoencoder` contract: ``encode(x)`` is a
 point mass on the quantized code (the latent map flattened to ``[B, h*w*d]``),
 ``decode(z)`` the likelihood ``p(x|z)``; and add ``encode_indices`` /
-``decode_indices`` for the discrete codes a prior (:class:`~tfvae.models.pixelcnn.PixelCNN`)
+``decode_indices`` for the discrete codes a prior (:class:`~tfvae.models.quantized.pixelcnn.PixelCNN`)
 models.
 
 The loss per example is the distortion plus the quantizer's loss,
@@ -35,7 +35,7 @@ import tensorflow_probability as tfp
 
 from tfvae.distributions import PointMassPosterior
 from tfvae.layers.vector_quantizer import VectorQuantizer, VectorQuantizerEMA
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.models.builders import as_layer, likelihood_head
 from tfvae.models.contract import (
     ServingError,
@@ -44,7 +44,7 @@ from tfvae.models.contract import (
     label_input,
     seed_input,
 )
-from tfvae.models.pixelcnn import PixelCNN
+from tfvae.models.quantized.pixelcnn import PixelCNN
 from tfvae.networks.resnet import ResNetDecoder, ResNetEncoder, latent_size
 from tfvae.random import derive_seed
 from tfvae.registry import MODELS, serializable
@@ -132,7 +132,7 @@ class _QuantizedAutoencoder(Autoencoder):
     def make_prior(self, num_classes: int = 0, **options):
         """A fresh autoregressive prior over this model's codes.
 
-        A :class:`~tfvae.models.pixelcnn.PixelCNN` for :class:`VQVAE`; for
+        A :class:`~tfvae.models.quantized.pixelcnn.PixelCNN` for :class:`VQVAE`; for
         :class:`VQVAE2` a dict ``{"top": PixelCNN, "bottom": PixelCNN}`` whose
         bottom prior is conditioned on the top codes (Razavi et al. 2019).
 
@@ -267,12 +267,14 @@ class _QuantizedAutoencoder(Autoencoder):
         self.refuse_serving_extras(None, options)
         priors = None if prior is None else self.check_prior(prior)
         x = {"x": self.served_data()}
-        codes = {name: ServingInput("codes", shape, "int32", depth=depth) for name, _, shape, depth in self.code_levels()}
+        codes = {name: ServingInput("codes", shape, "int32", depth=depth)
+                 for name, _, shape, depth in self.code_levels()}
         signatures = {
             "serving_default": ServingSignature(x, self.reconstruction, "mean reconstruction E[p(x|quantized code)]"),
             "encode": ServingSignature(x, self.encode_codes,
                                        "int32 code index maps (as encode_indices) and the flat quantized code z"),
-            "decode": ServingSignature(codes, self.decode_code_parameters, "likelihood p(x|codes): mean and parameters"),
+            "decode": ServingSignature(codes, self.decode_code_parameters,
+                                       "likelihood p(x|codes): mean and parameters"),
             "score": ServingSignature(x, self.score_terms, "per-example bound on -log p(x) in nats: distortion + rate "
                                                             "under the uniform prior"),
         }

@@ -378,7 +378,8 @@ class Autoencoder(GenerativeModel):
         return self.encoder(self._encoder_inputs(x, self.check_condition(condition)), training=False)
 
     def decoder_params(self, z, condition=None) -> tf.Tensor:
-        """The decoder network's output for codes ``z`` ``[B, latent_dim]`` (and labels): the likelihood head's input."""
+        """The decoder network's output for codes ``z`` ``[B, latent_dim]`` (and labels): the likelihood head's
+        input."""
         params = self._decoder_params(z, False, self.check_condition(condition))
         return tf.reshape(params, [-1, *self.likelihood.params_shape])
 

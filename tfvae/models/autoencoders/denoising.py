@@ -5,7 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from tfvae import random
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_number
 
@@ -84,7 +84,8 @@ class DenoisingAE(Autoencoder):
         fraction = corruption != "gaussian"
         noise_level = check_number(noise_level, "noise_level")
         if not (0 <= noise_level <= 1 if fraction else noise_level >= 0):
-            raise ValueError(f"noise_level must be in {'[0, 1]' if fraction else '[0, inf)'} for {corruption}, got {noise_level}")
+            allowed = "[0, 1]" if fraction else "[0, inf)"
+            raise ValueError(f"noise_level must be in {allowed} for {corruption}, got {noise_level}")
         self.corruption = corruption
         self.noise_level = float(noise_level)
         super().__init__(encoder, decoder, posterior, likelihood, seed=seed, **kwargs)

@@ -46,7 +46,7 @@ import tensorflow as tf
 from tfvae import random
 from tfvae.models.builders import as_layer
 from tfvae.models.contract import Update
-from tfvae.models.vae import VAE
+from tfvae.models.variational.vae import VAE
 from tfvae.networks import MLP
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_ints, check_number

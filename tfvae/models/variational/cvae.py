@@ -9,7 +9,7 @@ conditioning always on: configs that say ``name = "cvae"`` and files saved as
 
 from __future__ import annotations
 
-from tfvae.models.vae import VAE
+from tfvae.models.variational.vae import VAE
 from tfvae.registry import MODELS, serializable
 
 

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from tfvae.data.ratings import observed_entries
 from tfvae.distribute import global_sum
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
 
 __all__ = ["OBSERVED_TERMS", "ObservedRootMean", "RatingsAE", "masked_mse", "observed_squared_error"]

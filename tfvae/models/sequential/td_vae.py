@@ -11,7 +11,7 @@ Example (about 25 s on 2 CPU cores; the rollout's MSE is about 0.02, against
 
     import keras
     from tfvae.data.sequences import harmonic_oscillator
-    from tfvae.models.td_vae import TDVAE
+    from tfvae.models.sequential.td_vae import TDVAE
 
     x = harmonic_oscillator(2000, length=20, seed=0)           # [2000, 20, 1] noisy positions
     model = TDVAE.mlp((20, 1), latent_dim=4, hidden_units=(32,), embedding_dim=16, belief_units=32,
@@ -344,7 +344,8 @@ class TDVAE(GenerativeModel):
                     f"got rank {shape.rank} with shape {tuple(shape)}"
                 )
             if any(s is not None and s != e for s, e in zip(shape[2:], self.frame_shape)):
-                raise ValueError(f"{name} frames must have shape ({frame}): {name} must be {expected}, got {tuple(shape)}")
+                raise ValueError(f"{name} frames must have shape ({frame}): {name} must be {expected}, "
+                                 f"got {tuple(shape)}")
             if shape[1] is not None and shape[1] < min_length:
                 raise ValueError(self._too_short(name, int(shape[1]), min_length))
         return check_finite(x, name)

@@ -17,7 +17,7 @@ from tfvae.distributions import (
     StandardNormalPrior,
 )
 from tfvae.kl import KL_METHODS, is_diagonal_gaussian, kl_divergence, per_dimension_kl
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.models.builders import as_layer
 from tfvae.models.contract import ServingSignature, label_input, seed_input
 from tfvae.random import as_seed, derive_seed

@@ -31,7 +31,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfvae.models.vae import VAE
+from tfvae.models.variational.vae import VAE
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_int
 

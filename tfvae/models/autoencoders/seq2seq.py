@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfvae.distributions.likelihoods import masked
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.models.builders import likelihood_head
 from tfvae.networks.recurrent import RecurrentDecoder, RecurrentEncoder, sequence_mask
 from tfvae.registry import MODELS, serializable

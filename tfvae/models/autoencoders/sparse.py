@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from tfvae.distribute import global_mean
 from tfvae.distributions import KSparsePosterior, PointMassPosterior
-from tfvae.models.autoencoder import Autoencoder
+from tfvae.models.autoencoders.autoencoder import Autoencoder
 from tfvae.registry import MODELS, serializable
 from tfvae.validation import check_int, check_number
 
