@@ -137,6 +137,11 @@ class IWAE(VAE):
         """Importance samples per example."""
         return self.num_samples
 
+    @property
+    def needs_log_q(self) -> bool:
+        """Always: the importance log-weights read ``log q(z|x)`` of every draw."""
+        return True
+
     def elbo_terms(self, x, q, z, likelihood, prior, log_q=None) -> dict[str, tf.Tensor]:
         """The VAE's terms and ``iwae_bound = logsumexp_i(log w_i) - log k``, each ``[B]``.
 

@@ -260,9 +260,19 @@ class VAE(Autoencoder):
         x, y = data if self.conditional else (data, None)
         q = self._encode(x, training, y)
         seed = self.seed_generator.next() if seed is None else seed
-        z, log_q = self.posterior.sample_and_log_prob(q, num_samples or self.num_samples, seed)
+        num_samples = num_samples or self.num_samples
+        if self.needs_log_q:
+            z, log_q = self.posterior.sample_and_log_prob(q, num_samples, seed)
+        else:  # an analytic rate reads no log q(z|x): not computed (eagerly, TFP's log_prob costs milliseconds)
+            z, log_q = self.posterior.sample(q, num_samples, seed), None
         terms = self.elbo_terms(x, q, z, self._decode(z, training, y), self.prior_for(y), log_q)
         return {**terms, **self.code_terms(z, seed, training)}
+
+    @property
+    def needs_log_q(self) -> bool:
+        """Whether the terms read ``log q(z|x)`` of the draws: a Monte-Carlo rate, or a posterior without an
+        analytic KL (a flow). Families whose objective reads it (IWAE's log-weights) say so too."""
+        return self.kl == "mc" or not self.posterior.analytic_kl
 
     def code_terms(self, z, seed, training: bool) -> dict[str, tf.Tensor]:
         """Per-example terms a family computes from the draws ``z`` ``[S, B, D]`` beside the ELBO's (none here).
