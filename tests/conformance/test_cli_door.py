@@ -39,7 +39,7 @@ STEPS = ("train", "evaluate", "plot", "sample", "export")
 #: (family, step) -> the library defect that step meets today (strict: fixing it turns the xfail into a failure)
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 #: rough cost of a chain (CPU seconds / 10), to share the chains fairly between the two processes
-COST = {"tdvae": 8, "seq2seq_ae": 4, "vqvae2": 5, "vqvae": 4, "beta_vae": 3}
+COST = {"tdvae": 8, "seq2seq_ae": 4, "vqvae2": 5, "factor_vae_shapes": 5, "vqvae": 4, "beta_vae": 3}
 
 
 def capabilities(name):
