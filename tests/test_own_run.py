@@ -177,7 +177,8 @@ def test_a_config_names_the_users_encoder_and_the_run_trains_and_reloads(own_net
     assert "cannot import 'no_such_module_xyz'" in one_error_line(capsys)
     assert main(["train", "cvae", "--out", str(tmp_path / "bad"), *TINY,
                  "--set", f'model.encoder="{own_networks}:make_encoder"']) == 2
-    assert "model.encoder does not apply to model 'cvae'" in one_error_line(capsys)
+    assert ("model.encoder: a conditional model's networks see the data with the label features joined, so a "
+            "network of your own is not offered") in one_error_line(capsys)
 
 
 def test_wrong_shapes_are_one_tfvae_error_naming_both_shapes_at_every_door():
