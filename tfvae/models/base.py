@@ -11,7 +11,6 @@ under their usual names); the ``jit_compile="auto"`` trial in
 from __future__ import annotations
 
 import dataclasses
-import functools
 import inspect
 
 import keras
@@ -22,7 +21,6 @@ from tfvae.distribute import (
     UnsupportedStrategyError,
     is_distributed,
     is_multi_worker,
-    replica_seed,
 )
 from tfvae.models.contract import (
     Capabilities,
@@ -32,6 +30,7 @@ from tfvae.models.contract import (
     Update,
     data_input,
 )
+from tfvae.models.seeding import ReplicaSeedGenerator, seeding_builder, seeding_constructor
 from tfvae.models.steps import (
     NonFiniteError,
     NonFiniteGuard,
@@ -42,7 +41,6 @@ from tfvae.models.steps import (
 )
 from tfvae.performance import AUTO, resolve_jit_compile, resolve_steps_per_execution
 from tfvae.progress import with_progress_logger
-from tfvae.random import seeded_weights
 from tfvae.validation import check_data_range
 
 __all__ = [
@@ -55,48 +53,6 @@ __all__ = [
     "nonfinite_mode",
     "raise_nonfinite",
 ]
-
-
-class ReplicaSeedGenerator(keras.random.SeedGenerator):
-    """A ``keras.random.SeedGenerator`` whose seeds differ between ``tf.distribute`` replicas.
-
-    Every replica of a step reads the same state; ``next()`` folds the
-    replica's id into the seed (:func:`tfvae.distribute.replica_seed`), so two
-    replicas never draw the same noise. With one replica (no strategy) the
-    seeds are those of a plain ``SeedGenerator``.
-    """
-
-    def next(self, ordered=True):
-        return replica_seed(super().next(ordered=ordered))
-
-
-def _seeding_constructor(init):
-    """``init`` run inside :func:`~tfvae.random.seeded_weights` of its ``seed`` argument."""
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def constructor(self, *args, **kwargs):
-        try:
-            arguments = signature.bind(self, *args, **kwargs).arguments
-        except TypeError:  # let the constructor itself name the bad argument
-            return init(self, *args, **kwargs)
-        seed = arguments.get("seed", arguments.get("kwargs", {}).get("seed"))
-        with seeded_weights(seed):
-            return init(self, *args, **kwargs)
-
-    constructor.__signature__ = signature  # Keras reads the constructor's argspec (auto get_config)
-    return constructor
-
-
-def _seeding_builder(build):
-    """A builder class method run inside :func:`~tfvae.random.seeded_weights` of its ``seed=``."""
-
-    @functools.wraps(build)
-    def builder(cls, *args, **kwargs):
-        with seeded_weights(kwargs.get("seed")):
-            return build(cls, *args, **kwargs)
-
-    return builder
 
 
 def _with_guard(callbacks):
@@ -184,7 +140,8 @@ class GenerativeModel(keras.Model):
             raise ValueError(f"the dataset size must be a positive integer, got {size!r}")
         if size != self._dataset_size:
             self._dataset_size = int(size)
-            self.train_function = None  # an objective that reads it is traced again
+            if self.needs_dataset_size:  # an objective that reads it is traced again; others keep their trace
+                self.train_function = None
 
     def observe_training_data(self, x) -> None:
         """Take the dataset size from training data whose length is known (arrays); refuse to go on without one.
@@ -212,11 +169,11 @@ class GenerativeModel(keras.Model):
         """
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
-            cls.__init__ = _seeding_constructor(cls.__dict__["__init__"])
+            cls.__init__ = seeding_constructor(cls.__dict__["__init__"])
         for name in cls.architectures:
             builder = cls.__dict__.get(name)
             if isinstance(builder, classmethod):
-                setattr(cls, name, classmethod(_seeding_builder(builder.__func__)))
+                setattr(cls, name, classmethod(seeding_builder(builder.__func__)))
 
     @property
     def conditional(self) -> bool:
